@@ -1,0 +1,277 @@
+"""Read packet records from classic pcap and pcapng, without decoding them.
+
+`packets()` is the hot path: it yields `(frame, ts, iface, data, origlen)` with
+`data` a memoryview into the file's mapping (no copy).  `blocks()` yields the
+raw bytes of every block/record for writers that copy records verbatim
+(`glancetrace split`).  Frames are numbered from 1, as Wireshark does.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from ..errors import UnusableInput
+from .source import Source, open_source
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+PCAPNG_SHB = 0x0A0D0D0A
+BT_IDB, BT_OPB, BT_SPB, BT_EPB, BT_DSB = 1, 2, 3, 6, 0x0000000A
+SECRETS_TLS_KEYLOG = 0x544C534B
+MAX_RECORD = 256 << 20  # a record claiming more than this is corruption, not data
+
+# kinds yielded by blocks()
+META, PACKET = 0, 1
+
+
+@dataclass
+class Interface:
+    linktype: int
+    snaplen: int
+    tsresol: float = 1e-6
+    tsoffset: int = 0
+    name: str = ""
+
+
+@dataclass
+class CaptureInfo:
+    path: str
+    format: str  # "pcap" or "pcapng"
+    compressed: bool
+    size: int
+    interfaces: list[Interface] = field(default_factory=list)
+    tls_keylog: list[bytes] = field(default_factory=list)  # pcapng decryption secrets
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False  # file ends mid-record
+    packets: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+
+
+class CaptureReader:
+    """One capture file; iterate `packets()` (or `blocks()`) once per pass."""
+
+    def __init__(self, path: str):
+        self.source: Source = open_source(path)
+        head = self.source.head
+        if len(head) < 4:
+            raise UnusableInput(f"{path}: empty or too short to be a capture ({len(head)} bytes)")
+        if head[:4] in PCAP_MAGICS:
+            fmt = "pcap"
+            if len(head) < 24:
+                raise UnusableInput(f"{path}: pcap global header is cut short ({len(head)} of 24 bytes)")
+        elif struct.unpack("<I", head[:4])[0] == PCAPNG_SHB:
+            fmt = "pcapng"
+            if len(head) < 12 or head[8:12] not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                raise UnusableInput(f"{path}: pcapng section header is damaged")
+        else:
+            raise UnusableInput(f"{path}: not a pcap or pcapng capture (unknown magic {head[:4].hex()})")
+        self.info = CaptureInfo(path=path, format=fmt, compressed=self.source.compressed,
+                                size=self.source.size)
+        if fmt == "pcap":
+            self._pcap_header(head)
+
+    # -- pcap ---------------------------------------------------------------
+
+    def _pcap_header(self, head: bytes) -> None:
+        endian, scale = PCAP_MAGICS[head[:4]]
+        _, _, _, _, snaplen, network = struct.unpack(endian + "HHiIII", head[4:24])
+        self._endian, self._scale = endian, scale
+        self.info.interfaces = [Interface(linktype=network & 0x03FFFFFF, snaplen=snaplen, tsresol=scale)]
+
+    def _buffers(self) -> Iterator[tuple[memoryview | bytes, bool]]:
+        """Yield (buffer, is_last); callers keep their unparsed tail and prepend it."""
+        it = self.source.chunks()
+        prev = next(it, None)
+        while prev is not None:
+            nxt = next(it, None)
+            yield prev, nxt is None
+            prev = nxt
+
+    def _truncated(self, frames: int, leftover: int) -> None:
+        self.info.truncated = True
+        self.info.warnings.append(
+            f"capture ends mid-record after frame {frames} ({leftover} bytes of an incomplete "
+            f"record ignored; was tcpdump stopped abruptly?)")
+
+    def packets(self) -> Iterator[tuple[int, float, int, memoryview, int]]:
+        if self.info.format == "pcap":
+            yield from self._pcap_packets()
+        else:
+            for kind, frame, ts, iface, data, origlen, _raw in self._pcapng_blocks(want_raw=False):
+                if kind == PACKET:
+                    yield frame, ts, iface, data, origlen
+
+    def blocks(self) -> Iterator[tuple[int, float, memoryview]]:
+        """(META|PACKET, ts, raw bytes) of every block; the pcap header is one META."""
+        if self.info.format == "pcap":
+            yield from self._pcap_blocks()
+        else:
+            for kind, _frame, ts, _iface, _data, _origlen, raw in self._pcapng_blocks(want_raw=True):
+                yield kind, ts, raw
+
+    def _pcap_records(self, want_raw: bool):
+        rec = struct.Struct(self._endian + "IIII")
+        unpack_from = rec.unpack_from
+        scale = self._scale
+        snap_limit = max(self.info.interfaces[0].snaplen, 262144) if self.info.interfaces else MAX_RECORD
+        frame = 0
+        tail = b""
+        first = True
+        ts = 0.0
+        for buf, last in self._buffers():
+            if tail:
+                buf = bytes(tail) + bytes(buf)
+            off = 24 if first else 0
+            first = False
+            n = len(buf)
+            mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+            while off + 16 <= n:
+                sec, frac, caplen, origlen = unpack_from(mv, off)
+                end = off + 16 + caplen
+                if caplen > snap_limit and caplen > MAX_RECORD // 16:
+                    self.info.warnings.append(
+                        f"record after frame {frame} claims {caplen} bytes: file is corrupt from "
+                        f"byte offset {off}; reading stopped there")
+                    self.info.truncated = True
+                    self._finish(frame, ts)
+                    return
+                if end > n:
+                    break
+                frame += 1
+                ts = sec + frac * scale
+                if frame == 1:
+                    self.info.first_ts = ts
+                if want_raw:
+                    yield frame, ts, mv[off:end], None
+                else:
+                    yield frame, ts, mv[off + 16:end], origlen
+                off = end
+            tail = mv[off:] if off < n else b""
+            if last and len(tail):
+                self._truncated(frame, len(tail))
+        self._finish(frame, ts)
+
+    def _finish(self, frames: int, ts: float) -> None:
+        self.info.packets = frames
+        if frames:
+            self.info.last_ts = ts
+
+    def _pcap_packets(self):
+        for frame, ts, data, origlen in self._pcap_records(False):
+            yield frame, ts, 0, data, origlen
+
+    def _pcap_blocks(self):
+        yield META, 0.0, memoryview(self.source.head[:24])
+        for _frame, ts, raw, _ in self._pcap_records(True):
+            yield PACKET, ts, raw
+
+    # -- pcapng -------------------------------------------------------------
+
+    def _pcapng_blocks(self, want_raw: bool):
+        info = self.info
+        frame = 0
+        ts = 0.0
+        tail = b""
+        endian = "<"
+        hdr = struct.Struct("<II")
+        for buf, last in self._buffers():
+            if tail:
+                buf = bytes(tail) + bytes(buf)
+            mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+            n = len(mv)
+            off = 0
+            while off + 12 <= n:
+                btype = struct.unpack_from("<I", mv, off)[0]
+                if btype == PCAPNG_SHB:
+                    bom = bytes(mv[off + 8:off + 12])
+                    endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+                    hdr = struct.Struct(endian + "II")
+                    info.interfaces = []  # a new section starts its own interface list
+                btype, blen = hdr.unpack_from(mv, off)
+                if blen < 12 or blen % 4 or blen > MAX_RECORD:
+                    info.warnings.append(
+                        f"pcapng block after frame {frame} has impossible length {blen}: file is "
+                        f"corrupt from byte offset {off}; reading stopped there")
+                    info.truncated = True
+                    self._finish(frame, ts)
+                    return
+                end = off + blen
+                if end > n:
+                    break
+                body = mv[off + 8:end - 4]
+                raw = mv[off:end] if want_raw else None
+                if btype == BT_EPB or btype == BT_OPB:
+                    if btype == BT_EPB:
+                        iface, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", body, 0)
+                        data = body[20:20 + caplen]
+                    else:
+                        iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(endian + "HHIIII", body, 0)
+                        data = body[20:20 + caplen]
+                    if iface >= len(info.interfaces):
+                        info.warnings.append(f"frame {frame + 1} names interface {iface} that was never described; skipped")
+                        frame += 1
+                        off = end
+                        continue
+                    ifc = info.interfaces[iface]
+                    frame += 1
+                    ts = ((hi << 32) | lo) * ifc.tsresol + ifc.tsoffset
+                    if frame == 1:
+                        info.first_ts = ts
+                    yield PACKET, frame, ts, iface, data, origlen, raw
+                elif btype == BT_SPB:
+                    origlen = struct.unpack_from(endian + "I", body, 0)[0]
+                    snap = info.interfaces[0].snaplen if info.interfaces else 0
+                    caplen = min(origlen, snap) if snap else origlen
+                    frame += 1
+                    # simple packet blocks carry no timestamp: keep the previous one
+                    yield PACKET, frame, ts, 0, body[4:4 + caplen], origlen, raw
+                elif btype == BT_IDB:
+                    linktype, _res, snaplen = struct.unpack_from(endian + "HHI", body, 0)
+                    info.interfaces.append(self._idb_options(Interface(linktype, snaplen), body[8:], endian))
+                    yield META, frame, ts, -1, None, 0, raw
+                elif btype == BT_DSB:
+                    stype, slen = struct.unpack_from(endian + "II", body, 0)
+                    if stype == SECRETS_TLS_KEYLOG:
+                        info.tls_keylog.append(bytes(body[8:8 + slen]))
+                    yield META, frame, ts, -1, None, 0, raw
+                else:
+                    # SHB, statistics, name resolution, custom and unknown blocks
+                    yield META, frame, ts, -1, None, 0, raw
+                off = end
+            tail = mv[off:] if off < n else b""
+            if last and len(tail):
+                self._truncated(frame, len(tail))
+        self._finish(frame, ts)
+
+    @staticmethod
+    def _idb_options(ifc: Interface, opts: memoryview, endian: str) -> Interface:
+        off = 0
+        while off + 4 <= len(opts):
+            code, length = struct.unpack_from(endian + "HH", opts, off)
+            val = opts[off + 4:off + 4 + length]
+            if code == 0:
+                break
+            if code == 2:
+                ifc.name = bytes(val).decode("utf-8", "replace")
+            elif code == 9 and length >= 1:
+                v = val[0]
+                ifc.tsresol = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+            elif code == 14 and length == 8:
+                ifc.tsoffset = struct.unpack_from(endian + "q", val, 0)[0]
+            off += 4 + ((length + 3) & ~3)
+        return ifc
+
+
+def read_info(path: str) -> CaptureInfo:
+    """Walk a whole capture once and return what it holds (for headers and tests)."""
+    r = CaptureReader(path)
+    for _ in r.packets():
+        pass
+    return r.info

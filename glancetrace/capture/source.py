@@ -1,0 +1,73 @@
+"""Open a capture file as bytes: mmap for plain files, streamed chunks for gzip.
+
+Format is detected by magic, never by file name.  Record parsers work on a
+buffer plus an offset; a plain file is one buffer (the whole mmap), a gzip file
+arrives as a sequence of chunks and the parser carries the unparsed tail over.
+"""
+
+from __future__ import annotations
+
+import gzip
+import mmap
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..errors import UnusableInput
+
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 8 << 20
+
+
+@dataclass
+class Source:
+    path: str
+    size: int  # bytes on disk
+    compressed: bool
+    head: bytes  # first bytes of the (decompressed) content
+
+    def chunks(self) -> Iterator[memoryview | bytes]:
+        """The whole content as buffers, in order (one buffer for a plain file)."""
+        if self.compressed:
+            with gzip.open(self.path, "rb") as f:
+                while True:
+                    try:
+                        data = f.read(CHUNK)
+                    except (EOFError, OSError, gzip.BadGzipFile):
+                        # a gzip stream cut off (or damaged) mid-way: the reader
+                        # sees the content up to there, then a truncation warning
+                        return
+                    if not data:
+                        return
+                    yield data
+        else:
+            if self.size == 0:
+                return
+            with open(self.path, "rb") as f:
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                mm.madvise(mmap.MADV_SEQUENTIAL)
+            except (AttributeError, OSError):
+                pass
+            # the mmap is not closed explicitly: packet views may outlive this
+            # generator and the mapping goes when the last view is dropped
+            yield memoryview(mm)
+
+
+def open_source(path: str) -> Source:
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except IsADirectoryError:
+        raise UnusableInput(f"{path}: is a directory, not a capture file")
+    except OSError as e:
+        raise UnusableInput(f"{path}: cannot read: {e.strerror or e}")
+    compressed = head[:2] == GZIP_MAGIC
+    if compressed:
+        try:
+            with gzip.open(path, "rb") as f:
+                head = f.read(64)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise UnusableInput(f"{path}: gzip data is damaged ({e})")
+    return Source(path=path, size=size, compressed=compressed, head=head)

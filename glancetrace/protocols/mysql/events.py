@@ -1,0 +1,59 @@
+"""Typed events of the MySQL client/server protocol decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class MysqlHandshake:
+    conn_id: int
+    client: str
+    server: str
+    time: float
+    frames: tuple[int, int]
+    server_version: str = ""
+    thread_id: int | None = None  # the server's connection id
+    user: str | None = None
+    database: str | None = None
+    auth_plugin: str | None = None
+    capabilities: int = 0  # negotiated (client & server)
+    ssl: bool = False  # the connection switched to TLS: the rest is encrypted
+    compressed: bool = False
+    result: str | None = None  # "ok" / "error"
+    error_code: int | None = None
+    error_message: str | None = None
+    inferred: bool = False
+
+
+@dataclass
+class SqlStatement:
+    conn_id: int
+    client: str
+    server: str
+    command: str  # protocol name: COM_QUERY, COM_STMT_EXECUTE, COM_INIT_DB, COM_PING, …
+    sql: str | None  # SQL text (values filled in for prepared statements) or the command's argument
+    request_time: float
+    response_time: float | None = None  # end of the response
+    latency: float | None = None
+    result: str | None = None  # "ok" | "error" | "rows" | None (no response seen)
+    affected_rows: int | None = None
+    last_insert_id: int | None = None
+    rows: int | None = None  # rows returned by a result set
+    columns: list[str] = field(default_factory=list)
+    row_data: list[list[Any]] = field(default_factory=list)  # first rows, capped
+    error_code: int | None = None
+    error_message: str | None = None
+    sql_state: str | None = None
+    warnings: int | None = None
+    statement_id: int | None = None  # prepared statements
+    params: list[Any] | None = None
+    request_frames: tuple[int, int] | None = None
+    response_frames: tuple[int, int] | None = None
+    incomplete: bool = False
+    gap: bool = False
+    inferred: bool = False  # decoded without seeing the handshake: capabilities were guessed
+    database: str | None = None
+    user: str | None = None
+    notes: list[str] = field(default_factory=list)

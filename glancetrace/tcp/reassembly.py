@@ -1,0 +1,265 @@
+"""TCP reassembly: segments in capture order → ordered byte streams per direction.
+
+Each connection gets a handler from a factory (or None: the connection is
+only counted).  Handlers receive `data(direction, bytes, ts, frame)`,
+`gap(direction, nbytes, ts, frame)` and `close(ts, frame, reason)`;
+direction 0 is client → server, 1 is server → client.
+
+Sequence numbers are tracked as 64-bit offsets so streams longer than 4 GiB
+and 32-bit wrap-around work.  Out-of-order segments wait in a small buffer;
+a hole becomes a reported gap when the peer acknowledges past it (the bytes
+were received, just not captured), when the buffer grows past its limit, or
+when the connection ends.  Stream numbers follow Wireshark's `tcp.stream`
+(order of first appearance, a new number when a closed 4-tuple is reused).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from ..capture.link import ACK, FIN, RST, SYN, Segment
+
+M32 = 0xFFFFFFFF
+PENDING_LIMIT = 2 << 20  # bytes held out of order per direction before a hole is declared lost
+
+
+def _signed32(x: int) -> int:
+    x &= M32
+    return x - (1 << 32) if x & 0x80000000 else x
+
+
+def format_ip(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
+def format_endpoint(raw: bytes, port: int) -> str:
+    return f"{format_ip(raw)}:{port}" if len(raw) == 4 else f"[{format_ip(raw)}]:{port}"
+
+
+class StreamHandler(Protocol):
+    def data(self, direction: int, payload: memoryview, ts: float, frame: int) -> None: ...
+    def gap(self, direction: int, nbytes: int, ts: float, frame: int) -> None: ...
+    def close(self, ts: float, frame: int, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class Direction:
+    next_seq: int | None = None  # next expected 32-bit sequence number
+    offset: int = 0  # bytes (data + gaps) accounted so far, as a 64-bit stream offset
+    pending: dict[int, tuple[bytes, int, float, int]] = field(default_factory=dict)
+    pending_bytes: int = 0
+    delivered: int = 0
+    gap_bytes: int = 0
+    retransmitted: int = 0
+    conflicting_overlaps: int = 0
+    syn: bool = False
+    fin: bool = False
+    packets: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Connection:
+    stream: int  # Wireshark's tcp.stream
+    client: str  # "ip:port" of the side that opened (or is taken to have opened) it
+    server: str
+    client_raw: tuple[bytes, int]
+    server_raw: tuple[bytes, int]
+    first_ts: float
+    first_frame: int
+    last_ts: float = 0.0
+    last_frame: int = 0
+    dirs: tuple[Direction, Direction] = field(default_factory=lambda: (Direction(), Direction()))
+    handler: StreamHandler | None = None
+    midstream: bool = False  # no SYN seen: the capture started after the handshake
+    closed: str = ""  # "", "fin", "rst", "end of capture", "idle"
+    rst: bool = False
+
+    @property
+    def server_port(self) -> int:
+        return self.server_raw[1]
+
+
+HandlerFactory = Callable[[Connection], "StreamHandler | None"]
+
+
+class TcpReassembler:
+    def __init__(self, factory: HandlerFactory, server_ports: set[int] | frozenset[int] = frozenset()):
+        self.factory = factory
+        self.server_ports = server_ports
+        self.flows: dict[tuple, tuple[Connection, int]] = {}
+        self.connections: list[Connection] = []  # every stream, in tcp.stream order
+        self.segments = 0
+
+    # -- connection table -----------------------------------------------------
+
+    def _new_connection(self, seg: Segment, ts: float, frame: int) -> tuple[Connection, int]:
+        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
+        flags = seg.flags
+        if flags & SYN:
+            client_is_src = not flags & ACK
+        elif seg.dport in self.server_ports and seg.sport not in self.server_ports:
+            client_is_src = True
+        elif seg.sport in self.server_ports and seg.dport not in self.server_ports:
+            client_is_src = False
+        else:
+            client_is_src = seg.sport >= seg.dport  # ephemeral ports are the high ones
+        client, server = (a, b) if client_is_src else (b, a)
+        conn = Connection(stream=len(self.connections),
+                          client=format_endpoint(*client), server=format_endpoint(*server),
+                          client_raw=client, server_raw=server, first_ts=ts, first_frame=frame,
+                          midstream=not flags & SYN)
+        self.connections.append(conn)
+        fwd = (client[0], client[1], server[0], server[1])
+        rev = (server[0], server[1], client[0], client[1])
+        self.flows[fwd] = (conn, 0)
+        self.flows[rev] = (conn, 1)
+        conn.handler = self.factory(conn)
+        return conn, 0 if client_is_src else 1
+
+    # -- per segment ----------------------------------------------------------
+
+    def add(self, seg: Segment, ts: float, frame: int) -> None:
+        self.segments += 1
+        entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
+        if entry is None:
+            conn, d = self._new_connection(seg, ts, frame)
+        else:
+            conn, d = entry
+            if conn.closed and seg.flags & SYN and not seg.flags & ACK:
+                conn, d = self._new_connection(seg, ts, frame)  # port reuse: a new stream
+        conn.last_ts = ts
+        conn.last_frame = frame
+        handler = conn.handler
+        ds = conn.dirs[d]
+        ds.packets += 1
+        if handler is None or conn.closed:
+            if handler is None and seg.flags & (FIN | RST):
+                conn.closed = "rst" if seg.flags & RST else "fin"  # lets a reused port start a new stream
+            return
+        flags = seg.flags
+        if flags & SYN:
+            if not ds.syn:
+                ds.syn = True
+                ds.next_seq = (seg.seq + 1) & M32
+            return
+        payload = seg.payload
+        plen = len(payload) + seg.missing
+        if ds.next_seq is None:
+            ds.next_seq = seg.seq  # first sight of this direction mid-stream
+            if not conn.dirs[1 - d].syn:
+                conn.midstream = True
+        # a peer acknowledging beyond a hole proves those bytes were sent but not captured
+        if flags & ACK:
+            other = conn.dirs[1 - d]
+            if other.pending and other.next_seq is not None and _signed32(seg.ack - other.next_seq) > 0:
+                self._force_gap(conn, 1 - d, other, ts, frame, _signed32(seg.ack - other.next_seq))
+        if plen:
+            diff = _signed32(seg.seq - ds.next_seq)
+            if diff == 0:
+                self._deliver(conn, d, ds, payload, seg.missing, ts, frame)
+                if ds.pending:
+                    self._drain(conn, d, ds)
+            elif diff < 0:
+                if diff + plen <= 0:
+                    ds.retransmitted += plen
+                else:
+                    cut = -diff
+                    ds.retransmitted += cut
+                    if cut < len(payload):
+                        self._deliver(conn, d, ds, payload[cut:], seg.missing, ts, frame)
+                    else:
+                        self._deliver(conn, d, ds, payload[:0], plen - cut, ts, frame)
+                    if ds.pending:
+                        self._drain(conn, d, ds)
+            else:
+                key = ds.offset + diff
+                old = ds.pending.get(key)
+                if old is not None:
+                    if bytes(payload[:len(old[0])]) != old[0][:len(payload)]:
+                        ds.conflicting_overlaps += 1
+                    if len(old[0]) + old[1] >= plen:
+                        return
+                    ds.pending_bytes -= len(old[0])
+                ds.pending[key] = (bytes(payload), seg.missing, ts, frame)
+                ds.pending_bytes += len(payload)
+                if ds.pending_bytes > PENDING_LIMIT:
+                    self._force_gap(conn, d, ds, ts, frame, None)
+        if flags & FIN and not ds.fin:
+            end_diff = _signed32(seg.seq + plen - ds.next_seq)
+            if end_diff <= 0:
+                ds.fin = True
+                ds.next_seq = (ds.next_seq + 1) & M32
+                if conn.dirs[1 - d].fin or conn.dirs[1 - d].next_seq is None:
+                    self._close(conn, ts, frame, "fin")
+        if flags & RST:
+            conn.rst = True
+            self._close(conn, ts, frame, "rst")
+
+    def _deliver(self, conn: Connection, d: int, ds: Direction, payload: memoryview,
+                 missing: int, ts: float, frame: int) -> None:
+        n = len(payload)
+        if n:
+            ds.delivered += n
+            ds.offset += n
+            conn.handler.data(d, payload, ts, frame)
+        if missing:
+            ds.gap_bytes += missing
+            ds.offset += missing
+            conn.handler.gap(d, missing, ts, frame)
+        ds.next_seq = (ds.next_seq + n + missing) & M32
+
+    def _drain(self, conn: Connection, d: int, ds: Direction) -> None:
+        pending = ds.pending
+        while pending:
+            key = min(pending)
+            if key > ds.offset:
+                return
+            data, missing, ts, frame = pending.pop(key)
+            ds.pending_bytes -= len(data)
+            cut = ds.offset - key
+            total = len(data) + missing
+            if cut >= total:
+                ds.retransmitted += total
+                continue
+            ds.retransmitted += cut
+            mv = memoryview(data)
+            if cut <= len(data):
+                self._deliver(conn, d, ds, mv[cut:], missing, ts, frame)
+            else:
+                self._deliver(conn, d, ds, mv[:0], total - cut, ts, frame)
+
+    def _force_gap(self, conn: Connection, d: int, ds: Direction, ts: float, frame: int,
+                   acked: int | None) -> None:
+        """Declare the hole before the earliest pending segment (or up to `acked`) lost."""
+        if ds.pending:
+            nxt = min(ds.pending)
+            hole = nxt - ds.offset
+            if acked is not None:
+                hole = min(hole, acked)
+        else:
+            hole = acked or 0
+        if hole <= 0:
+            return
+        ds.gap_bytes += hole
+        ds.offset += hole
+        ds.next_seq = (ds.next_seq + hole) & M32
+        conn.handler.gap(d, hole, ts, frame)
+        self._drain(conn, d, ds)
+
+    def _close(self, conn: Connection, ts: float, frame: int, reason: str) -> None:
+        if conn.closed:
+            return
+        for d, ds in enumerate(conn.dirs):
+            while ds.pending:
+                self._force_gap(conn, d, ds, ts, frame, None)
+        conn.closed = reason
+        if conn.handler is not None:
+            conn.handler.close(ts, frame, reason)
+
+    def finish(self, ts: float, frame: int) -> None:
+        """End of capture: flush every open connection."""
+        for conn in self.connections:
+            if not conn.closed and conn.handler is not None:
+                self._close(conn, conn.last_ts, conn.last_frame, "end of capture")
