@@ -1,0 +1,206 @@
+"""One streaming pass: capture → link → TCP → protocol decoders → events.
+
+The pipeline picks a decoder per connection by server port (defaults below,
+all overridable), sniffs the first bytes of connections on other ports for an
+HTTP request line or a TLS ClientHello, and collects every event the decoders
+emit.  Nothing here knows about OpenStack: that is the next layer up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .capture.link import LINK_NAMES, LinkDecoder
+from .capture.reader import CaptureInfo, CaptureReader
+from .tcp.reassembly import Connection, TcpReassembler
+
+HTTP_PORTS = frozenset({5000, 9292, 35357, 8080})
+TLS_PORTS = frozenset({13000, 13292, 443})
+MYSQL_PORTS = frozenset({3306})
+
+
+@dataclass
+class Options:
+    http_ports: set[int] = field(default_factory=lambda: set(HTTP_PORTS))
+    tls_ports: set[int] = field(default_factory=lambda: set(TLS_PORTS))
+    mysql_ports: set[int] = field(default_factory=lambda: set(MYSQL_PORTS))
+    want_http: bool = True
+    want_mysql: bool = True
+    sniff_other_ports: bool = True  # look for HTTP / TLS on ports not listed above
+    keylog: list[str] = field(default_factory=list)  # NSS key log files
+    body_cap: int = 1 << 20  # JSON/text bodies kept up to this many bytes
+
+
+@dataclass
+class PassResult:
+    captures: list[CaptureInfo] = field(default_factory=list)
+    events: list = field(default_factory=list)  # every decoder event, in emission order
+    connections: list[Connection] = field(default_factory=list)
+    packets: int = 0
+    tcp_segments: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    link_types: Counter = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+    def of_type(self, cls) -> list:
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+class _Collector:
+    """Adapts one protocol decoder to the TCP handler interface and keeps its events."""
+
+    __slots__ = ("decoder", "sink")
+
+    def __init__(self, decoder, sink: list):
+        self.decoder = decoder
+        self.sink = sink
+
+    def data(self, direction, payload, ts, frame):
+        ev = self.decoder.feed(direction, payload, ts, frame)
+        if ev:
+            self.sink.extend(ev)
+
+    def gap(self, direction, nbytes, ts, frame):
+        ev = self.decoder.gap(direction, nbytes, ts, frame)
+        if ev:
+            self.sink.extend(ev)
+
+    def close(self, ts, frame, reason):
+        ev = self.decoder.close(ts, frame, reason)
+        if ev:
+            self.sink.extend(ev)
+
+
+class _Sniffer:
+    """Connection on an unlisted port: look at its first client bytes, then decide."""
+
+    def __init__(self, conn: Connection, choose: Callable[[Connection, bytes], object | None], sink: list):
+        self.conn, self.choose, self.sink = conn, choose, sink
+        self.target = None
+        self.decided = False
+
+    def data(self, direction, payload, ts, frame):
+        if not self.decided:
+            self.decided = True
+            dec = self.choose(self.conn, bytes(payload[:16])) if direction == 0 else None
+            self.target = _Collector(dec, self.sink) if dec is not None else None
+        if self.target is not None:
+            self.target.data(direction, payload, ts, frame)
+
+    def gap(self, direction, nbytes, ts, frame):
+        if self.target is not None:
+            self.target.gap(direction, nbytes, ts, frame)
+        elif not self.decided:
+            self.decided = True  # a gap first: cannot tell what it is
+
+    def close(self, ts, frame, reason):
+        if self.target is not None:
+            self.target.close(ts, frame, reason)
+
+
+HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ", b"OPTIONS ")
+
+
+class Pipeline:
+    def __init__(self, options: Options | None = None):
+        self.opt = options or Options()
+        self.result = PassResult()
+        self._keys = None
+
+    # -- decoder choice ---------------------------------------------------------
+
+    def _http(self, conn: Connection):
+        from .protocols.http import HttpDecoder
+        return HttpDecoder(conn.stream, conn.client, conn.server, body_cap=self.opt.body_cap)
+
+    def _mysql(self, conn: Connection):
+        from .protocols.mysql import MysqlDecoder
+        return MysqlDecoder(conn.stream, conn.client, conn.server)
+
+    def _tls(self, conn: Connection):
+        from .protocols.tls import TlsDecoder
+        return TlsDecoder(conn.stream, conn.client, conn.server, keys=self._keylog(),
+                          inner=lambda: self._http(conn))
+
+    def _keylog(self):
+        if self._keys is None:
+            from .protocols.tls.keylog import KeyLog
+            self._keys = KeyLog()
+            for path in self.opt.keylog:
+                self._keys.load_file(path)
+        return self._keys
+
+    def _sniffed(self, conn: Connection, head: bytes):
+        if self.opt.want_http and head.startswith(HTTP_METHODS):
+            return self._http(conn)
+        if head[:1] == b"\x16" and head[1:2] == b"\x03":  # TLS handshake record
+            return self._tls(conn)
+        return None
+
+    def _factory(self, conn: Connection):
+        port = conn.server_port
+        o = self.opt
+        sink = self.result.events
+        if port in o.mysql_ports:
+            return _Collector(self._mysql(conn), sink) if o.want_mysql else None
+        if port in o.http_ports:
+            return _Collector(self._http(conn), sink) if o.want_http else None
+        if port in o.tls_ports:
+            return _Collector(self._tls(conn), sink) if o.want_http else None
+        if o.sniff_other_ports:
+            return _Sniffer(conn, self._sniffed, sink)
+        return None
+
+    # -- the pass ---------------------------------------------------------------
+
+    def run(self, paths: Iterable[str], progress: Callable[[int, int], None] | None = None) -> PassResult:
+        res = self.result
+        for path in paths:
+            self._run_one(path, progress)
+        res.connections = self.tcp.connections if hasattr(self, "tcp") else []
+        return res
+
+    def _run_one(self, path: str, progress) -> None:
+        res = self.result
+        reader = CaptureReader(path)
+        info = reader.info
+        res.captures.append(info)
+        if self.opt.want_http:
+            # decryption-secrets blocks are read during the pass; the key log watches the list
+            self._keylog().watch(info.tls_keylog)
+        o = self.opt
+        ports = set(o.http_ports) | set(o.tls_ports) | set(o.mysql_ports)
+        tcp = self.tcp = TcpReassembler(self._factory, server_ports=ports)
+        link = LinkDecoder()
+        add = tcp.add
+        decode = link.decode
+        ifaces = info.interfaces
+        linktypes = res.link_types
+        last_ts, frame = 0.0, 0
+        for frame, ts, iface, data, origlen in reader.packets():
+            lt = ifaces[iface].linktype
+            seg = decode(lt, data, ts)
+            if seg is not None:
+                add(seg, ts, frame)
+            if progress is not None and not frame & 0x3FFF:
+                progress(frame, 0)
+            last_ts = ts
+        for ifc in info.interfaces:
+            linktypes[LINK_NAMES.get(ifc.linktype, f"linktype {ifc.linktype}")] += 1
+        link.finish()
+        tcp.finish(last_ts, frame)
+        res.packets += info.packets
+        res.tcp_segments += tcp.segments
+        res.skipped.update(link.skipped)
+        res.warnings.extend(f"{path}: {w}" for w in info.warnings)
+        res.connections = tcp.connections
+
+
+def decode(paths: str | Iterable[str], options: Options | None = None, **kw) -> PassResult:
+    """Run one pass over one or more captures and return every decoded event."""
+    if isinstance(paths, str):
+        paths = [paths]
+    opt = options or Options(**kw)
+    return Pipeline(opt).run(paths)

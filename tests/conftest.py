@@ -1,0 +1,20 @@
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHARED = pathlib.Path(os.environ.get("GLANCETRACE_SHARED", ROOT.parent / "shared"))
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> pathlib.Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} (the project's shared/ folder) is not there")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def thirdparty(shared_dir) -> pathlib.Path:
+    return shared_dir / "thirdparty"
