@@ -24,7 +24,10 @@ PCAP_MAGICS = {
 PCAPNG_SHB = 0x0A0D0D0A
 BT_IDB, BT_OPB, BT_SPB, BT_EPB, BT_DSB = 1, 2, 3, 6, 0x0000000A
 SECRETS_TLS_KEYLOG = 0x544C534B
+LINKTYPE_UNDECLARED = 0xFFFF  # placeholder for packets on an interface no IDB described
 MAX_RECORD = 256 << 20  # a record claiming more than this is corruption, not data
+
+_MIN_BODY = {BT_EPB: 20, BT_OPB: 20, BT_SPB: 4, BT_IDB: 8, BT_DSB: 8}
 
 # kinds yielded by blocks()
 META, PACKET = 0, 1
@@ -37,6 +40,10 @@ class Interface:
     tsresol: float = 1e-6
     tsoffset: int = 0
     name: str = ""
+    ticks_per_sec: int = 1_000_000  # exact form of tsresol, for integer nanoseconds
+
+    def ts_ns(self, ticks: int) -> int:
+        return ticks * 1_000_000_000 // self.ticks_per_sec + self.tsoffset * 1_000_000_000
 
 
 @dataclass
@@ -83,7 +90,8 @@ class CaptureReader:
         endian, scale = PCAP_MAGICS[head[:4]]
         _, _, _, _, snaplen, network = struct.unpack(endian + "HHiIII", head[4:24])
         self._endian, self._scale = endian, scale
-        self.info.interfaces = [Interface(linktype=network & 0x03FFFFFF, snaplen=snaplen, tsresol=scale)]
+        self.info.interfaces = [Interface(linktype=network & 0x03FFFFFF, snaplen=snaplen, tsresol=scale,
+                                          ticks_per_sec=round(1 / scale))]
 
     def _buffers(self) -> Iterator[tuple[memoryview | bytes, bool]]:
         """Yield (buffer, is_last); callers keep their unparsed tail and prepend it."""
@@ -94,11 +102,23 @@ class CaptureReader:
             yield prev, nxt is None
             prev = nxt
 
+    def _warn(self, msg: str) -> None:
+        """A warning is kept once, however many passes read the file."""
+        if msg not in self.info.warnings:
+            self.info.warnings.append(msg)
+
     def _truncated(self, frames: int, leftover: int) -> None:
         self.info.truncated = True
-        self.info.warnings.append(
-            f"capture ends mid-record after frame {frames} ({leftover} bytes of an incomplete "
-            f"record ignored; was tcpdump stopped abruptly?)")
+        self._warn(f"capture ends mid-record after frame {frames} ({leftover} bytes of an incomplete "
+                   f"record ignored; was tcpdump stopped abruptly?)")
+
+    def _end_of_data(self, frames: int, leftover: int) -> None:
+        if leftover:
+            self._truncated(frames, leftover)
+        elif self.source.damaged:
+            # a gzip stream cut exactly between two records: still say so
+            self.info.truncated = True
+            self._warn(f"gzip data ends early or is damaged after frame {frames}: {self.source.damaged}")
 
     def packets(self) -> Iterator[tuple[int, float, int, memoryview, int]]:
         if self.info.format == "pcap":
@@ -113,8 +133,32 @@ class CaptureReader:
         if self.info.format == "pcap":
             yield from self._pcap_blocks()
         else:
-            for kind, _frame, ts, _iface, _data, _origlen, raw in self._pcapng_blocks(want_raw=True):
-                yield kind, ts, raw
+            for kind, _frame, ts, _iface, _data, _origlen, (buf, start, end, _b, _t) in self._pcapng_blocks(True):
+                yield kind, ts, buf[start:end]
+
+    def spans(self) -> Iterator[tuple[int, int, int, memoryview, int, int]]:
+        """(META|PACKET, block type, ts in integer ns, buffer, start, end) of every record.
+
+        For writers that copy records verbatim: `buffer[start:end]` is the record, and
+        consecutive records of one buffer are contiguous, so a writer can copy a run of
+        them with one write.  pcap: the global header is a META with block type -1 and
+        packets have block type 0; pcapng: the block type.  Timestamps are exact
+        integers (float seconds lose nanoseconds)."""
+        if self.info.format == "pcap":
+            yield from self._pcap_spans()
+        else:
+            for kind, _frame, _ts, _iface, _data, _origlen, (buf, start, end, btype, ts_ns) in self._pcapng_blocks(True):
+                yield kind, btype, ts_ns, buf, start, end
+
+    def _pcap_spans(self):
+        head = memoryview(self.source.head[:24])
+        yield META, -1, 0, head, 0, 24
+        rec = struct.Struct(self._endian + "II")
+        unpack_from = rec.unpack_from
+        mult = 1000 if self._scale == 1e-6 else 1
+        for _frame, _ts, buf, start, end in self._pcap_records(True):
+            sec, frac = unpack_from(buf, start)
+            yield PACKET, 0, sec * 1_000_000_000 + frac * mult, buf, start, end
 
     def _pcap_records(self, want_raw: bool):
         rec = struct.Struct(self._endian + "IIII")
@@ -136,9 +180,8 @@ class CaptureReader:
                 sec, frac, caplen, origlen = unpack_from(mv, off)
                 end = off + 16 + caplen
                 if caplen > snap_limit and caplen > MAX_RECORD // 16:
-                    self.info.warnings.append(
-                        f"record after frame {frame} claims {caplen} bytes: file is corrupt from "
-                        f"byte offset {off}; reading stopped there")
+                    self._warn(f"record after frame {frame} claims {caplen} bytes: file is corrupt from "
+                               f"byte offset {off}; reading stopped there")
                     self.info.truncated = True
                     self._finish(frame, ts)
                     return
@@ -149,13 +192,13 @@ class CaptureReader:
                 if frame == 1:
                     self.info.first_ts = ts
                 if want_raw:
-                    yield frame, ts, mv[off:end], None
+                    yield frame, ts, mv, off, end
                 else:
                     yield frame, ts, mv[off + 16:end], origlen
                 off = end
             tail = mv[off:] if off < n else b""
-            if last and len(tail):
-                self._truncated(frame, len(tail))
+            if last:
+                self._end_of_data(frame, len(tail))
         self._finish(frame, ts)
 
     def _finish(self, frames: int, ts: float) -> None:
@@ -169,8 +212,8 @@ class CaptureReader:
 
     def _pcap_blocks(self):
         yield META, 0.0, memoryview(self.source.head[:24])
-        for _frame, ts, raw, _ in self._pcap_records(True):
-            yield PACKET, ts, raw
+        for _frame, ts, buf, start, end in self._pcap_records(True):
+            yield PACKET, ts, buf[start:end]
 
     # -- pcapng -------------------------------------------------------------
 
@@ -178,9 +221,15 @@ class CaptureReader:
         info = self.info
         frame = 0
         ts = 0.0
+        ts_ns = 0
         tail = b""
         endian = "<"
         hdr = struct.Struct("<II")
+        base = 0
+        # each pass re-reads the IDBs and secrets: start their lists afresh (in place,
+        # as callers may hold references to them)
+        info.interfaces.clear()
+        info.tls_keylog.clear()
         for buf, last in self._buffers():
             if tail:
                 buf = bytes(tail) + bytes(buf)
@@ -193,12 +242,13 @@ class CaptureReader:
                     bom = bytes(mv[off + 8:off + 12])
                     endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
                     hdr = struct.Struct(endian + "II")
-                    info.interfaces = []  # a new section starts its own interface list
+                    # a new section numbers its interfaces from 0 again; info.interfaces
+                    # keeps them all (callers hold on to the list), so map by an offset
+                    base = len(info.interfaces)
                 btype, blen = hdr.unpack_from(mv, off)
                 if blen < 12 or blen % 4 or blen > MAX_RECORD:
-                    info.warnings.append(
-                        f"pcapng block after frame {frame} has impossible length {blen}: file is "
-                        f"corrupt from byte offset {off}; reading stopped there")
+                    self._warn(f"pcapng block after frame {frame} has impossible length {blen}: file is "
+                               f"corrupt from byte offset {off}; reading stopped there")
                     info.truncated = True
                     self._finish(frame, ts)
                     return
@@ -206,32 +256,43 @@ class CaptureReader:
                 if end > n:
                     break
                 body = mv[off + 8:end - 4]
-                raw = mv[off:end] if want_raw else None
-                if btype == BT_EPB or btype == BT_OPB:
+                raw = (mv, off, end, btype, 0) if want_raw else None
+                if btype in (BT_EPB, BT_OPB, BT_SPB, BT_IDB, BT_DSB) and len(body) < _MIN_BODY[btype]:
+                    self._warn(f"pcapng block of type {btype} after frame {frame} is too short "
+                               f"({len(body)} bytes of body); kept as an unknown block")
+                    yield META, frame, ts, -1, None, 0, raw
+                elif btype == BT_EPB or btype == BT_OPB:
                     if btype == BT_EPB:
                         iface, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", body, 0)
                         data = body[20:20 + caplen]
                     else:
                         iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(endian + "HHIIII", body, 0)
                         data = body[20:20 + caplen]
+                    iface += base
                     if iface >= len(info.interfaces):
-                        info.warnings.append(f"frame {frame + 1} names interface {iface} that was never described; skipped")
-                        frame += 1
-                        off = end
-                        continue
+                        iface = self._undeclared(iface - base, frame + 1)
                     ifc = info.interfaces[iface]
                     frame += 1
-                    ts = ((hi << 32) | lo) * ifc.tsresol + ifc.tsoffset
+                    ticks = (hi << 32) | lo
+                    ts = ticks * ifc.tsresol + ifc.tsoffset
+                    if want_raw:
+                        ts_ns = ifc.ts_ns(ticks)
+                        raw = (mv, off, end, btype, ts_ns)
                     if frame == 1:
                         info.first_ts = ts
                     yield PACKET, frame, ts, iface, data, origlen, raw
                 elif btype == BT_SPB:
                     origlen = struct.unpack_from(endian + "I", body, 0)[0]
-                    snap = info.interfaces[0].snaplen if info.interfaces else 0
-                    caplen = min(origlen, snap) if snap else origlen
+                    iface = base if base < len(info.interfaces) else self._undeclared(0, frame + 1)
+                    snap = info.interfaces[iface].snaplen
+                    caplen = min(origlen, snap, len(body) - 4) if snap else min(origlen, len(body) - 4)
                     frame += 1
+                    if frame == 1:
+                        info.first_ts = ts
                     # simple packet blocks carry no timestamp: keep the previous one
-                    yield PACKET, frame, ts, 0, body[4:4 + caplen], origlen, raw
+                    if want_raw:
+                        raw = (mv, off, end, btype, ts_ns)
+                    yield PACKET, frame, ts, iface, body[4:4 + caplen], origlen, raw
                 elif btype == BT_IDB:
                     linktype, _res, snaplen = struct.unpack_from(endian + "HHI", body, 0)
                     info.interfaces.append(self._idb_options(Interface(linktype, snaplen), body[8:], endian))
@@ -246,9 +307,19 @@ class CaptureReader:
                     yield META, frame, ts, -1, None, 0, raw
                 off = end
             tail = mv[off:] if off < n else b""
-            if last and len(tail):
-                self._truncated(frame, len(tail))
+            if last:
+                self._end_of_data(frame, len(tail))
         self._finish(frame, ts)
+
+    def _undeclared(self, iface: int, frame: int) -> int:
+        """A packet names an interface no IDB described: keep the frame (numbering and the
+        read = decoded + skipped identity hold) on a placeholder the link layer will skip."""
+        ifs = self.info.interfaces
+        self._warn(f"frame {frame} names interface {iface} that was never described "
+                   f"(such frames are counted but not decoded)")
+        if not ifs or ifs[-1].linktype != LINKTYPE_UNDECLARED:
+            ifs.append(Interface(LINKTYPE_UNDECLARED, 0, name="(undeclared)"))
+        return len(ifs) - 1
 
     @staticmethod
     def _idb_options(ifc: Interface, opts: memoryview, endian: str) -> Interface:
@@ -263,6 +334,7 @@ class CaptureReader:
             elif code == 9 and length >= 1:
                 v = val[0]
                 ifc.tsresol = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+                ifc.ticks_per_sec = 2 ** (v & 0x7F) if v & 0x80 else 10 ** v
             elif code == 14 and length == 8:
                 ifc.tsoffset = struct.unpack_from(endian + "q", val, 0)[0]
             off += 4 + ((length + 3) & ~3)

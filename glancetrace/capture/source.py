@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import mmap
 import os
+import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -25,6 +26,7 @@ class Source:
     size: int  # bytes on disk
     compressed: bool
     head: bytes  # first bytes of the (decompressed) content
+    damaged: str = ""  # why a gzip stream ended early ("" while it reads cleanly)
 
     def chunks(self) -> Iterator[memoryview | bytes]:
         """The whole content as buffers, in order (one buffer for a plain file)."""
@@ -33,9 +35,10 @@ class Source:
                 while True:
                     try:
                         data = f.read(CHUNK)
-                    except (EOFError, OSError, gzip.BadGzipFile):
+                    except (EOFError, OSError, zlib.error) as e:
                         # a gzip stream cut off (or damaged) mid-way: the reader
                         # sees the content up to there, then a truncation warning
+                        self.damaged = str(e) or type(e).__name__
                         return
                     if not data:
                         return
@@ -68,6 +71,6 @@ def open_source(path: str) -> Source:
         try:
             with gzip.open(path, "rb") as f:
                 head = f.read(64)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise UnusableInput(f"{path}: gzip data is damaged ({e})")
     return Source(path=path, size=size, compressed=compressed, head=head)
