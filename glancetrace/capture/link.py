@@ -34,6 +34,43 @@ SKIP_LINKTYPE = "unsupported link type"
 SKIP_MALFORMED = "malformed or cut-off headers"
 SKIP_FRAGMENT = "IPv4 fragment (held for reassembly)"
 SKIP_FRAGMENT_LOST = "IPv4 fragments never completed"
+MAX_PENDING_DATAGRAMS = 4096  # incomplete fragmented datagrams kept at once (memory bound)
+
+
+_VLANS = (ETH_VLAN, ETH_QINQ, ETH_VLAN9100)
+_RAW_TYPES = (LINKTYPE_RAW, LINKTYPE_RAW_OLD, 14, LINKTYPE_IPV4, LINKTYPE_IPV6)
+
+
+def network_layer(linktype: int, data) -> tuple[int, int] | None:
+    """(ethertype, offset of the network header) of a frame; None for an unsupported
+    link type.  VLAN tags (802.1Q, QinQ) are stepped over.  Raises struct.error or
+    IndexError on a frame too short for its link header."""
+    if linktype == LINKTYPE_ETHERNET:
+        proto = _H.unpack_from(data, 12)[0]
+        off = 14
+    elif linktype == LINKTYPE_LINUX_SLL:
+        proto = _H.unpack_from(data, 14)[0]
+        off = 16
+    elif linktype == LINKTYPE_LINUX_SLL2:
+        proto = _H.unpack_from(data, 0)[0]
+        off = 20
+    elif linktype in _RAW_TYPES:
+        v = data[0] >> 4
+        return (ETH_IPV4 if v == 4 else ETH_IPV6 if v == 6 else 0), 0
+    elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
+        fam_le, = struct.unpack_from("<I", data, 0)
+        fam_be, = struct.unpack_from(">I", data, 0)
+        fam = fam_le if fam_le < 256 else fam_be
+        # AF_INET6 is 10 on Linux, 24/28/30 on the BSDs and macOS
+        return (ETH_IPV4 if fam == 2 else ETH_IPV6 if fam in (10, 24, 28, 30) else 0), 4
+    else:
+        return None
+    while proto in _VLANS:  # SLL can carry a tag too
+        proto = _H.unpack_from(data, off + 2)[0]
+        off += 4
+    if off > len(data):
+        raise IndexError("frame shorter than its link header")
+    return proto, off
 
 
 @dataclass(slots=True)
@@ -67,40 +104,11 @@ class LinkDecoder:
 
     def decode(self, linktype: int, data: memoryview, ts: float = 0.0) -> Segment | None:
         try:
-            if linktype == LINKTYPE_ETHERNET:
-                ethertype = _H.unpack_from(data, 12)[0]
-                off = 14
-                while ethertype in (ETH_VLAN, ETH_QINQ, ETH_VLAN9100):
-                    ethertype = _H.unpack_from(data, off + 2)[0]
-                    off += 4
-                if ethertype == ETH_IPV4:
-                    return self._ipv4(data[off:], ts)
-                if ethertype == ETH_IPV6:
-                    return self._ipv6(data[off:])
-                self.skipped[SKIP_NOT_IP] += 1
-                return None
-            if linktype == LINKTYPE_LINUX_SLL:
-                proto = _H.unpack_from(data, 14)[0]
-                off = 16
-            elif linktype == LINKTYPE_LINUX_SLL2:
-                proto = _H.unpack_from(data, 0)[0]
-                off = 20
-            elif linktype in (LINKTYPE_RAW, LINKTYPE_RAW_OLD, 14, LINKTYPE_IPV4, LINKTYPE_IPV6):
-                v = data[0] >> 4
-                proto = ETH_IPV4 if v == 4 else ETH_IPV6 if v == 6 else 0
-                off = 0
-            elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
-                fam_le, = struct.unpack_from("<I", data, 0)
-                fam_be, = struct.unpack_from(">I", data, 0)
-                fam = fam_le if fam_le < 256 else fam_be
-                proto = ETH_IPV4 if fam == 2 else ETH_IPV6 if fam in (10, 24, 28, 30) else 0
-                off = 4
-            else:
+            l3 = network_layer(linktype, data)
+            if l3 is None:
                 self.skipped[SKIP_LINKTYPE] += 1
                 return None
-            while proto in (ETH_VLAN, ETH_QINQ):  # SLL can carry a tag too
-                proto = _H.unpack_from(data, off + 2)[0]
-                off += 4
+            proto, off = l3
             if proto == ETH_IPV4:
                 return self._ipv4(data[off:], ts)
             if proto == ETH_IPV6:
@@ -165,7 +173,11 @@ class LinkDecoder:
 
     def _fragment(self, ip, ihl, total, ident, frag, proto, src, dst, ts) -> Segment | None:
         key = (bytes(src), bytes(dst), ident, proto)
-        st = self._frags.setdefault(key, {"parts": {}, "last": None, "header": None, "ts": ts})
+        st = self._frags.get(key)
+        if st is None:
+            if len(self._frags) >= MAX_PENDING_DATAGRAMS:
+                self._drop(next(iter(self._frags)))  # the oldest: its other fragments never came
+            st = self._frags[key] = {"parts": {}, "last": None, "header": None, "ts": ts}
         offset = (frag & 0x1FFF) * 8
         st["parts"][offset] = bytes(ip[ihl:total])
         if offset == 0:
@@ -191,11 +203,13 @@ class LinkDecoder:
             return None
         return self._tcp(memoryview(bytes(data[:st["last"]])), st["last"], src, dst)
 
+    def _drop(self, key) -> None:
+        # the fragments were already counted as held; re-label them as lost
+        n = len(self._frags.pop(key)["parts"])
+        self.skipped[SKIP_FRAGMENT] -= n
+        self.skipped[SKIP_FRAGMENT_LOST] += n
+
     def finish(self) -> None:
         """Fragments still waiting at the end were never completed."""
-        for st in self._frags.values():
-            # the fragments were already counted as held; re-label them as lost
-            n = len(st["parts"])
-            self.skipped[SKIP_FRAGMENT] -= n
-            self.skipped[SKIP_FRAGMENT_LOST] += n
-        self._frags.clear()
+        for key in list(self._frags):
+            self._drop(key)

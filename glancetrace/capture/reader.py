@@ -133,11 +133,12 @@ class CaptureReader:
         if self.info.format == "pcap":
             yield from self._pcap_blocks()
         else:
-            for kind, _frame, ts, _iface, _data, _origlen, (buf, start, end, _b, _t) in self._pcapng_blocks(True):
-                yield kind, ts, buf[start:end]
+            for kind, _frame, ts, _iface, _data, _origlen, raw in self._pcapng_blocks(True):
+                yield kind, ts, raw[0][raw[1]:raw[2]]
 
-    def spans(self) -> Iterator[tuple[int, int, int, memoryview, int, int]]:
-        """(META|PACKET, block type, ts in integer ns, buffer, start, end) of every record.
+    def spans(self) -> Iterator[tuple[int, int, int, int, memoryview, int, int, int, int]]:
+        """(META|PACKET, block type, ts in integer ns, interface, buffer, start, end,
+        data start, data end) of every record.
 
         For writers that copy records verbatim: `buffer[start:end]` is the record, and
         consecutive records of one buffer are contiguous, so a writer can copy a run of
@@ -147,18 +148,19 @@ class CaptureReader:
         if self.info.format == "pcap":
             yield from self._pcap_spans()
         else:
-            for kind, _frame, _ts, _iface, _data, _origlen, (buf, start, end, btype, ts_ns) in self._pcapng_blocks(True):
-                yield kind, btype, ts_ns, buf, start, end
+            for kind, _frame, _ts, iface, _data, _origlen, raw in self._pcapng_blocks(True):
+                buf, start, end, btype, ts_ns, dstart, dend = raw
+                yield kind, btype, ts_ns, iface, buf, start, end, dstart, dend
 
     def _pcap_spans(self):
         head = memoryview(self.source.head[:24])
-        yield META, -1, 0, head, 0, 24
+        yield META, -1, 0, -1, head, 0, 24, 0, 0
         rec = struct.Struct(self._endian + "II")
         unpack_from = rec.unpack_from
         mult = 1000 if self._scale == 1e-6 else 1
         for _frame, _ts, buf, start, end in self._pcap_records(True):
             sec, frac = unpack_from(buf, start)
-            yield PACKET, 0, sec * 1_000_000_000 + frac * mult, buf, start, end
+            yield PACKET, 0, sec * 1_000_000_000 + frac * mult, 0, buf, start, end, start + 16, end
 
     def _pcap_records(self, want_raw: bool):
         rec = struct.Struct(self._endian + "IIII")
@@ -256,7 +258,7 @@ class CaptureReader:
                 if end > n:
                     break
                 body = mv[off + 8:end - 4]
-                raw = (mv, off, end, btype, 0) if want_raw else None
+                raw = (mv, off, end, btype, 0, 0, 0) if want_raw else None
                 if btype in (BT_EPB, BT_OPB, BT_SPB, BT_IDB, BT_DSB) and len(body) < _MIN_BODY[btype]:
                     self._warn(f"pcapng block of type {btype} after frame {frame} is too short "
                                f"({len(body)} bytes of body); kept as an unknown block")
@@ -277,7 +279,8 @@ class CaptureReader:
                     ts = ticks * ifc.tsresol + ifc.tsoffset
                     if want_raw:
                         ts_ns = ifc.ts_ns(ticks)
-                        raw = (mv, off, end, btype, ts_ns)
+                        dstart = off + 28
+                        raw = (mv, off, end, btype, ts_ns, dstart, dstart + len(data))
                     if frame == 1:
                         info.first_ts = ts
                     yield PACKET, frame, ts, iface, data, origlen, raw
@@ -291,7 +294,7 @@ class CaptureReader:
                         info.first_ts = ts
                     # simple packet blocks carry no timestamp: keep the previous one
                     if want_raw:
-                        raw = (mv, off, end, btype, ts_ns)
+                        raw = (mv, off, end, btype, ts_ns, off + 12, off + 12 + caplen)
                     yield PACKET, frame, ts, iface, body[4:4 + caplen], origlen, raw
                 elif btype == BT_IDB:
                     linktype, _res, snaplen = struct.unpack_from(endian + "HHI", body, 0)
