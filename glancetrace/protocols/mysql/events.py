@@ -25,6 +25,15 @@ class MysqlHandshake:
     error_code: int | None = None
     error_message: str | None = None
     inferred: bool = False
+    charset: int | None = None
+    server_capabilities: int = 0
+    client_capabilities: int | None = None
+    auth_length: int | None = None  # length of the client's auth data (the data itself is a secret)
+    connect_attrs: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    info: str | None = None  # the OK packet's human-readable info ("Rows matched: 1 ...")
+    result_sets: int = 0  # result sets returned (several with multi-statements / CALL)
+    query_attributes: dict[str, Any] | None = None  # COM_QUERY attributes (CLIENT_QUERY_ATTRIBUTES)
 
 
 @dataclass
@@ -57,3 +66,6 @@ class SqlStatement:
     database: str | None = None
     user: str | None = None
     notes: list[str] = field(default_factory=list)
+    info: str | None = None  # the OK packet's human-readable info ("Rows matched: 1 ...")
+    result_sets: int = 0  # result sets returned (several with multi-statements / CALL)
+    query_attributes: dict[str, Any] | None = None  # COM_QUERY attributes (CLIENT_QUERY_ATTRIBUTES)
