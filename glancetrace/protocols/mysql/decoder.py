@@ -98,14 +98,32 @@ class MysqlDecoder:
         if self.closed or self.phase == "tls":
             return out
         self._note(f"{nbytes} bytes missing {'client→server' if direction == 0 else 'server→client'} at frame {frame}")
-        self.framers[direction].reset()
+        framer = self.framers[direction]
+        if direction == 0 and self.phase == "command" and not self.resync[0]:
+            self._truncated_request(framer, frame)
+        framer.reset()
         self.resync[direction] = True
         for p in self.pending:
             p.ev.gap = True
-        if direction == 1:
-            # the current response is lost: the next response starts after the next request
-            self._flush_pending(incomplete=True)
+        if direction == 1 and self.pending and self.pending[0].ev.response_frames is not None:
+            # the response under way lost bytes: it cannot be followed any more
+            ev = self.pending.popleft().ev
+            ev.incomplete = True
+            out.append(ev)
         return out
+
+    def _truncated_request(self, framer, frame: int) -> None:
+        """A request cut by a gap still becomes a statement, so its response is paired."""
+        inner = framer.inner if isinstance(framer, CompressedFramer) else framer
+        head = bytes(inner.buf[:4096])
+        if len(head) < 6 or head[3] != 0 or head[4] not in (C.COM_QUERY, C.COM_STMT_PREPARE):
+            return
+        ev = SqlStatement(self.conn_id, self.client, self.server, C.COMMANDS[head[4]],
+                          text(head[5:]), inner.bts, request_frames=(inner.bframe, frame),
+                          inferred=self.inferred, database=self.database, user=self.user,
+                          gap=True, incomplete=True)
+        ev.notes.append("request truncated by a capture gap")
+        self.pending.append(_Pending(ev, head[4]))
 
     def close(self, ts: float, frame: int, reason: str = "") -> list:
         self.out = out = []
@@ -177,8 +195,12 @@ class MysqlDecoder:
         if d == 1:
             if not self.pending or self.resync[0]:
                 return None  # wait until a request tells where its response starts
+            b = bytes(data)
+            pos = self._find_response(b)
+            if pos is None:
+                return None
             self.resync[1] = False
-            return data
+            return memoryview(b)[pos:]
         b = bytes(data)
         if self.inferred and not self.compressed and self._looks_compressed(b):
             self.compressed = True
@@ -206,6 +228,21 @@ class MysqlDecoder:
                 return False
         return len(body) >= 5 and body[3] == 0 and body[4] in C.COMMANDS and \
             int.from_bytes(body[0:3], "little") + 4 <= max(ulen, clen)
+
+    def _find_response(self, b: bytes) -> int | None:
+        """Offset where a response plausibly starts: a chain of packets ending with b."""
+        hdr = 7 if self.compressed else 4
+        for start in range(0, min(len(b) - hdr, 8192) + 1):
+            pos, count = start, 0
+            while pos + hdr <= len(b):
+                ln = int.from_bytes(b[pos:pos + 3], "little")
+                if count == 0 and (ln == 0 or (not self.compressed and b[pos + 3] != 1)):
+                    break
+                pos += hdr + ln
+                count += 1
+            if count and pos == len(b):
+                return start
+        return None
 
     def _find_command(self, b: bytes) -> int | None:
         """Offset of a plausible command packet (or compressed packet) start in b."""
