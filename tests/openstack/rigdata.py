@@ -5,6 +5,7 @@ Looks in tests/fixtures/rig/<scenario>/ first, then in /work/rig-out (where the 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import pathlib
@@ -26,18 +27,24 @@ def scenarios() -> list[str]:
     found = set()
     if FIXTURES.is_dir():
         found |= {p.name for p in FIXTURES.iterdir() if (p / "truth.json").is_file()}
-    if RIG_OUT.is_dir():
+    if RIG_OUT.is_dir() and not found:
         found |= {p.name[: -len(".truth.json")] for p in RIG_OUT.glob("*.truth.json")}
     return sorted(found)
 
 
 def path(scenario: str, name: str) -> pathlib.Path | None:
     """name like 'truth.json', 'mysql-general.tsv', 'client-debug.log', 'pcap'."""
-    p = FIXTURES / scenario / _NAMES.get(name, name)
-    if p.is_file():
-        return p
-    p = RIG_OUT / f"{scenario}.{name}"
-    return p if p.is_file() else None
+    for p in (FIXTURES / scenario / _NAMES.get(name, name), RIG_OUT / f"{scenario}.{name}"):
+        for q in (p, p.with_name(p.name + ".gz")):
+            if q.is_file():
+                return q
+    return None
+
+
+def open_text(p: pathlib.Path):
+    if p.suffix == ".gz":
+        return gzip.open(p, "rt", encoding="utf-8", errors="replace")
+    return open(p, encoding="utf-8", errors="replace")
 
 
 def truth(scenario: str) -> dict:
@@ -64,7 +71,7 @@ class GeneralLogRow:
 def general_log(scenario: str) -> list[GeneralLogRow]:
     """MariaDB's general query log rows (the rig's TSV export, newlines escaped)."""
     out = []
-    with open(path(scenario, "mysql-general.tsv"), encoding="utf-8") as f:
+    with open_text(path(scenario, "mysql-general.tsv")) as f:
         next(f)
         for line in f:
             parts = line.rstrip("\n").split("\t", 4)
@@ -114,7 +121,7 @@ def client_transactions(scenario: str) -> list[HttpTransaction]:
     pending_req: tuple[str, str, list, str | None] | None = None
     cur: HttpTransaction | None = None
     expect_token_body = False
-    with open(path(scenario, "client-debug.log"), encoding="utf-8", errors="replace") as f:
+    with open_text(path(scenario, "client-debug.log")) as f:
         for line in f:
             line = line.rstrip("\n")
             m = _REQ.match(line)
@@ -152,6 +159,8 @@ def client_transactions(scenario: str) -> list[HttpTransaction]:
                     uri=target, version="HTTP/1.1", request_headers=headers,
                     request_body=_body(data, ctype) if data and not data.startswith("<") else BodyInfo(),
                     status=status, tls=u.scheme == "https",
+                    # python-glanceclient logs through logging (DEBUG:… prefix); the rig's truth skips those lines
+                    notes=["glanceclient-log"] if line.startswith("DEBUG:") else [],
                 )
                 txs.append(cur)
                 pending_req = None
