@@ -174,9 +174,12 @@ class CaptureReader:
         for buf, last in self._buffers():
             if tail:
                 buf = bytes(tail) + bytes(buf)
+            n = len(buf)
+            if first and n < 24 and not last:
+                tail = buf  # a first chunk shorter than the global header
+                continue
             off = 24 if first else 0
             first = False
-            n = len(buf)
             mv = buf if isinstance(buf, memoryview) else memoryview(buf)
             while off + 16 <= n:
                 sec, frac, caplen, origlen = unpack_from(mv, off)

@@ -31,18 +31,7 @@ class Source:
     def chunks(self) -> Iterator[memoryview | bytes]:
         """The whole content as buffers, in order (one buffer for a plain file)."""
         if self.compressed:
-            with gzip.open(self.path, "rb") as f:
-                while True:
-                    try:
-                        data = f.read(CHUNK)
-                    except (EOFError, OSError, zlib.error) as e:
-                        # a gzip stream cut off (or damaged) mid-way: the reader
-                        # sees the content up to there, then a truncation warning
-                        self.damaged = str(e) or type(e).__name__
-                        return
-                    if not data:
-                        return
-                    yield data
+            yield from self._gunzip()
         else:
             if self.size == 0:
                 return
@@ -55,6 +44,39 @@ class Source:
             # the mmap is not closed explicitly: packet views may outlive this
             # generator and the mapping goes when the last view is dropped
             yield memoryview(mm)
+
+    def _gunzip(self) -> Iterator[bytes]:
+        """Decompress with zlib directly rather than through gzip.open: a stream cut off
+        mid-way then still yields every byte up to the cut (gzip.open loses the block it
+        was reading).  Concatenated gzip members are read one after the other."""
+        with open(self.path, "rb") as f:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            fed = False  # has the current member's decompressor seen input?
+            while True:
+                raw = f.read(CHUNK // 4)
+                if not raw:
+                    break
+                while raw:
+                    try:
+                        out = d.decompress(raw)
+                    except zlib.error as e:
+                        self.damaged = f"gzip data is damaged ({e})"
+                        return
+                    fed = True
+                    if out:
+                        yield out
+                    if not d.eof:
+                        break
+                    raw = d.unused_data  # another member follows (or trailing padding)
+                    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    fed = False
+                    if raw and raw[:2] != GZIP_MAGIC:
+                        return  # zero padding after the last member, as some tools write
+            if fed and not d.eof:
+                tail = d.flush()
+                if tail:
+                    yield tail
+                self.damaged = "the gzip stream ends before its end marker (file cut off?)"
 
 
 def open_source(path: str) -> Source:
