@@ -607,7 +607,7 @@ class TlsDecoder:
         s = self.s
         s.close_reason = reason
         for d, ds in enumerate(self.d):
-            if ds.buf:
+            if ds.buf and ds.synced:
                 self._note(f"direction {d}: connection ended inside a record ({len(ds.buf)} bytes pending)")
                 ds.buf = None
         if self.inner is not None:

@@ -160,7 +160,7 @@ def parse_certificates(body: bytes, tls13: bool) -> list[bytes]:
 
 
 def cert_names(der: bytes) -> tuple[str | None, str | None]:
-    """(subject, issuer) of a DER certificate in RFC 4514 order as Zeek writes them (C=..,CN=..)."""
+    """(subject, issuer) of a DER certificate as RFC 4514 strings (last RDN first, as Zeek writes them)."""
     from cryptography import x509
 
     try:
@@ -168,12 +168,8 @@ def cert_names(der: bytes) -> tuple[str | None, str | None]:
     except ValueError:
         return None, None
 
-    def fmt(name) -> str:
-        # RFC 4514 lists RDNs last-first; Zeek and OpenSSL's one-line form list them in order
-        return ",".join(rdn.rfc4514_string() for rdn in name.rdns)
-
     try:
-        return fmt(cert.subject), fmt(cert.issuer)
+        return cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
     except ValueError:
         return None, None
 
