@@ -164,6 +164,8 @@ class Pipeline:
 
     def _run_one(self, path: str, progress) -> None:
         res = self.result
+        first_event = len(res.events)
+        capture_index = len(res.captures)
         reader = CaptureReader(path)
         info = reader.info
         res.captures.append(info)
@@ -196,6 +198,8 @@ class Pipeline:
         res.skipped.update(link.skipped)
         res.warnings.extend(f"{path}: {w}" for w in info.warnings)
         res.connections = tcp.connections
+        for ev in res.events[first_event:]:
+            ev.capture = capture_index  # stream and frame numbers are per capture file
 
 
 def decode(paths: str | Iterable[str], options: Options | None = None, **kw) -> PassResult:

@@ -1,0 +1,304 @@
+"""From decoded events to the whole analysis: calls, SQL, correlation, image lifecycles, findings.
+
+`analyze(result)` returns an `Analysis`; `Analysis.to_dict()` is the JSON
+document that `report --format json` prints and the HTML report renders.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from ..openstack import glance_sql, redact
+from ..protocols.http.events import HttpTransaction
+from ..protocols.mysql.events import MysqlHandshake, SqlStatement
+from . import correlate
+from .calls import Call, build_calls
+from .findings import STUCK_STATES, Finding, http_status_finding, human_bytes, sort_findings
+from .lifecycle import Image, Transition, order_transitions
+
+IMAGE_FIELDS = ("name", "size", "checksum", "os_hash_algo", "os_hash_value", "disk_format",
+                "container_format", "visibility", "protected", "virtual_size")
+
+
+@dataclass
+class AnalysisOptions:
+    slow_sql: float = 1.0  # seconds: statements slower than this are findings
+    show_secrets: bool = False
+    command: str = ""
+
+
+@dataclass
+class SqlRow:
+    id: str
+    stmt: SqlStatement
+    capture: int
+    meaning: Any  # glance_sql.GlanceSql
+    service: str = "other"
+    call_id: str | None = None
+
+
+@dataclass
+class Analysis:
+    result: Any  # pipeline.PassResult
+    options: AnalysisOptions
+    calls: list[Call] = field(default_factory=list)
+    sql: list[SqlRow] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    tls_sessions: list = field(default_factory=list)
+    handshakes: list[MysqlHandshake] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        from .document import analysis_dict
+        return analysis_dict(self)
+
+
+def _cap(ev) -> int:
+    return getattr(ev, "capture", 0)
+
+
+def filter_for(conn_id: int | None, frames: list[int]) -> str:
+    fs = [f for f in frames if f]
+    parts = []
+    if conn_id is not None:
+        parts.append(f"tcp.stream eq {conn_id}")
+    if fs:
+        lo, hi = min(fs), max(fs)
+        parts.append(f"frame.number == {lo}" if lo == hi else f"frame.number >= {lo} && frame.number <= {hi}")
+    return " && ".join(parts)
+
+
+def call_frames(call: Call) -> list[int]:
+    t = call.tx
+    return [f for fr in (t.request_frames, t.response_frames) if fr for f in fr]
+
+
+def sql_frames(row: SqlRow) -> list[int]:
+    s = row.stmt
+    return [f for fr in (s.request_frames, s.response_frames) if fr for f in fr]
+
+
+def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
+    opt = options or AnalysisOptions()
+    an = Analysis(result=result, options=opt)
+    events = result.events
+    an.calls = build_calls([(_cap(e), e) for e in events if isinstance(e, HttpTransaction)])
+    an.handshakes = [e for e in events if isinstance(e, MysqlHandshake)]
+    an.tls_sessions = [e for e in events if type(e).__name__ == "TlsSession"]
+    stmts = sorted((e for e in events if isinstance(e, SqlStatement)), key=lambda s: (s.request_time, s.conn_id))
+    an.sql = [SqlRow(id=f"s{i + 1}", stmt=s, capture=_cap(s), meaning=glance_sql.interpret(s))
+              for i, s in enumerate(stmts)]
+    _services_of_connections(an)
+    _correlate(an)
+    _lifecycles(an)
+    _findings(an)
+    return an
+
+
+def _services_of_connections(an: Analysis) -> None:
+    """A connection's service: the database it logged into, else the tables its statements touch."""
+    by_conn: dict[tuple, Counter] = {}
+    for hs in an.handshakes:
+        db = (hs.database or "").lower()
+        if db in ("glance", "keystone"):
+            by_conn.setdefault((_cap(hs), hs.conn_id), Counter())[db] += 1000
+    for row in an.sql:
+        k = row.meaning.kind
+        if k in ("glance", "keystone"):
+            by_conn.setdefault((row.capture, row.stmt.conn_id), Counter())[k] += 1
+    for row in an.sql:
+        c = by_conn.get((row.capture, row.stmt.conn_id))
+        row.service = c.most_common(1)[0][0] if c else "other"
+
+
+def _correlate(an: Analysis) -> None:
+    # the hop that reached the service is the one whose SQL we look for
+    servers = [c for c in an.calls if c.hop != "frontend" and c.service in ("glance", "keystone")]
+    calls = pd.DataFrame({
+        "call_id": [c.id for c in servers],
+        "service": [c.service for c in servers],
+        "start": [c.start for c in servers],
+        "end": [c.end if c.tx.status is not None else None for c in servers],
+        "image_id": [c.image_id for c in servers],
+    }, columns=["call_id", "service", "start", "end", "image_id"])
+    calls["start"] = calls["start"].astype(float)
+    calls["end"] = calls["end"].astype(float)
+    sql = pd.DataFrame({
+        "conn_key": [f"{r.capture}:{r.stmt.conn_id}" for r in an.sql],
+        "time": [r.stmt.request_time for r in an.sql],
+        "service": [r.service for r in an.sql],
+        "image_id": [r.meaning.image_id for r in an.sql],
+        "operation": [r.meaning.operation for r in an.sql],
+    }, columns=["conn_key", "time", "service", "image_id", "operation"])
+    sql["time"] = sql["time"].astype(float)
+    assigned = correlate.assign(calls, sql)
+    by_id = {c.id: c for c in an.calls}
+    for row, cid in zip(an.sql, assigned.tolist() if len(assigned) else []):
+        row.call_id = cid
+        if cid:
+            by_id[cid].sql.append(row.id)
+            peer = by_id[cid].peer
+            if peer:
+                by_id[peer].sql.append(row.id)
+
+
+def _lifecycles(an: Analysis) -> None:
+    images: dict[str, Image] = {}
+
+    def image(iid: str) -> Image:
+        if iid not in images:
+            images[iid] = Image(id=iid)
+        return images[iid]
+
+    for row in an.sql:
+        m = row.meaning
+        iid = m.image_id
+        if not iid or m.kind != "glance":
+            continue
+        img = image(iid)
+        img.sql.append(row.id)
+        vals = dict(m.meaning.values) if m.meaning.values else {}
+        if m.table == "images" and m.ok is not False and m.meaning.is_write:
+            for k in IMAGE_FIELDS:
+                if vals.get(k) is not None:
+                    img.fields[k] = vals[k]
+        sc = m.status_change
+        if sc is not None and sc.table == "images":
+            img.transitions.append(Transition(
+                status=sc.status, time=row.stmt.request_time, source="sql", sql_id=row.id,
+                call_id=row.call_id, frames=sql_frames(row), failed=m.ok is False,
+                previous=sc.expected, uncertain=m.ok is None))
+    for call in an.calls:
+        if not call.image_id or call.service != "glance":
+            continue
+        img = image(call.image_id)
+        if call.hop != "backend" or call.peer is None:
+            img.calls.append(call.id)
+        for k, v in (call.image or {}).items():
+            if v is not None and k in IMAGE_FIELDS and k not in img.fields:
+                img.fields[k] = v
+        st = (call.image or {}).get("status")
+        if st and call.tx.status is not None and call.tx.status < 400:
+            img.transitions.append(Transition(status=st, time=call.end or call.start, source="api",
+                                              call_id=call.id, frames=call_frames(call)))
+    for img in images.values():
+        img.name = img.fields.get("name")
+        order_transitions(img)
+    an.images = sorted(images.values(), key=lambda i: (i.transitions[0].time if i.transitions else 0.0, i.id))
+
+
+def _findings(an: Analysis) -> None:
+    out: list[Finding] = []
+    calls = {c.id: c for c in an.calls}
+    for img in an.images:
+        label = f"image {img.name!r} ({img.id})" if img.name else f"image {img.id}"
+        final = img.final_status
+        last = img.effective[-1] if img.effective else None
+        if final in STUCK_STATES and last is not None:
+            sev = "warning" if final == "queued" else "error"
+            why = ("it has no data: no upload reached Glance" if final == "queued"
+                   else "the upload or import never finished")
+            out.append(Finding(sev, f"stuck-{final}", f"{label} is still '{final}' when the capture ends: {why}",
+                               image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
+        if final == "killed":
+            out.append(Finding("error", "killed", f"{label} was killed: Glance gave up on its data",
+                               image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
+        for t in img.transitions:
+            if t.failed:
+                out.append(Finding("error", "failed-transition",
+                                   f"status change of {label} {t.previous or '?'} → {t.status} failed: the "
+                                   f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
+                                   image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
+        _upload_checks(an, img, label, out)
+    for call in an.calls:
+        if call.hop == "backend" and call.peer and calls[call.peer].tx.status is not None:
+            continue  # the frontend hop reports the same outcome
+        f = http_status_finding(call, call_frames(call))
+        if f:
+            out.append(f)
+        if call.tx.gap:
+            out.append(Finding("warning", "capture-gap",
+                               f"{call.tx.method} {call.tx.uri}: the capture lost packets inside this call, "
+                               f"so its sizes and digests are incomplete evidence",
+                               image_id=call.image_id, call_id=call.id, frames=call_frames(call),
+                               conn_id=call.tx.conn_id, capture=call.capture))
+    for row in an.sql:
+        s = row.stmt
+        if s.result == "error":
+            out.append(Finding("error", "sql-error", f"SQL error {s.error_code} ({s.error_message}) on: "
+                               f"{_short(redact.redact_sql(s.sql, an.options.show_secrets))}",
+                               image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
+                               frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
+        elif s.latency is not None and s.latency > an.options.slow_sql:
+            out.append(Finding("warning", "slow-sql", f"slow SQL ({s.latency:.3f} s): "
+                               f"{_short(redact.redact_sql(s.sql, an.options.show_secrets))}",
+                               image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
+                               frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
+    undecrypted = [t for t in an.tls_sessions if not getattr(t, "decrypted", False)]
+    if undecrypted:
+        out.append(Finding("info", "tls-encrypted",
+                           f"{len(undecrypted)} TLS connection(s) could not be decrypted "
+                           f"({_short(getattr(undecrypted[0], 'why_not', '') or 'no keys given', 80)}); "
+                           f"give --keylog to see inside them",
+                           frames=[f for f in (getattr(undecrypted[0], 'handshake_frames', None) or ()) if f][:2],
+                           conn_id=undecrypted[0].conn_id))
+    for f in out:
+        if f.conn_id is None and f.call_id:
+            f.conn_id = calls[f.call_id].tx.conn_id
+            f.capture = calls[f.call_id].capture
+        if f.conn_id is None and f.sql_id:
+            row = next(r for r in an.sql if r.id == f.sql_id)
+            f.conn_id, f.capture = row.stmt.conn_id, row.capture
+    an.findings = sort_findings(out)
+    by_img = {i.id: i for i in an.images}
+    for f in an.findings:
+        if f.image_id in by_img:
+            by_img[f.image_id].findings.append(f.id)
+
+
+def _upload_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> None:
+    """Compare the bytes that crossed the wire with what Glance recorded."""
+    calls = {c.id: c for c in an.calls}
+    for cid in img.calls:
+        call = calls[cid]
+        if call.kind not in ("upload", "stage"):
+            continue
+        tx = call.tx
+        body = tx.request_body
+        frames = call_frames(call)
+        expected = tx.header("content-length")
+        if tx.status is None or tx.truncated or tx.incomplete:
+            total = f" of {int(expected):,}" if expected and expected.isdigit() else ""
+            out.append(Finding("error", "upload-interrupted",
+                               f"upload of {label} was cut off after {body.size:,}{total} bytes "
+                               f"({'no response' if tx.status is None else f'status {tx.status}'})",
+                               image_id=img.id, call_id=cid, frames=frames))
+            continue
+        if tx.status >= 300 or tx.gap:
+            continue
+        size = img.fields.get("size")
+        if size is not None and str(size).isdigit() and int(size) != body.size:
+            out.append(Finding("error", "size-mismatch",
+                               f"{label}: {human_bytes(body.size)} crossed the wire but Glance recorded size "
+                               f"{human_bytes(int(size))}", image_id=img.id, call_id=cid, frames=frames))
+        checksum = img.fields.get("checksum")
+        if checksum and body.md5 and checksum != body.md5:
+            out.append(Finding("error", "checksum-mismatch",
+                               f"{label}: md5 of the uploaded bytes {body.md5} differs from Glance's checksum "
+                               f"{checksum}", image_id=img.id, call_id=cid, frames=frames))
+        algo, value = img.fields.get("os_hash_algo"), img.fields.get("os_hash_value")
+        wire = getattr(body, algo, None) if algo in ("sha256", "sha512", "md5") else None
+        if value and wire and value != wire:
+            out.append(Finding("error", "hash-mismatch",
+                               f"{label}: {algo} of the uploaded bytes differs from Glance's os_hash_value",
+                               image_id=img.id, call_id=cid, frames=frames))
+
+
+def _short(s: str | None, n: int = 160) -> str:
+    s = " ".join((s or "").split())
+    return s if len(s) <= n else s[: n - 1] + "…"

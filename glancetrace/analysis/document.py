@@ -1,0 +1,184 @@
+"""The analysis as one JSON-able document (the schema is in README.md, "JSON output")."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from .. import __version__
+from ..openstack import redact
+from ..protocols.http.events import BodyInfo
+
+
+def _num(x):
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return None
+    return x
+
+
+def _frames(fr) -> list[int] | None:
+    return [int(fr[0]), int(fr[1])] if fr else None
+
+
+def _digests(body: BodyInfo) -> dict | None:
+    if body.size == 0 and not body.md5:
+        return None
+    return {"md5": body.md5, "sha256": body.sha256, "sha512": body.sha512}
+
+
+def _json_safe(obj: Any, depth: int = 0) -> Any:
+    if depth > 40:
+        return "…"
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v, depth + 1) for v in obj]
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    if isinstance(obj, float):
+        return _num(obj)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)
+
+
+def analysis_dict(an) -> dict:
+    from .analyze import call_frames, filter_for, sql_frames
+
+    res = an.result
+    show = an.options.show_secrets
+    calls_by_id = {c.id: c for c in an.calls}
+    first = min((c.first_ts for c in res.captures if c.first_ts is not None), default=None)
+    last = max((c.last_ts for c in res.captures if c.last_ts is not None), default=None)
+    gap_count = gap_bytes = 0
+    for conn in res.connections:
+        for d in conn.dirs:
+            if d.gap_bytes:
+                gap_count += 1
+                gap_bytes += d.gap_bytes
+    sev = Counter(f.severity for f in an.findings)
+    tls = an.tls_sessions
+    calls = []
+    for c in an.calls:
+        t = c.tx
+        calls.append({
+            "id": c.id, "capture": c.capture, "service": c.service, "kind": c.kind, "summary": c.summary,
+            "method": t.method, "uri": redact.redact_uri(t.uri, show) if hasattr(redact, "redact_uri") else t.uri,
+            "status": t.status, "reason": t.reason, "interim": list(t.interim),
+            "client": t.client, "server": t.server, "conn_id": t.conn_id, "tls": bool(t.tls),
+            "encrypted_only": False, "hop": c.hop, "peer": c.peer,
+            "request_time": t.request_first_time, "request_end": t.request_last_time,
+            "response_time": t.response_first_time, "response_end": t.response_last_time,
+            "latency": _num((c.end - c.start) if c.end is not None and c.start is not None else None),
+            "request_body_size": t.request_body.size, "response_body_size": t.response_body.size,
+            "request_digests": _digests(t.request_body),
+            "image_id": c.image_id,
+            "frames": {"request": _frames(t.request_frames), "response": _frames(t.response_frames)},
+            "wireshark_filter": filter_for(t.conn_id, call_frames(c)),
+            "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
+            "sql": list(c.sql),
+            "request_headers": [list(h) for h in redact.redact_headers(t.request_headers, show)],
+            "response_headers": [list(h) for h in redact.redact_headers(t.response_headers, show)],
+            "request_json": _json_safe(redact.redact_json(t.request_body.json, show)),
+            "response_json": _json_safe(redact.redact_json(t.response_body.json, show)),
+            "notes": list(t.notes),
+        })
+    sql = []
+    for r in an.sql:
+        s = r.stmt
+        sc = r.meaning.status_change
+        sql.append({
+            "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
+            "command": s.command, "sql": redact.redact_sql(s.sql, show),
+            "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
+            "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
+            "error_code": s.error_code, "error_message": s.error_message,
+            "frames": {"request": _frames(s.request_frames), "response": _frames(s.response_frames)},
+            "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
+            "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
+            "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
+                              if sc is not None else None),
+            "wireshark_filter": filter_for(s.conn_id, sql_frames(r)),
+            "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
+        })
+    images = []
+    for img in an.images:
+        f = img.fields
+        images.append({
+            "id": img.id, "name": img.name, "final_status": img.final_status,
+            **{k: _json_safe(f.get(k)) for k in ("size", "checksum", "os_hash_algo", "os_hash_value",
+                                                  "disk_format", "container_format", "visibility", "protected")},
+            "transitions": [{"status": t.status, "time": t.time, "source": t.source, "sql_id": t.sql_id,
+                             "call_id": t.call_id, "frames": t.frames, "failed": t.failed,
+                             "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
+            "states": img.states(last),
+            "calls": _image_calls(img, an, calls_by_id),
+            "sql": list(img.sql),
+            "findings": list(img.findings),
+        })
+    tokens = []
+    for c in an.calls:
+        m = c.meaning
+        if c.service == "keystone" and m is not None and m.action.startswith("token_"):
+            if c.hop == "backend" and c.peer:
+                continue
+            tokens.append({"time": c.start, "kind": m.action[6:], "user": m.user_name or m.user_id,
+                           "project": m.project_name or m.project_id or m.domain_name,
+                           "result": "ok" if m.ok else ("failed" if m.ok is False else "no response"),
+                           "status": c.tx.status, "expires": m.expires_at, "token": m.subject_token,
+                           "call_id": c.id, "client": c.tx.client})
+    digest = _sql_digest(an)
+    return {
+        "tool": {"name": "glancetrace", "version": __version__, "command": an.options.command},
+        "captures": [{"path": ci.path, "size": ci.size, "format": ci.format, "compressed": ci.compressed,
+                      "packets": ci.packets, "first_ts": ci.first_ts, "last_ts": ci.last_ts,
+                      "link_types": sorted({str(i.linktype) for i in ci.interfaces}),
+                      "link_type_names": list(res.link_types), "truncated": ci.truncated,
+                      "warnings": list(ci.warnings)} for ci in res.captures],
+        "summary": {
+            "packets": res.packets, "tcp_segments": res.tcp_segments, "skipped": dict(res.skipped),
+            "connections": len(res.connections),
+            "decrypted_connections": sum(1 for t in tls if getattr(t, "decrypted", False)),
+            "encrypted_connections": sum(1 for t in tls if not getattr(t, "decrypted", False)),
+            "gaps": {"count": gap_count, "bytes": gap_bytes},
+            "warnings": list(res.warnings), "first_ts": first, "last_ts": last,
+            "images": len(an.images), "calls": len(an.calls), "statements": len(an.sql),
+            "findings_by_severity": {k: sev.get(k, 0) for k in ("error", "warning", "info")},
+        },
+        "images": images,
+        "calls": calls,
+        "sql": sql,
+        "sql_digest": digest,
+        "tokens": tokens,
+        "tls_sessions": [_tls_dict(t) for t in tls],
+        "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
+                      "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "frames": f.frames,
+                      "capture": f.capture, "wireshark_filter": filter_for(f.conn_id, f.frames)}
+                     for f in an.findings],
+    }
+
+
+def _image_calls(img, an, calls_by_id) -> list[str]:
+    return list(img.calls)
+
+
+def _tls_dict(t) -> dict:
+    g = lambda k, d=None: _json_safe(getattr(t, k, d))  # noqa: E731
+    return {"conn_id": g("conn_id"), "client": g("client"), "server": g("server"), "sni": g("sni"),
+            "version": g("version"), "cipher": g("cipher_suite") or g("cipher"), "decrypted": g("decrypted", False),
+            "why_not": g("why_not"), "client_random": g("client_random"),
+            "bytes_up": g("app_bytes_up") or g("bytes_up"), "bytes_down": g("app_bytes_down") or g("bytes_down"),
+            "start": g("handshake_start") or g("start"), "end": g("end") or g("last_time"),
+            "frames": g("handshake_frames") or g("frames")}
+
+
+def _sql_digest(an) -> list[dict]:
+    try:
+        from .sql_digest import digest_table
+    except ImportError:
+        return []
+    df = digest_table([r.stmt for r in an.sql])
+    if df is None or len(df) == 0:
+        return []
+    return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]
