@@ -21,8 +21,9 @@ _DEFLATE = ("deflate", "x-deflate")
 
 
 def is_textual(content_type: str) -> bool:
+    """Worth keeping as text; an absent type is kept too (bounded by the cap anyway)."""
     ct = content_type.lower()
-    return any(t in ct for t in _TEXTUAL)
+    return not ct.strip() or any(t in ct for t in _TEXTUAL)
 
 
 class BodySink:
