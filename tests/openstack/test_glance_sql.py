@@ -161,3 +161,39 @@ def test_rollback_discards_and_garbage_does_not_raise():
         meaning_of(junk)
     g = interpret(SqlStatement(conn_id=1, client="a", server="b", command="COM_PING", sql=None, request_time=0))
     assert g.kind == "session"
+
+
+try:
+    from glancetrace import pipeline
+    from glancetrace.protocols.mysql import MysqlDecoder  # noqa: F401
+except ImportError:
+    pipeline = None
+
+PCAP_SCENARIOS = [s for s in SCENARIOS if rigdata.path(s, "pcap") and not rigdata.path(s, "capture.keys")]
+
+
+@pytest.mark.skipif(pipeline is None, reason="MySQL decoder not available")
+@pytest.mark.parametrize("scenario", PCAP_SCENARIOS)
+def test_status_history_from_wire_matches_truth(scenario):
+    """Same rebuild from the statements decoded off the wire, with their real affected-rows counts."""
+    truth = rigdata.truth(scenario)
+    res = pipeline.decode(str(rigdata.path(scenario, "pcap")), want_http=False)
+    tracker = TransactionTracker()
+    hist: dict[str, list] = {}
+    n_glance_writes = 0
+    for st in res.of_type(SqlStatement):
+        g = interpret(st)
+        if g.kind == "glance" and g.meaning.is_write:
+            n_glance_writes += 1
+            assert g.ok is not None  # every write's response was seen
+            assert not g.failed_transition, g.summary  # no lost compare-and-swap in these scenarios
+        committed, _ = tracker.add(st.conn_id, g, g.meaning)
+        for c in committed:
+            sc = c.status_change
+            if sc and sc.table == "images" and c.ok:
+                h = hist.setdefault(sc.image_id, [])
+                if not h or h[-1] != sc.status:
+                    h.append(sc.status)
+    assert n_glance_writes
+    for img in truth["images"]:
+        assert hist.get(img["id"]) == [h["status"] for h in img["status_history"]], img["name"]
