@@ -343,9 +343,7 @@ class MysqlDecoder:
                     ev.notes.append(f"unexpected response 0x{h:02x}")
                     return True
                 cur.ncols, cur.coldefs, cur.types = ncols, 0, []
-                ev.result_sets += 1
-                if ev.result_sets == 1:
-                    ev.columns = []
+                ev.results += 1
                 if self.caps & C.CLIENT_OPTIONAL_RESULTSET_METADATA and pos < n and p[pos] == 0:
                     cur.state = "cols_eof"
                 else:
@@ -360,9 +358,10 @@ class MysqlDecoder:
             cur.coldefs += 1
             name, typ = self._coldef(p)
             cur.types.append(typ)
-            if ev.result_sets == 1 and len(ev.columns) < COLUMN_CAP:
+            if cur.first and len(ev.columns) < COLUMN_CAP:  # names of the first result set
                 ev.columns.append(name)
             if cur.coldefs >= cur.ncols:
+                cur.first = False
                 cur.state = "cols_eof"
             return False
         if st == "cols_eof":
@@ -442,8 +441,8 @@ class MysqlDecoder:
                 ev.info = info if ev.info is None else ev.info + "; " + info
         if ev.result != "rows":
             ev.result = "ok"
+        ev.results += 1
         if status & C.SERVER_MORE_RESULTS_EXISTS and cur.code in (C.COM_QUERY, C.COM_STMT_EXECUTE):
-            ev.result_sets += 1
             cur.state = "first"
             return False
         if cur.code == C.COM_CHANGE_USER:

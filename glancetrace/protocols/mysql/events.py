@@ -32,7 +32,7 @@ class MysqlHandshake:
     connect_attrs: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     info: str | None = None  # the OK packet's human-readable info ("Rows matched: 1 ...")
-    result_sets: int = 0  # result sets returned (several with multi-statements / CALL)
+    results: int = 0  # results in the reply (result sets and OKs; several with multi-statements / CALL)
     query_attributes: dict[str, Any] | None = None  # COM_QUERY attributes (CLIENT_QUERY_ATTRIBUTES)
 
 
@@ -67,5 +67,5 @@ class SqlStatement:
     user: str | None = None
     notes: list[str] = field(default_factory=list)
     info: str | None = None  # the OK packet's human-readable info ("Rows matched: 1 ...")
-    result_sets: int = 0  # result sets returned (several with multi-statements / CALL)
+    results: int = 0  # results in the reply (result sets and OKs; several with multi-statements / CALL)
     query_attributes: dict[str, Any] | None = None  # COM_QUERY attributes (CLIENT_QUERY_ATTRIBUTES)

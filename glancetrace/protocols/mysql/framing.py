@@ -17,7 +17,7 @@ JOIN_CAP = 64 << 20  # a logical payload split over 16 MB packets is kept up to 
 
 
 class PlainFramer:
-    __slots__ = ("buf", "need", "bframe", "bts", "parts", "parts_len", "pframe", "pts",
+    __slots__ = ("buf", "need", "bframe", "bts", "parts", "parts_len", "pframe", "pts", "pseq",
                  "truncated", "bytes_in")
 
     def __init__(self) -> None:
@@ -26,7 +26,7 @@ class PlainFramer:
         self.bframe, self.bts = 0, 0.0
         self.parts: list[bytes] = []
         self.parts_len = 0
-        self.pframe, self.pts = 0, 0.0
+        self.pframe, self.pts, self.pseq = 0, 0.0, 0
         self.truncated = 0  # payload bytes dropped past JOIN_CAP
         self.bytes_in = 0
 
@@ -65,9 +65,10 @@ class PlainFramer:
             if pos:
                 sframe, sts = ff, fts  # only the first packet can have begun in an earlier chunk
             payload = mv[pos + 4:end]
+            seq = mv[pos + 3]
             if ln == MAX_PAYLOAD or self.parts:
                 if not self.parts:
-                    self.pframe, self.pts = sframe, sts
+                    self.pframe, self.pts, self.pseq = sframe, sts, seq
                 if self.parts_len < JOIN_CAP:
                     self.parts.append(bytes(payload))
                     self.parts_len += ln
@@ -77,10 +78,10 @@ class PlainFramer:
                     pos = end
                     continue
                 payload = b"".join(self.parts)
-                sframe, sts = self.pframe, self.pts
+                sframe, sts, seq = self.pframe, self.pts, self.pseq
                 self.parts = []
                 self.parts_len = 0
-            out.append((mv[pos + 3], payload, sframe, sts, lf, lts))
+            out.append((seq, payload, sframe, sts, lf, lts))
             pos = end
         if pos < n:
             buf += mv[pos:]

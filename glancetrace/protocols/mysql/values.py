@@ -119,16 +119,17 @@ def sql_literal(v) -> str:
     if isinstance(v, (int, Decimal)):
         return str(v)
     if isinstance(v, float):
-        return repr(v) if v != int(v) or abs(v) >= 1e15 else str(int(v)) if v == int(v) else repr(v)
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
     if isinstance(v, dt.datetime):
-        return "'" + (v.isoformat(" ") if v.microsecond else v.strftime("%Y-%m-%d %H:%M:%S")) + "'"
+        return "TIMESTAMP'" + (v.isoformat(" ") if v.microsecond else v.strftime("%Y-%m-%d %H:%M:%S")) + "'"
     if isinstance(v, dt.date):
-        return "'" + v.isoformat() + "'"
+        return "DATE'" + v.isoformat() + "'"
     if isinstance(v, dt.timedelta):
-        total = int(v.total_seconds())
-        sign = "-" if total < 0 else ""
-        total = abs(total)
-        return f"'{sign}{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}'"
+        us = abs(v) // dt.timedelta(microseconds=1)
+        sec, us = divmod(us, 1_000_000)
+        frac = f".{us:06d}" if us else ""
+        sign = "-" if v < dt.timedelta(0) else ""
+        return f"TIME'{sign}{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}{frac}'"
     if isinstance(v, LongData):
         v = v.value()
     if isinstance(v, (bytes, bytearray)):
