@@ -1,0 +1,84 @@
+"""Options shared by the decoding subcommands, and the one pass they all run."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+
+import click
+
+from ..errors import UnusableInput
+from ..pipeline import Options, PassResult, Pipeline
+from .common import progress_wanted
+
+
+def capture_options(f):
+    """CAPTURE... plus the port, key and output switches every decoding command takes."""
+    decorators = [
+        click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=False)),
+        click.option("--keylog", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                     help="TLS key log (SSLKEYLOGFILE format); repeatable."),
+        click.option("--http-port", multiple=True, type=int, help="Also decode HTTP on this server port."),
+        click.option("--tls-port", multiple=True, type=int, help="Also decode TLS on this server port."),
+        click.option("--mysql-port", multiple=True, type=int, help="Also decode MySQL on this server port."),
+        click.option("--show-secrets", is_flag=True,
+                     help="Do not redact tokens and passwords (the output then holds secrets)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+def pipeline_options(kw: dict, want_http: bool = True, want_mysql: bool = True) -> Options:
+    o = Options(want_http=want_http, want_mysql=want_mysql)
+    o.http_ports |= set(kw.get("http_port") or ())
+    o.tls_ports |= set(kw.get("tls_port") or ())
+    o.mysql_ports |= set(kw.get("mysql_port") or ())
+    o.keylog = list(kw.get("keylog") or ())
+    return o
+
+
+def run_pass(captures, options: Options, quiet: bool) -> PassResult:
+    """Decode the captures once, with a progress line on a terminal; warn about what was skipped."""
+    pipe = Pipeline(options)
+    if progress_wanted(quiet):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[frames]:,} frames"),
+                      TimeElapsedColumn(), transient=True, console=_stderr_console()) as prog:
+            task = prog.add_task("decoding", frames=0, total=None)
+            res = pipe.run(captures, progress=lambda frame, _: prog.update(task, frames=frame))
+    else:
+        res = pipe.run(captures)
+    if res.packets == 0:
+        raise UnusableInput(f"{', '.join(captures)}: no packets could be read")
+    if not quiet:
+        for w in res.warnings:
+            click.echo(f"warning: {w}", err=True)
+    return res
+
+
+@functools.lru_cache(maxsize=1)
+def _stderr_console():
+    from rich.console import Console
+    return Console(file=sys.stderr)
+
+
+def secrets_warning(show_secrets: bool, quiet: bool) -> None:
+    if show_secrets and not quiet:
+        click.echo("warning: --show-secrets: the output holds tokens and passwords; do not attach it to a ticket",
+                   err=True)
+
+
+def output_format_option(choices: list[str], default: str):
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+                        help="Output format.")
+
+
+class Timer:
+    def __init__(self):
+        self.t0 = time.perf_counter()
+
+    def __str__(self):
+        return f"{time.perf_counter() - self.t0:.1f} s"

@@ -1,0 +1,74 @@
+"""`glancetrace report`: the self-contained HTML timeline (or the whole analysis as JSON)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+import click
+
+from ..analysis.analyze import AnalysisOptions, analyze
+from ..analysis.findings import SEVERITY_ORDER
+from ..report import tables, terminal
+from .common import progress_wanted
+from .options import capture_options, output_format_option, pipeline_options, run_pass, secrets_warning
+
+
+def analyse(captures, kw, show_secrets, quiet, slow_sql=1.0) -> dict:
+    res = run_pass(list(captures), pipeline_options(kw), quiet)
+    command = "glancetrace " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    an = analyze(res, AnalysisOptions(slow_sql=slow_sql, show_secrets=show_secrets, command=command))
+    return an.to_dict()
+
+
+def exit_for(doc: dict, fail_on: str | None) -> int:
+    if not fail_on:
+        return 0
+    limit = SEVERITY_ORDER[fail_on]
+    return 1 if any(SEVERITY_ORDER.get(f["severity"], 9) <= limit for f in doc["findings"]) else 0
+
+
+def default_output(captures) -> str:
+    base = os.path.basename(captures[0])
+    for ext in (".gz", ".pcapng", ".pcap", ".cap"):
+        if base.endswith(ext):
+            base = base[: -len(ext)]
+    return os.path.join("reports", base + ".html")
+
+
+@click.command(help="Write the HTML timeline of every image's lifecycle (findings first, with Wireshark "
+                    "filters as evidence). Several captures of one incident go on one timeline.")
+@capture_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Where to write (default: reports/<capture>.html, or stdout for --format json).")
+@output_format_option(["html", "json"], "html")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Exit 1 when a finding of this severity or worse was made.")
+@click.option("--slow-sql", type=float, default=1.0, show_default=True, help="Seconds above which SQL is slow.")
+def command(captures, output, fmt, fail_on, slow_sql, show_secrets, quiet, **kw):
+    secrets_warning(show_secrets, quiet)
+    doc = analyse(captures, kw, show_secrets, quiet, slow_sql)
+    written = None
+    if fmt == "json":
+        if output:
+            with open(output, "w") as f:
+                tables.write_json(doc, f)
+            written = output
+        else:
+            tables.write_json(doc)
+    else:
+        from ..report.html import render_html
+        path = output or default_output(captures)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        html = render_html(doc)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(html)
+        written = path
+    if not quiet:
+        from rich.console import Console
+        con = Console(stderr=True)
+        if fmt == "html" or output:
+            terminal.findings_list(doc, con, limit=8)
+        con.print(terminal.summary_paragraph(doc, written))
+    sys.exit(exit_for(doc, fail_on))

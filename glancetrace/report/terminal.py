@@ -1,0 +1,111 @@
+"""Tables and the end-of-run summary for the terminal (rich)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.console import Console
+from rich.table import Table
+
+
+def utc(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
+def ms(sec: float | None) -> str:
+    return "-" if sec is None else f"{sec * 1000:,.1f}"
+
+
+def frames(fr) -> str:
+    return "-" if not fr else (str(fr[0]) if fr[0] == fr[1] else f"{fr[0]}-{fr[1]}")
+
+
+def http_table(rows: list[dict], console: Console) -> None:
+    t = Table(title=f"{len(rows)} HTTP transactions", show_lines=False, header_style="bold")
+    for col in ("time (UTC)", "stream", "server", "request", "status", "ms", "up", "down", "frames", "flags"):
+        t.add_column(col, overflow="fold", justify="right" if col in ("ms", "up", "down", "stream") else "left")
+    for r in rows:
+        end = r["response_end"] or r["request_end"]
+        lat = (end - r["request_time"]) if end and r["request_time"] else None
+        flags = ",".join(k for k in ("tls", "incomplete", "gap", "truncated") if r.get(k))
+        st = "-" if r["status"] is None else str(r["status"])
+        style = "red" if r["status"] and r["status"] >= 500 else "yellow" if r["status"] and r["status"] >= 400 else None
+        t.add_row(utc(r["request_time"] or r["response_time"]), str(r["conn_id"]), r["server"],
+                  f"{r['method'] or '?'} {r['uri'] or '?'}", st, ms(lat), f"{r['request_body_size']:,}",
+                  f"{r['response_body_size']:,}", f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
+                  flags, style=style)
+    console.print(t)
+
+
+def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
+    t = Table(title=f"{len(rows)} SQL statements", header_style="bold")
+    for col in ("time (UTC)", "stream", "command", "statement", "result", "ms", "frames"):
+        t.add_column(col, overflow="fold", justify="right" if col in ("ms", "stream") else "left")
+    for r in rows:
+        sql = " ".join((r["sql"] or "").split())
+        if len(sql) > width:
+            sql = sql[: width - 1] + "…"
+        if r["result"] == "error":
+            res = f"ERR {r['error_code']}"
+        elif r["result"] == "rows":
+            res = f"{r['rows']} rows"
+        elif r["result"] == "ok":
+            res = f"ok {r['affected_rows']}"
+        else:
+            res = "no response"
+        t.add_row(utc(r["request_time"]), str(r["conn_id"]), r["command"], sql, res, ms(r["latency"]),
+                  f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
+                  style="red" if r["result"] == "error" else None)
+    console.print(t)
+
+
+def digest_table(df, console: Console) -> None:
+    t = Table(title=f"SQL digest: {len(df)} distinct statements", header_style="bold")
+    cols = [c for c in df.columns]
+    for c in cols:
+        t.add_column(str(c), overflow="fold")
+    for rec in df.itertuples(index=False):
+        t.add_row(*[(f"{v:,.4f}" if isinstance(v, float) else str(v)) for v in rec])
+    console.print(t)
+
+
+def images_table(doc: dict, console: Console) -> None:
+    t = Table(title=f"{len(doc['images'])} images", header_style="bold")
+    for col in ("image", "name", "final", "size", "transitions", "calls", "findings"):
+        t.add_column(col, overflow="fold")
+    for im in doc["images"]:
+        tr = " → ".join(("✗" if x["failed"] else "") + x["status"] for x in im["transitions"])
+        t.add_row(im["id"], im["name"] or "-", im["final_status"] or "-",
+                  "-" if im["size"] is None else f"{int(im['size']):,}", tr, str(len(im["calls"])),
+                  str(len(im["findings"])), style="red" if any(
+                      f["severity"] == "error" and f["image_id"] == im["id"] for f in doc["findings"]) else None)
+    console.print(t)
+
+
+def findings_list(doc: dict, console: Console, limit: int = 20) -> None:
+    colour = {"error": "red", "warning": "yellow", "info": "cyan"}
+    for f in doc["findings"][:limit]:
+        console.print(f"[{colour.get(f['severity'], 'white')}]{f['severity']:>7}[/] {f['message']}")
+        if f.get("wireshark_filter"):
+            console.print(f"         [dim]{f['wireshark_filter']}[/]")
+    if len(doc["findings"]) > limit:
+        console.print(f"         … and {len(doc['findings']) - limit} more")
+
+
+def summary_paragraph(doc: dict, written: str | None) -> str:
+    s = doc["summary"]
+    finals: dict[str, int] = {}
+    for im in doc["images"]:
+        finals[im["final_status"] or "unknown"] = finals.get(im["final_status"] or "unknown", 0) + 1
+    states = ", ".join(f"{n} {st}" for st, n in sorted(finals.items(), key=lambda kv: -kv[1])) or "none"
+    sev = s["findings_by_severity"]
+    text = (f"{s['packets']:,} packets, {s['calls']} API calls, {s['statements']:,} SQL statements; "
+            f"{s['images']} image(s): {states}. Findings: {sev['error']} error(s), {sev['warning']} warning(s), "
+            f"{sev['info']} info.")
+    if s["gaps"]["count"]:
+        text += f" The capture lost {s['gaps']['bytes']:,} bytes in {s['gaps']['count']} stream direction(s)."
+    if written:
+        text += f" Report written to {written}."
+    return text
