@@ -21,6 +21,7 @@ the pieces are written uncompressed, as editcap does.
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 import time
@@ -93,6 +94,25 @@ class _Piece:
         if self._buf is not None:
             self.f.write(self._buf[self._start:self._end])
         self._buf, self._start, self._end = buf, start, end
+
+    def copy_file(self, fd: int, offset: int, length: int) -> None:
+        """Copy bytes of the input file straight into this piece, inside the kernel
+        (copy_file_range: no page faults on the mapping, no copy through Python)."""
+        self.flush_span()
+        self.f.flush()
+        out = self.f.fileno()
+        while length > 0:
+            try:
+                n = os.copy_file_range(fd, out, length, offset)
+            except (AttributeError, OSError):
+                n = 0
+            if n <= 0:  # not supported here (or across these file systems): plain copy
+                os.lseek(out, 0, os.SEEK_END)
+                self.f.write(os.pread(fd, length, offset))
+                self.f.flush()
+                return
+            offset += n
+            length -= n
 
     def flush_span(self) -> None:
         """Write the pending span (before the input buffer it points into changes)."""
@@ -229,6 +249,24 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
     snap_limit = max(info.interfaces[0].snaplen, 262144)
     mv = next(reader.source.chunks())
     size = len(mv)
+    mm = mv.obj
+    fd = os.open(reader.source.path, os.O_RDONLY)
+    page = mmap.PAGESIZE
+    released = 0
+
+    def emit(piece: _Piece, start: int, end: int) -> None:
+        nonlocal released
+        piece.copy_file(fd, start, end - start)
+        # the record headers read so far need not stay resident: peak memory must
+        # not grow with the size of the input
+        upto = (start // page) * page
+        if upto > released:
+            try:
+                mm.madvise(mmap.MADV_DONTNEED, released, upto - released)
+            except (AttributeError, OSError, ValueError):
+                pass
+            released = upto
+
     res = SplitResult()
     pieces: list[_Piece] = []
     cur: _Piece | None = None
@@ -248,7 +286,7 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
             if count:
                 if n == count or cur is None:
                     if cur is not None:
-                        cur.add(mv, piece_start, off)
+                        emit(cur, piece_start, off)
                         cur.packets = n
                         cur.close()
                     cur = _Piece(piece_name(out, len(pieces), sec), [header])
@@ -263,7 +301,7 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
                     next_block = ts_ns + step
                 else:
                     while ts_ns > next_block:
-                        cur.add(mv, piece_start, off)
+                        emit(cur, piece_start, off)
                         cur.packets = n
                         cur.close()
                         cur = _Piece(piece_name(out, len(pieces), sec), [header])
@@ -278,7 +316,7 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
                 tick = off
                 progress(off)
         if cur is not None:
-            cur.add(mv, piece_start, off)
+            emit(cur, piece_start, off)
             cur.packets = n
         else:
             cur = _Piece(out, [header])
@@ -288,6 +326,7 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
             for _ in reader.packets():
                 pass
     finally:
+        os.close(fd)
         for p in pieces:
             if not p.f.closed:
                 p.flush_span()
