@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import re
+from functools import lru_cache
 from typing import Any, Iterable
 
 # Headers whose whole value is a secret.
@@ -58,10 +59,12 @@ _SQL_IDENTIFIED = re.compile(r"(IDENTIFIED\s+(?:VIA\s+\w+\s+)?(?:BY|USING|AS)\s+
 _SQL_PASSWORD_FN = re.compile(r"((?:OLD_)?PASSWORD\s*\(\s*)('(?:[^'\\]|\\.|'')*')", re.I)
 _SQL_SET_PASSWORD = re.compile(r"(SET\s+PASSWORD\b[^=]*=\s*)('(?:[^'\\]|\\.|'')*')", re.I)
 _SQL_COL_ASSIGN = re.compile(
-    r"(\b[\w.]*(?:password|passwd|secret|encrypted_blob|token_id|private_key)\w*\s*=\s*)('(?:[^'\\]|\\.|'')*')", re.I
+    r"((?:password|passwd|secret|encrypted_blob|token_id|private_key)\w*\s*=\s*)('(?:[^'\\]|\\.|'')*')", re.I
 )
 _SQL_INSERT = re.compile(r"^\s*(?:INSERT|REPLACE)\s+INTO\s+`?(\w+)`?\s*\(([^)]*)\)\s*VALUES\s*", re.I)
 _SQL_STRING_OR_TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|NULL|[-\d.]+|\w+", re.I)
+# Cheap pre-check: most statements (Keystone's SELECTs) mention none of these and are returned as they are.
+_SQL_SECRET_WORDS = ("passw", "secret", "identified", "encrypted_blob", "token_id", "private_key")
 _TOKEN_LIKE = re.compile(r"\bgAAAAA[\w-]{40,}={0,2}")  # Fernet tokens in free text
 
 
@@ -151,6 +154,16 @@ def _mask_sql_literal(lit: str) -> str:
 def redact_sql(sql: str | None, show_secrets: bool = False) -> str | None:
     """Mask passwords in SQL: IDENTIFIED BY '…', PASSWORD('…'), SET PASSWORD, password/secret columns."""
     if sql is None or show_secrets:
+        return sql
+    low = sql.lower()
+    if not any(w in low for w in _SQL_SECRET_WORDS):
+        return sql
+    return _redact_sql(sql)
+
+
+@lru_cache(maxsize=4096)  # Keystone repeats the same password-table SELECTs many times
+def _redact_sql(sql: str) -> str:
+    if "'" not in sql:  # no literal, nothing to mask
         return sql
     s = _SQL_IDENTIFIED.sub(lambda m: m.group(1) + _mask_sql_literal(m.group(2)), sql)
     s = _SQL_PASSWORD_FN.sub(lambda m: m.group(1) + _mask_sql_literal(m.group(2)), s)

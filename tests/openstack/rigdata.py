@@ -5,6 +5,7 @@ Looks in tests/fixtures/rig/<scenario>/ first, then in /work/rig-out (where the 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -68,7 +69,8 @@ class GeneralLogRow:
     argument: str
 
 
-def general_log(scenario: str) -> list[GeneralLogRow]:
+@functools.lru_cache(maxsize=None)
+def general_log(scenario: str) -> tuple[GeneralLogRow, ...]:
     """MariaDB's general query log rows (the rig's TSV export, newlines escaped)."""
     out = []
     with open_text(path(scenario, "mysql-general.tsv")) as f:
@@ -78,7 +80,7 @@ def general_log(scenario: str) -> list[GeneralLogRow]:
             if len(parts) < 5:
                 continue
             out.append(GeneralLogRow(parts[0], int(parts[1]), parts[2], parts[3], _unescape(parts[4])))
-    return out
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- client --debug log → HttpTransaction
