@@ -186,6 +186,18 @@ class GlanceSql:
         return self.meaning.status_change
 
     @property
+    def row_id(self) -> int | None:
+        """The row's integer id: from WHERE <table>.id = N, or the server's last_insert_id for an INSERT.
+
+        Lets the caller map later ``UPDATE image_locations … WHERE image_locations.id = N`` back to the image.
+        """
+        if self.meaning.row_id is not None:
+            return self.meaning.row_id
+        if self.meaning.operation == "INSERT" and self.statement is not None:
+            return self.statement.last_insert_id or None
+        return None
+
+    @property
     def ok(self) -> bool | None:
         """Did the statement take effect? None when unknown (no response seen).
 

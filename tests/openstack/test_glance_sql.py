@@ -181,8 +181,13 @@ def test_status_history_from_wire_matches_truth(scenario):
     tracker = TransactionTracker()
     hist: dict[str, list] = {}
     n_glance_writes = 0
+    location_image: dict[int, str] = {}
     for st in res.of_type(SqlStatement):
         g = interpret(st)
+        if g.table == "image_locations" and g.operation == "INSERT":
+            location_image[g.row_id] = g.image_id  # the server's last_insert_id
+        elif g.table == "image_locations" and g.operation == "UPDATE" and g.image_id is None:
+            assert g.row_id in location_image  # updates by row id map back to an image
         if g.kind == "glance" and g.meaning.is_write:
             n_glance_writes += 1
             assert g.ok is not None  # every write's response was seen
