@@ -312,9 +312,12 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
             n += 1
             frames += 1
             off = end
-            if progress is not None and off - tick > 64 << 20:
+            if off - tick > 64 << 20:
                 tick = off
-                progress(off)
+                emit(cur, piece_start, off)  # a long piece goes out in parts
+                piece_start = off
+                if progress is not None:
+                    progress(off)
         if cur is not None:
             emit(cur, piece_start, off)
             cur.packets = n
