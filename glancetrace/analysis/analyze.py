@@ -201,8 +201,12 @@ def _findings(an: Analysis) -> None:
         last = img.effective[-1] if img.effective else None
         if final in STUCK_STATES and last is not None:
             sev = "warning" if final == "queued" else "error"
-            why = ("it has no data: no upload reached Glance" if final == "queued"
-                   else "the upload or import never finished")
+            if final != "queued":
+                why = "the upload or import never finished"
+            elif any(t.status == "saving" for t in img.effective):
+                why = "an upload started but failed, and Glance put the image back to 'queued' without data"
+            else:
+                why = "it has no data: no upload reached Glance"
             out.append(Finding(sev, f"stuck-{final}", f"{label} is still '{final}' when the capture ends: {why}",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
         if final == "killed":
