@@ -227,12 +227,12 @@ def _pack_rows(items: list[tuple[float, float, object]]) -> list[tuple[int, obje
 
 
 def _timeline(image: dict, calls_by_id: dict, call_index: dict, sql_by_id: dict, sql_index: dict,
-              all_calls: list, all_sql: list, t_first: float | None) -> dict | None:
+              calls_of_image: dict, sql_of_image: dict, keystone_calls: list, t_first: float | None) -> dict | None:
     img_id = _str(image.get("id"))
     my_calls = [calls_by_id[c] for c in map(_str, _list(image.get("calls"))) if c in calls_by_id]
     seen = {id(c) for c in my_calls}
-    for c in all_calls:  # calls that name the image but were not listed on it
-        if id(c) not in seen and img_id and _str(c.get("image_id")) == img_id:
+    for c in calls_of_image.get(img_id, ()):  # calls that name the image but were not listed on it
+        if id(c) not in seen:
             my_calls.append(c)
             seen.add(id(c))
     my_sql = []
@@ -242,9 +242,9 @@ def _timeline(image: dict, calls_by_id: dict, call_index: dict, sql_by_id: dict,
             if s in sql_by_id and s not in sql_seen:
                 sql_seen.add(s)
                 my_sql.append(sql_by_id[s])
-    for s in all_sql:
+    for s in sql_of_image.get(img_id, ()):
         sid = _str(s.get("id"))
-        if img_id and _str(s.get("image_id")) == img_id and sid not in sql_seen:
+        if sid not in sql_seen:
             sql_seen.add(sid)
             my_sql.append(s)
 
@@ -262,8 +262,8 @@ def _timeline(image: dict, calls_by_id: dict, call_index: dict, sql_by_id: dict,
     lo, hi = min(times), max(times)
     # Keystone calls just before or during the image's activity (its token) belong on its timeline.
     margin = max((hi - lo) * 0.1, 1.0)
-    for c in all_calls:
-        if id(c) in seen or _str(c.get("service")) != "keystone":
+    for c in keystone_calls:
+        if id(c) in seen:
             continue
         a, b = _num(c.get("request_time")), _call_end(c)
         if a is None or b is None:
@@ -407,6 +407,26 @@ def _timeline(image: dict, calls_by_id: dict, call_index: dict, sql_by_id: dict,
             "start": sc.t0, "end": sc.t1, "n_calls": len(my_calls), "n_sql": len(my_sql)}
 
 
+class _CallLabels(dict):
+    """call id → short human label ("PUT /v2/images/…/file → 500"), made on demand."""
+
+    def __init__(self, calls_by_id: dict):
+        super().__init__()
+        self._calls = calls_by_id
+
+    def __missing__(self, cid):
+        c = self._calls.get(cid)
+        if c is None:
+            return f"call {cid}"
+        uri = _str(c.get("uri"))
+        if len(uri) > 70:
+            uri = uri[:67] + "…"
+        st = c.get("status")
+        label = f"{_str(c.get('method'))} {uri} → {_str(st) if st is not None else 'no response'}"
+        self[cid] = label
+        return label
+
+
 def build_view(analysis: dict) -> dict:
     """Everything the templates need, read defensively from the analysis dict."""
     a = _dict(analysis)
@@ -433,6 +453,15 @@ def build_view(analysis: dict) -> dict:
         sid = _str(s.get("id"))
         sql_by_id.setdefault(sid, s)
         sql_index.setdefault(sid, i)
+    calls_of_image: dict = {}
+    for c in calls:
+        if c.get("image_id"):
+            calls_of_image.setdefault(_str(c.get("image_id")), []).append(c)
+    sql_of_image: dict = {}
+    for s in sql:
+        if s.get("image_id"):
+            sql_of_image.setdefault(_str(s.get("image_id")), []).append(s)
+    keystone_calls = [c for c in calls if c.get("service") == "keystone"]
     image_anchor = {}
     for i, im in enumerate(images):
         image_anchor.setdefault(_str(im.get("id")), f"image-{i}")
@@ -452,7 +481,8 @@ def build_view(analysis: dict) -> dict:
             "anchor": f"image-{i}", "raw": im, "transitions": trs,
             "findings": [f for f in finding_sort
                          if _str(f.get("id")) in fids or (iid and _str(f.get("image_id")) == iid)],
-            "timeline": _timeline(im, calls_by_id, call_index, sql_by_id, sql_index, calls, sql, t0),
+            "timeline": _timeline(im, calls_by_id, call_index, sql_by_id, sql_index,
+                                  calls_of_image, sql_of_image, keystone_calls, t0),
             "open": i < 12,  # beyond a dozen images, timelines unfold on demand
         })
 
@@ -496,6 +526,8 @@ def build_view(analysis: dict) -> dict:
         "link_types": link_types, "warnings": warnings,
         "skipped": _dict(summary.get("skipped")), "gaps": _dict(summary.get("gaps")),
         "findings": finding_sort,
+        "image_name": {_str(im.get("id")): _str(im.get("name")) for im in images},
+        "call_label": _CallLabels(calls_by_id),
         "sev_counts": sorted(((k, n) for k, n in sev_counts.items() if _num(n)),
                              key=lambda kv: (SEVERITY_RANK.get(kv[0], 9), kv[0])),
         "images": image_views, "image_anchor": image_anchor,
