@@ -1,0 +1,99 @@
+"""Statement fingerprints and a per-fingerprint digest of SqlStatement events (like pt-query-digest).
+
+A fingerprint is the statement with its literals replaced by `?`, IN (…) and
+VALUES (…), (…) lists collapsed, comments dropped, whitespace folded and
+letters lower-cased, so the same query with other values groups together.
+Regular expressions rather than a SQL parser: captured SQL is often cut or
+not quite valid, and this runs once per statement of a big capture.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_COMMENTS = re.compile(r"/\*(?!!).*?\*/|(?:--\s|#)[^\n]*", re.S)
+_STRINGS = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*\"""", re.S)
+_TYPED_LITERAL = re.compile(r"\b(?:date|time|timestamp)\s*\?", re.I)
+_NUMBERS = re.compile(r"(?<![\w.`])(?:0x[0-9a-f]+|[+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?![\w`])", re.I)
+_NULL = re.compile(r"\bnull\b", re.I)
+_SPACES = re.compile(r"\s+")
+_IN_LIST = re.compile(r"\b(in|values?)\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
+_VALUES_ROWS = re.compile(r"(values?\s*\(\?\+?\))(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))+", re.I)
+_MULTI_ROW = re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)")
+_PREFIX = re.compile(r"^(prepare|execute) ", re.I)
+
+
+def fingerprint(sql: str | None) -> str:
+    """`SELECT * FROM t WHERE id IN (1, 2, 3) AND n = 'x'` → `select * from t where id in(?+) and n = ?`."""
+    if not sql:
+        return ""
+    s = _COMMENTS.sub(" ", sql)
+    s = _STRINGS.sub("?", s)
+    s = _NUMBERS.sub("?", s)
+    s = _NULL.sub("?", s)
+    s = _TYPED_LITERAL.sub("?", s)
+    s = _SPACES.sub(" ", s).strip().lower()
+    s = s.rstrip(";").rstrip()
+    s = _VALUES_ROWS.sub(lambda m: m.group(1), s)
+    s = _IN_LIST.sub(lambda m: m.group(1).lower() + "(?+)", s)
+    return s
+
+
+def statement_label(ev) -> str:
+    """What a statement is called in a digest: its SQL, or the command for admin commands."""
+    if ev.command in ("COM_QUERY",):
+        return ev.sql or ""
+    if ev.command == "COM_STMT_PREPARE":
+        return f"PREPARE {ev.sql or ''}"
+    if ev.command == "COM_STMT_EXECUTE":
+        return f"EXECUTE {ev.sql or ''}"
+    if ev.command == "COM_STMT_CLOSE":
+        return f"DEALLOCATE PREPARE {ev.statement_id}"
+    if ev.command == "COM_INIT_DB":
+        return f"USE {ev.sql or ''}"
+    name = ev.command.removeprefix("COM_").replace("_", " ").title()
+    return f"administrator command: {name}"
+
+
+def digest(statements, by: str = "fingerprint") -> pd.DataFrame:
+    """One row per fingerprint: count, total/mean/p95 latency (s), errors, rows, affected rows, a sample.
+
+    Sorted by total latency, largest first (where time went).
+    """
+    recs = []
+    for ev in statements:
+        label = statement_label(ev)
+        recs.append({
+            "fingerprint": fingerprint(label),
+            "command": ev.command,
+            "sample": label,
+            "latency": ev.latency,
+            "error": ev.result == "error",
+            "rows": ev.rows or 0,
+            "affected_rows": ev.affected_rows or 0,
+            "incomplete": bool(ev.incomplete),
+            "first_time": ev.request_time,
+        })
+    cols = ["count", "total_latency", "mean_latency", "p95_latency", "max_latency", "errors", "rows",
+            "affected_rows", "incomplete", "first_time", "sample", "command"]
+    if not recs:
+        return pd.DataFrame(columns=cols).rename_axis(by)
+    df = pd.DataFrame.from_records(recs)
+    g = df.groupby(by, sort=False)
+    out = pd.DataFrame({
+        "count": g.size(),
+        "total_latency": g["latency"].sum(min_count=1),
+        "mean_latency": g["latency"].mean(),
+        "p95_latency": g["latency"].quantile(0.95),
+        "max_latency": g["latency"].max(),
+        "errors": g["error"].sum().astype(int),
+        "rows": g["rows"].sum(),
+        "affected_rows": g["affected_rows"].sum(),
+        "incomplete": g["incomplete"].sum().astype(int),
+        "first_time": g["first_time"].min(),
+        "sample": g["sample"].last(),
+        "command": g["command"].first(),
+    })
+    return out.sort_values(["total_latency", "count"], ascending=False, na_position="last")
