@@ -8,6 +8,7 @@ raw bytes of every block/record for writers that copy records verbatim
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -28,6 +29,24 @@ LINKTYPE_UNDECLARED = 0xFFFF  # placeholder for packets on an interface no IDB d
 MAX_RECORD = 256 << 20  # a record claiming more than this is corruption, not data
 
 _MIN_BODY = {BT_EPB: 20, BT_OPB: 20, BT_SPB: 4, BT_IDB: 8, BT_DSB: 8}
+
+RELEASE_EVERY = 64 << 20
+
+
+def _release(mv: memoryview, off: int) -> int:
+    """Drop the mapped pages already read from this process's memory (they stay in
+    the page cache and fault back in if touched again), so that peak memory does not
+    grow with the size of the capture.  Returns the next offset to do it at."""
+    mm = mv.obj
+    if isinstance(mm, mmap.mmap):
+        upto = (off - RELEASE_EVERY // 2) // mmap.PAGESIZE * mmap.PAGESIZE
+        if upto > 0:
+            try:
+                mm.madvise(mmap.MADV_DONTNEED, 0, upto)
+            except (AttributeError, OSError, ValueError):
+                pass
+    return off + RELEASE_EVERY
+
 
 # kinds yielded by blocks()
 META, PACKET = 0, 1
@@ -180,6 +199,7 @@ class CaptureReader:
                 continue
             off = 24 if first else 0
             first = False
+            release_at = RELEASE_EVERY
             mv = buf if isinstance(buf, memoryview) else memoryview(buf)
             while off + 16 <= n:
                 sec, frac, caplen, origlen = unpack_from(mv, off)
@@ -201,6 +221,8 @@ class CaptureReader:
                 else:
                     yield frame, ts, mv[off + 16:end], origlen
                 off = end
+                if off > release_at:
+                    release_at = _release(mv, off)
             tail = mv[off:] if off < n else b""
             if last:
                 self._end_of_data(frame, len(tail))
@@ -241,6 +263,7 @@ class CaptureReader:
             mv = buf if isinstance(buf, memoryview) else memoryview(buf)
             n = len(mv)
             off = 0
+            release_at = RELEASE_EVERY
             while off + 12 <= n:
                 btype = struct.unpack_from("<I", mv, off)[0]
                 if btype == PCAPNG_SHB:
@@ -312,6 +335,8 @@ class CaptureReader:
                     # SHB, statistics, name resolution, custom and unknown blocks
                     yield META, frame, ts, -1, None, 0, raw
                 off = end
+                if off > release_at:
+                    release_at = _release(mv, off)
             tail = mv[off:] if off < n else b""
             if last:
                 self._end_of_data(frame, len(tail))
