@@ -569,7 +569,7 @@ class TlsDecoder:
 
     def _missing(self, cr: bytes) -> None:
         self.key_state = "missing"
-        empty = self.keys is not None and len(self.keys) == 0
+        empty = self.keys is None or len(self.keys) == 0
         self.s.why_not = f"no key for client random {cr.hex()}" + (" (no key log loaded)" if empty else "")
 
     # -- inner decoder -----------------------------------------------------------
@@ -623,8 +623,8 @@ class TlsDecoder:
                              else "no ServerHello: handshake did not complete")
             elif self.key_state == "found":
                 s.why_not = "no encrypted record to decrypt"
-            elif self.keys is None:
-                s.why_not = "no key log"
+            elif self.keys is None and self.ch is not None:
+                self._missing(self.ch.random)
 
     def _note(self, msg: str) -> None:
         if len(self.s.anomalies) < 100:
