@@ -20,8 +20,7 @@ _NUMBERS = re.compile(r"(?<![\w.`])(?:0x[0-9a-f]+|[+-]?\d+(?:\.\d+)?(?:e[+-]?\d+
 _NULL = re.compile(r"\bnull\b", re.I)
 _SPACES = re.compile(r"\s+")
 _IN_LIST = re.compile(r"\b(in|values?)\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
-_VALUES_ROWS = re.compile(r"(values?\s*\(\?\+?\))(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))+", re.I)
-_MULTI_ROW = re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)")
+_VALUES_ROWS = re.compile(r"(values?\s*\(\s*\?(?:\s*,\s*\?)*\s*\))(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))+", re.I)
 _PREFIX = re.compile(r"^(prepare|execute) ", re.I)
 
 
