@@ -23,6 +23,7 @@ from ..capture.link import ACK, FIN, RST, SYN, Segment
 
 M32 = 0xFFFFFFFF
 PENDING_LIMIT = 2 << 20  # bytes held out of order per direction before a hole is declared lost
+ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN further ahead than this is bogus, not proof of lost bytes
 
 
 def _signed32(x: int) -> int:
@@ -150,11 +151,17 @@ class TcpReassembler:
             ds.next_seq = seg.seq  # first sight of this direction mid-stream
             if not conn.dirs[1 - d].syn:
                 conn.midstream = True
-        # a peer acknowledging beyond a hole proves those bytes were sent but not captured
+        # a peer acknowledging beyond what we have proves those bytes were sent but not captured
         if flags & ACK:
             other = conn.dirs[1 - d]
-            if other.pending and other.next_seq is not None and _signed32(seg.ack - other.next_seq) > 0:
-                self._force_gap(conn, 1 - d, other, ts, frame, _signed32(seg.ack - other.next_seq))
+            while other.next_seq is not None and not other.fin:
+                ahead = _signed32(seg.ack - other.next_seq)
+                if not 0 < ahead < ACK_JUMP_LIMIT:
+                    break
+                before = other.next_seq
+                self._force_gap(conn, 1 - d, other, ts, frame, ahead)
+                if other.next_seq == before:
+                    break
         if plen:
             diff = _signed32(seg.seq - ds.next_seq)
             if diff == 0:
@@ -188,6 +195,14 @@ class TcpReassembler:
                     self._force_gap(conn, d, ds, ts, frame, None)
         if flags & FIN and not ds.fin:
             end_diff = _signed32(seg.seq + plen - ds.next_seq)
+            if 0 < end_diff < ACK_JUMP_LIMIT:
+                # a FIN proves every byte before it was sent: what is missing is a gap
+                while ds.pending:
+                    self._force_gap(conn, d, ds, ts, frame, None)
+                end_diff = _signed32(seg.seq + plen - ds.next_seq)
+                if end_diff > 0:
+                    self._force_gap(conn, d, ds, ts, frame, end_diff)
+                    end_diff = 0
             if end_diff <= 0:
                 ds.fin = True
                 ds.next_seq = (ds.next_seq + 1) & M32

@@ -12,11 +12,12 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 
-from tests.support.loopback import free_port, tcpdump
+from tests.support.loopback import free_port, need, tcpdump, tshark_fields
 
 BIG_SIZE = 200 * 1024 * 1024
 
@@ -199,3 +200,52 @@ def record(dirpath) -> dict[str, Capture]:
         "big": big_upload(dirpath / "big.pcap"),
         "rst": reset_mid_body(dirpath / "rst.pcap"),
     }
+
+
+def _frames(path, port: int, display_filter: str, fields: list[str]) -> list[list[str]]:
+    return tshark_fields(path, display_filter, fields, extra=["-d", f"tcp.port=={port},http"])
+
+
+def _editcap(src: Capture, out, frames: list[int], why: str) -> Capture:
+    """A copy of `src` with `frames` deleted: packet loss made from real traffic."""
+    need("editcap")
+    subprocess.run(["editcap", src.path, str(out)] + [str(f) for f in frames], check=True, capture_output=True)
+    cap = Capture(str(out), src.port, dict(src.sent))
+    cap.sent.update(deleted=frames, why=why)
+    return cap
+
+
+def lossy(caps: dict[str, Capture], dirpath) -> dict[str, Capture]:
+    """Captures with frames deleted: a response head, a whole request, a segment of the big body."""
+    ka = caps["keepalive"]
+    req = {r[1]: int(r[0]) for r in _frames(ka.path, ka.port, "http.request", ["frame.number", "http.request.uri"])}
+    resp = {int(r[1]): int(r[0]) for r in _frames(ka.path, ka.port, "http.response",
+                                                  ["frame.number", "http.request_in"]) if r[1]}
+    big = caps["big"]
+    segs = sorted((int(q), int(n), int(f)) for f, q, n in
+                  tshark_fields(big.path, f"tcp.len > 0 and tcp.dstport == {big.port}",
+                                ["frame.number", "tcp.seq", "tcp.len"],
+                                extra=["-o", "tcp.desegment_tcp_streams:FALSE"]))
+    # loopback bursts get retransmitted: only a segment no other frame covers makes a hole
+    data, reach = [], 0
+    for i, (q, n, f) in enumerate(segs):
+        if reach <= q and (i + 1 == len(segs) or segs[i + 1][0] >= q + n):
+            data.append(f)
+        reach = max(reach, q + n)
+    return {
+        "lost_response": _editcap(ka, dirpath / "lost_response.pcap", [resp[req["/gzjson"]]], "/gzjson"),
+        "lost_request": _editcap(ka, dirpath / "lost_request.pcap", [req["/notmodified"]], "/notmodified"),
+        "big_hole": _editcap(big, dirpath / "big_hole.pcap", [data[len(data) // 2]], "body"),
+    }
+
+
+_CACHE: dict[str, Capture] = {}
+
+
+def recorded(tmp_path_factory) -> dict[str, Capture]:
+    """Every capture above, made once per test session (HTTP and TCP tests share them)."""
+    if not _CACHE:
+        d = tmp_path_factory.mktemp("httpcaps")
+        _CACHE.update(record(d))
+        _CACHE.update(lossy(_CACHE, d))
+    return _CACHE
