@@ -31,6 +31,7 @@ class Options:
     sniff_other_ports: bool = True  # look for HTTP / TLS on ports not listed above
     keylog: list[str] = field(default_factory=list)  # NSS key log files
     body_cap: int = 1 << 20  # JSON/text bodies kept up to this many bytes
+    offsets: dict[str, float] = field(default_factory=dict)  # capture path → seconds added to its clock
 
 
 @dataclass
@@ -43,6 +44,7 @@ class PassResult:
     skipped: Counter = field(default_factory=Counter)
     link_types: Counter = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    offsets: dict[str, float] = field(default_factory=dict)  # clock shift applied to each capture
 
     def of_type(self, cls) -> list:
         return [e for e in self.events if isinstance(e, cls)]
@@ -159,7 +161,6 @@ class Pipeline:
         res = self.result
         for path in paths:
             self._run_one(path, progress)
-        res.connections = self.tcp.connections if hasattr(self, "tcp") else []
         return res
 
     def _run_one(self, path: str, progress) -> None:
@@ -181,7 +182,9 @@ class Pipeline:
         ifaces = info.interfaces
         linktypes = res.link_types
         last_ts, frame = 0.0, 0
+        shift = o.offsets.get(path, 0.0)
         for frame, ts, iface, data, origlen in reader.packets():
+            ts += shift
             lt = ifaces[iface].linktype
             seg = decode(lt, data, ts)
             if seg is not None:
@@ -197,7 +200,12 @@ class Pipeline:
         res.tcp_segments += tcp.segments
         res.skipped.update(link.skipped)
         res.warnings.extend(f"{path}: {w}" for w in info.warnings)
-        res.connections = tcp.connections
+        res.connections.extend(tcp.connections)
+        if shift:
+            res.offsets[path] = shift
+            if info.first_ts is not None:
+                info.first_ts += shift
+                info.last_ts += shift
         for ev in res.events[first_event:]:
             ev.capture = capture_index  # stream and frame numbers are per capture file
 

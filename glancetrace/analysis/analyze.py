@@ -17,6 +17,7 @@ from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
 from . import correlate
+from .merge import dedupe_across_captures
 from .calls import Call, build_calls
 from .findings import STUCK_STATES, Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
@@ -86,7 +87,7 @@ def sql_frames(row: SqlRow) -> list[int]:
 def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
     opt = options or AnalysisOptions()
     an = Analysis(result=result, options=opt)
-    events = result.events
+    events = dedupe_across_captures(result.events)
     an.calls = build_calls([(_cap(e), e) for e in events if isinstance(e, HttpTransaction)])
     an.handshakes = [e for e in events if isinstance(e, MysqlHandshake)]
     an.tls_sessions = [e for e in events if type(e).__name__ == "TlsSession"]
@@ -138,7 +139,7 @@ def _correlate(an: Analysis) -> None:
     sql["time"] = sql["time"].astype(float)
     assigned = correlate.assign(calls, sql)
     by_id = {c.id: c for c in an.calls}
-    for row, cid in zip(an.sql, assigned.tolist() if len(assigned) else []):
+    for row, cid in zip(an.sql, assigned):
         row.call_id = cid
         if cid:
             by_id[cid].sql.append(row.id)

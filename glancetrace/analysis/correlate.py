@@ -26,14 +26,14 @@ def unit_ids(sql: pd.DataFrame) -> pd.Series:
     return sql["conn_key"].astype(str) + "/" + seq.astype(str)
 
 
-def assign(calls: pd.DataFrame, sql: pd.DataFrame) -> pd.Series:
+def assign(calls: pd.DataFrame, sql: pd.DataFrame) -> list[str | None]:
     """call_id (or None) for every row of `sql`.
 
     calls: call_id, service, start, end (NaN = open until capture end), image_id
     sql:   conn_key, time, service, image_id, operation   (index preserved)
     """
     if sql.empty:
-        return pd.Series([], dtype=object)
+        return []
     sql = sql.copy()
     sql["unit"] = unit_ids(sql)
     units = sql.groupby("unit").agg(
@@ -67,5 +67,4 @@ def assign(calls: pd.DataFrame, sql: pd.DataFrame) -> pd.Series:
                 if not m.empty:
                     best = m.sort_values("start").groupby("unit").tail(1)
                     result.loc[best["unit"].values] = best["call_id"].values
-    out = sql["unit"].map(result)
-    return out.where(out.notna(), None)
+    return [c if isinstance(c, str) else None for c in sql["unit"].map(result)]

@@ -22,6 +22,9 @@ def capture_options(f):
         click.option("--http-port", multiple=True, type=int, help="Also decode HTTP on this server port."),
         click.option("--tls-port", multiple=True, type=int, help="Also decode TLS on this server port."),
         click.option("--mysql-port", multiple=True, type=int, help="Also decode MySQL on this server port."),
+        click.option("--offset", "offsets", multiple=True, metavar="FILE=SECONDS",
+                     help="Clock offset to add to one capture's times (several captures of one incident); "
+                          "estimated from shared packets when not given."),
         click.option("--show-secrets", is_flag=True,
                      help="Do not redact tokens and passwords (the output then holds secrets)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr."),
@@ -37,11 +40,35 @@ def pipeline_options(kw: dict, want_http: bool = True, want_mysql: bool = True) 
     o.tls_ports |= set(kw.get("tls_port") or ())
     o.mysql_ports |= set(kw.get("mysql_port") or ())
     o.keylog = list(kw.get("keylog") or ())
+    for item in kw.get("offsets") or ():
+        path, sep, sec = item.rpartition("=")
+        try:
+            o.offsets[path] = float(sec)
+        except ValueError:
+            path = ""
+        if not sep or not path:
+            raise click.BadParameter(f"{item!r}: expected FILE=SECONDS", param_hint="--offset")
     return o
+
+
+def align_clocks(captures: list[str], options: Options, quiet: bool) -> None:
+    """Several captures: estimate the offsets that were not given, from segments present in both."""
+    if len(captures) < 2:
+        return
+    from ..capture.clock import estimate_offsets
+    for est in estimate_offsets(captures)[1:]:
+        if est.path in options.offsets:
+            continue
+        options.offsets[est.path] = est.offset
+        if not quiet:
+            how = (f"from {est.shared_segments:,} segments seen in both" if est.shared_segments
+                   else "no segment in common: assumed 0; give --offset FILE=SECONDS")
+            click.echo(f"clock of {est.path}: {est.offset:+.6f} s relative to {captures[0]} ({how})", err=True)
 
 
 def run_pass(captures, options: Options, quiet: bool) -> PassResult:
     """Decode the captures once, with a progress line on a terminal; warn about what was skipped."""
+    align_clocks(list(captures), options, quiet)
     pipe = Pipeline(options)
     if progress_wanted(quiet):
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
