@@ -65,16 +65,17 @@ def reassemble(path) -> TcpReassembler:
     return tcp
 
 
-def tshark_spans(path) -> dict[tuple[int, str], int]:
+def tshark_spans(path) -> tuple[dict[tuple[int, str], int], dict[int, frozenset]]:
     """Per (tcp.stream, source endpoint): sequence span covered, from raw sequence numbers:
     from the first segment seen (after the SYN) to the furthest byte sent or acknowledged."""
     rows = tshark_fields(path, "tcp", ["tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "tcp.seq_raw",
                                        "tcp.ack_raw", "tcp.len", "tcp.flags.syn", "tcp.flags.fin",
-                                       "tcp.flags.ack", "tcp.flags.reset"],
+                                       "tcp.flags.ack", "tcp.flags.reset", "ip.dst", "ipv6.dst", "tcp.dstport"],
                          extra=["-o", "tcp.desegment_tcp_streams:FALSE"])
-    first, end, fin_end, acks, peers = {}, {}, {}, {}, {}
-    for st, ip4, ip6, port, seq, ack, n, syn, fin, has_ack, rst in rows:
+    first, end, fin_end, acks, streams = {}, {}, {}, {}, {}
+    for st, ip4, ip6, port, seq, ack, n, syn, fin, has_ack, rst, d4, d6, dport in rows:
         key = (int(st), f"{ip4 or ip6}:{port}")
+        streams.setdefault(int(st), frozenset({key[1], f"{d4 or d6}:{dport}"}))
         seq, n = int(seq), int(n)
         if key not in first:
             first[key] = (seq + 1) % M32 if syn == "1" else seq
@@ -93,44 +94,35 @@ def tshark_spans(path) -> dict[tuple[int, str], int]:
                     rel = (ack - first[other]) % M32
                     if rel < M32 // 4:
                         end[other] = max(end[other], min(rel, fin_end.get(other, rel)))
-    return end
+    return end, streams
 
 
 def _all_captures(caps, thirdparty):
     return [c.path for c in caps.values()] + [str(thirdparty / "zeek" / "traces" / z) for z in ZEEK]
 
 
-def test_accounting_identity_on_every_capture(caps, thirdparty, tmp_path):
-    """delivered + gap bytes == sequence span, per connection and direction, on every capture."""
+def _ep(s: str) -> str:
+    return s.replace("[", "").replace("]:", ":")
+
+
+def test_accounting_identity_and_stream_numbers(caps, thirdparty, tmp_path):
+    """On every capture the tests make or use, per connection and direction:
+    delivered + gap bytes == the sequence span tshark sees, and stream numbers == tcp.stream."""
     for path in _all_captures(caps, thirdparty):
         if path.endswith(".gz"):
             plain = tmp_path / "plain.pcap"
             with gzip.open(path) as src, open(plain, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-            spans = tshark_spans(plain)
+            spans, streams = tshark_spans(plain)
         else:
-            spans = tshark_spans(path)
+            spans, streams = tshark_spans(path)
         tcp = reassemble(path)
-        assert len(tcp.connections) == len({k[0] for k in spans})
+        assert {c.stream: frozenset({_ep(c.client), _ep(c.server)}) for c in tcp.connections} == streams, path
         for conn, c in zip(tcp.connections, tcp.counters):
             for d, ep in enumerate((conn.client, conn.server)):
                 ds = conn.dirs[d]
-                assert (ds.delivered, ds.gap_bytes) == (c.bytes[d], c.gaps[d])  # handler saw the same
-                assert ds.delivered + ds.gap_bytes == spans.get((conn.stream, ep.strip("[]").replace("]:", ":")), 0), \
-                    (path, conn.stream, ep)
-
-
-def test_stream_numbers_match_tshark(caps, thirdparty):
-    for path in _all_captures(caps, thirdparty):
-        rows = tshark_fields(path, "tcp", ["tcp.stream", "ip.src", "ipv6.src", "tcp.srcport",
-                                           "ip.dst", "ipv6.dst", "tcp.dstport"])
-        theirs = {}
-        for st, s4, s6, sp, d4, d6, dp in rows:
-            theirs.setdefault(int(st), frozenset({f"{s4 or s6}:{sp}", f"{d4 or d6}:{dp}"}))
-        tcp = reassemble(path)
-        ours = {c.stream: frozenset({c.client.replace("[", "").replace("]:", ":"),
-                                     c.server.replace("[", "").replace("]:", ":")}) for c in tcp.connections}
-        assert ours == theirs, path
+                assert (ds.delivered, ds.gap_bytes) == (c.bytes[d], c.gaps[d])  # the handler saw the same
+                assert ds.delivered + ds.gap_bytes == spans.get((conn.stream, _ep(ep)), 0), (path, conn.stream, ep)
 
 
 def test_gaps_reported_where_frames_were_deleted(caps):
