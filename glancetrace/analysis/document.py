@@ -175,10 +175,10 @@ def _tls_dict(t) -> dict:
 
 def _sql_digest(an) -> list[dict]:
     try:
-        from .sql_digest import digest_table
+        from .sql_digest import digest as digest_table
     except ImportError:
         return []
-    df = digest_table([r.stmt for r in an.sql])
+    df = digest_table([r.stmt for r in an.sql]).reset_index()
     if df is None or len(df) == 0:
         return []
     return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]

@@ -20,8 +20,8 @@ def command(captures, fmt, digest, show_secrets, quiet, **kw):
     res = run_pass(list(captures), pipeline_options(kw, want_http=False), quiet)
     stmts = res.of_type(SqlStatement)
     if digest:
-        from ..analysis.sql_digest import digest_table
-        df = digest_table(stmts)
+        from ..analysis.sql_digest import digest as digest_table
+        df = digest_table(stmts).reset_index()
         if fmt == "json":
             tables.write_json(df.to_dict("records"))
         elif fmt == "csv":
