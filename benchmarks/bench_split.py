@@ -22,6 +22,10 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GLANCETRACE = [sys.executable, "-c", "from glancetrace.cli import main; main()"]
+# the same split without the CLI group, which today imports every subcommand (pandas: ~2 s)
+CORE = [sys.executable, "-c", "import sys; from glancetrace.capture.split import split_editcap; "
+        "c = sys.argv[1] == '-c'; split_editcap(sys.argv[3], 'piece.pcap', count=int(sys.argv[2]) if c else 0, "
+        "seconds=0 if c else int(sys.argv[2]))"]
 
 
 def timed(cmd, cwd) -> tuple[float, int]:
@@ -38,7 +42,8 @@ def one(path: str, mode: list[str]) -> None:
     base = pathlib.Path(os.environ.get("BENCH_TMP", "/work/bench-data"))
     results = {}
     for name, cmd in (("editcap", ["editcap", "-F", "pcap", *mode, path, "piece.pcap"]),
-                      ("glancetrace", [*GLANCETRACE, "split", "-q", *mode, path, "piece.pcap"])):
+                      ("glancetrace", [*GLANCETRACE, "split", "-q", *mode, path, "piece.pcap"]),
+                      ("core", [*CORE, *mode, path])):
         d = tempfile.mkdtemp(dir=base, prefix=f"split-{name}-")
         try:
             wall, _rss = timed(cmd, d)
@@ -56,10 +61,11 @@ shutil.rmtree(d)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"""], capture_output=True, text=True,
                          check=True).stdout.strip()
     size = os.path.getsize(path) / 2**20
-    e, g = results["editcap"], results["glancetrace"]
+    e, g, c = results["editcap"], results["glancetrace"], results["core"]
     print(f"{os.path.basename(path)} ({size:.0f} MiB) split {' '.join(mode)}: editcap {e[0]:.2f} s "
-          f"({e[1]} files), glancetrace {g[0]:.2f} s ({g[1]} files), ratio glancetrace/editcap "
-          f"{g[0] / e[0]:.2f}; glancetrace peak RSS {int(rss) / 1024:.0f} MiB")
+          f"({e[1]} files), glancetrace CLI {g[0]:.2f} s ({g[1]} files), split without CLI imports "
+          f"{c[0]:.2f} s; ratio CLI/editcap {g[0] / e[0]:.2f}, ratio split/editcap {c[0] / e[0]:.2f}; "
+          f"glancetrace peak RSS {int(rss) / 1024:.0f} MiB")
 
 
 def main() -> None:

@@ -177,7 +177,8 @@ class LinkDecoder:
         if st is None:
             if len(self._frags) >= MAX_PENDING_DATAGRAMS:
                 self._drop(next(iter(self._frags)))  # the oldest: its other fragments never came
-            st = self._frags[key] = {"parts": {}, "last": None, "header": None, "ts": ts}
+            st = self._frags[key] = {"parts": {}, "last": None, "header": None, "ts": ts, "n": 0}
+        st["n"] += 1  # fragment frames held (duplicates included) for the skip accounting
         offset = (frag & 0x1FFF) * 8
         st["parts"][offset] = bytes(ip[ihl:total])
         if offset == 0:
@@ -205,7 +206,7 @@ class LinkDecoder:
 
     def _drop(self, key) -> None:
         # the fragments were already counted as held; re-label them as lost
-        n = len(self._frags.pop(key)["parts"])
+        n = self._frags.pop(key)["n"]
         self.skipped[SKIP_FRAGMENT] -= n
         self.skipped[SKIP_FRAGMENT_LOST] += n
 
