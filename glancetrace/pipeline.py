@@ -32,6 +32,7 @@ class Options:
     keylog: list[str] = field(default_factory=list)  # NSS key log files
     body_cap: int = 1 << 20  # JSON/text bodies kept up to this many bytes
     offsets: dict[str, float] = field(default_factory=dict)  # capture path → seconds added to its clock
+    jobs: int = 1  # worker processes, each decoding the connections of one shard
 
 
 @dataclass
@@ -45,6 +46,7 @@ class PassResult:
     link_types: Counter = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     offsets: dict[str, float] = field(default_factory=dict)  # clock shift applied to each capture
+    conn_captures: list[int] = field(default_factory=list)  # capture index of each connection
 
     def of_type(self, cls) -> list:
         return [e for e in self.events if isinstance(e, cls)]
@@ -106,10 +108,11 @@ HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ", b"O
 
 
 class Pipeline:
-    def __init__(self, options: Options | None = None):
+    def __init__(self, options: Options | None = None, shard: tuple[int, int] | None = None):
         self.opt = options or Options()
         self.result = PassResult()
         self._keys = None
+        self.shard = shard  # (k, n): decode only the connections that hash to shard k of n
 
     # -- decoder choice ---------------------------------------------------------
 
@@ -158,6 +161,11 @@ class Pipeline:
     # -- the pass ---------------------------------------------------------------
 
     def run(self, paths: Iterable[str], progress: Callable[[int, int], None] | None = None) -> PassResult:
+        paths = list(paths)
+        if self.opt.jobs > 1 and self.shard is None:
+            from .parallel import run_sharded
+            self.result = run_sharded(paths, self.opt)
+            return self.result
         res = self.result
         for path in paths:
             self._run_one(path, progress)
@@ -183,9 +191,15 @@ class Pipeline:
         linktypes = res.link_types
         last_ts, frame = 0.0, 0
         shift = o.offsets.get(path, 0.0)
+        if self.shard is not None:
+            from .capture.split import flow_index
+            mine, n = self.shard
+            frag_owner: dict = {}
         for frame, ts, iface, data, origlen in reader.packets():
             ts += shift
             lt = ifaces[iface].linktype
+            if self.shard is not None and flow_index(lt, data, n, frag_owner) != mine:
+                continue
             seg = decode(lt, data, ts)
             if seg is not None:
                 add(seg, ts, frame)
@@ -201,6 +215,7 @@ class Pipeline:
         res.skipped.update(link.skipped)
         res.warnings.extend(f"{path}: {w}" for w in info.warnings)
         res.connections.extend(tcp.connections)
+        res.conn_captures.extend([capture_index] * len(tcp.connections))
         if shift:
             res.offsets[path] = shift
             if info.first_ts is not None:

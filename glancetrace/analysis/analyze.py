@@ -90,7 +90,8 @@ def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
     events = dedupe_across_captures(result.events)
     an.calls = build_calls([(_cap(e), e) for e in events if isinstance(e, HttpTransaction)])
     an.handshakes = [e for e in events if isinstance(e, MysqlHandshake)]
-    an.tls_sessions = [e for e in events if type(e).__name__ == "TlsSession"]
+    an.tls_sessions = sorted((e for e in events if type(e).__name__ == "TlsSession"),
+                             key=lambda t: (_cap(t), t.conn_id))
     stmts = sorted((e for e in events if isinstance(e, SqlStatement)), key=lambda s: (s.request_time, s.conn_id))
     an.sql = [SqlRow(id=f"s{i + 1}", stmt=s, capture=_cap(s), meaning=glance_sql.interpret(s))
               for i, s in enumerate(stmts)]

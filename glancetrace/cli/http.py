@@ -15,7 +15,7 @@ from .options import capture_options, output_format_option, pipeline_options, ru
 @output_format_option(["table", "json", "csv"], "table")
 def command(captures, fmt, show_secrets, quiet, **kw):
     secrets_warning(show_secrets, quiet)
-    res = run_pass(list(captures), pipeline_options(kw, want_mysql=False), quiet)
+    res = run_pass(list(captures), pipeline_options(kw, want_mysql=False), quiet, kw.get("dask_address"))
     rows = tables.http_rows(res.of_type(HttpTransaction), show_secrets)
     if fmt == "json":
         tables.write_json(rows)

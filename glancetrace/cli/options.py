@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 
@@ -25,6 +26,12 @@ def capture_options(f):
         click.option("--offset", "offsets", multiple=True, metavar="FILE=SECONDS",
                      help="Clock offset to add to one capture's times (several captures of one incident); "
                           "estimated from shared packets when not given."),
+        click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+                     help="Worker processes, each decoding a share of the TCP connections "
+                          "[default: the number of cores for captures over 64 MB, else 1]."),
+        click.option("--dask", "dask_address", metavar="ADDRESS", default=None,
+                     help="Run the per-shard decoding on a Dask distributed cluster (scheduler address); "
+                          "the captures must be readable at the same path on its workers."),
         click.option("--show-secrets", is_flag=True,
                      help="Do not redact tokens and passwords (the output then holds secrets)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr."),
@@ -40,6 +47,7 @@ def pipeline_options(kw: dict, want_http: bool = True, want_mysql: bool = True) 
     o.tls_ports |= set(kw.get("tls_port") or ())
     o.mysql_ports |= set(kw.get("mysql_port") or ())
     o.keylog = list(kw.get("keylog") or ())
+    o.jobs = kw.get("jobs") or 0  # 0: decided by run_pass from the input size
     for item in kw.get("offsets") or ():
         path, sep, sec = item.rpartition("=")
         try:
@@ -66,11 +74,28 @@ def align_clocks(captures: list[str], options: Options, quiet: bool) -> None:
             click.echo(f"clock of {est.path}: {est.offset:+.6f} s relative to {captures[0]} ({how})", err=True)
 
 
-def run_pass(captures, options: Options, quiet: bool) -> PassResult:
+def default_jobs(captures) -> int:
+    """All cores for big inputs; one process where forking would cost more than it saves."""
+    try:
+        total = sum(os.path.getsize(c) for c in captures)
+    except OSError:
+        return 1
+    return (os.cpu_count() or 1) if total > 64 << 20 else 1
+
+
+def run_pass(captures, options: Options, quiet: bool, dask_address: str | None = None) -> PassResult:
     """Decode the captures once, with a progress line on a terminal; warn about what was skipped."""
     align_clocks(list(captures), options, quiet)
+    if not options.jobs:
+        options.jobs = default_jobs(captures)
+    if dask_address:
+        from ..parallel import run_on_dask
+        res = run_on_dask(list(captures), options, dask_address)
+        return _checked(res, captures, quiet)
     pipe = Pipeline(options)
-    if progress_wanted(quiet):
+    if options.jobs > 1:
+        res = pipe.run(captures)
+    elif progress_wanted(quiet):
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[frames]:,} frames"),
                       TimeElapsedColumn(), transient=True, console=_stderr_console()) as prog:
@@ -78,6 +103,10 @@ def run_pass(captures, options: Options, quiet: bool) -> PassResult:
             res = pipe.run(captures, progress=lambda frame, _: prog.update(task, frames=frame))
     else:
         res = pipe.run(captures)
+    return _checked(res, captures, quiet)
+
+
+def _checked(res: PassResult, captures, quiet: bool) -> PassResult:
     if res.packets == 0:
         raise UnusableInput(f"{', '.join(captures)}: no packets could be read")
     if not quiet:

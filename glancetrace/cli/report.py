@@ -16,7 +16,7 @@ from .options import capture_options, output_format_option, pipeline_options, ru
 
 
 def analyse(captures, kw, show_secrets, quiet, slow_sql=1.0) -> dict:
-    res = run_pass(list(captures), pipeline_options(kw), quiet)
+    res = run_pass(list(captures), pipeline_options(kw), quiet, kw.get("dask_address"))
     command = "glancetrace " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     an = analyze(res, AnalysisOptions(slow_sql=slow_sql, show_secrets=show_secrets, command=command))
     return an.to_dict()

@@ -17,7 +17,7 @@ from .options import capture_options, output_format_option, pipeline_options, ru
 @click.option("--digest", is_flag=True, help="Group by normalised statement (literals replaced), like pt-query-digest.")
 def command(captures, fmt, digest, show_secrets, quiet, **kw):
     secrets_warning(show_secrets, quiet)
-    res = run_pass(list(captures), pipeline_options(kw, want_http=False), quiet)
+    res = run_pass(list(captures), pipeline_options(kw, want_http=False), quiet, kw.get("dask_address"))
     stmts = res.of_type(SqlStatement)
     if digest:
         from ..analysis.sql_digest import digest as digest_table
