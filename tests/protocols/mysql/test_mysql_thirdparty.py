@@ -226,13 +226,16 @@ def _tshark_escaped(sql: str) -> str:
 
 
 def test_queries_match_tshark(thirdparty):
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [p for p in _all_mysql_traces(thirdparty) if p.name not in REASSEMBLY_DROPS]
+    extra = [a for port in (3307, 12345) for a in ("-d", f"tcp.port=={port},mysql")]
+    with ThreadPoolExecutor(4) as pool:  # tshark start-up dominates: run them side by side
+        oracle = list(pool.map(lambda p: tshark_fields(p, "mysql.query", ["tcp.stream", "mysql.command",
+                                                                          "mysql.query"], extra=extra), paths))
     checked = 0
-    for path in _all_mysql_traces(thirdparty):
-        if path.name in REASSEMBLY_DROPS:
-            continue
+    for path, rows in zip(paths, oracle):
         res = _decode(path)
-        extra = [a for port in (3307, 12345) for a in ("-d", f"tcp.port=={port},mysql")]
-        rows = tshark_fields(path, "mysql.query", ["tcp.stream", "mysql.command", "mysql.query"], extra=extra)
         want = Counter((int(s), q) for s, c, q in rows if c in ("3", "22") and q)
         got = Counter((s.conn_id, _tshark_escaped(s.sql)) for s in res.of_type(SqlStatement)
                       if s.command in ("COM_QUERY", "COM_STMT_PREPARE") and s.sql and not s.gap)
