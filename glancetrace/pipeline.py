@@ -116,9 +116,9 @@ class Pipeline:
 
     # -- decoder choice ---------------------------------------------------------
 
-    def _http(self, conn: Connection):
+    def _http(self, conn: Connection, tls: bool = False):
         from .protocols.http import HttpDecoder
-        return HttpDecoder(conn.stream, conn.client, conn.server, body_cap=self.opt.body_cap)
+        return HttpDecoder(conn.stream, conn.client, conn.server, body_cap=self.opt.body_cap, tls=tls)
 
     def _mysql(self, conn: Connection):
         from .protocols.mysql import MysqlDecoder
@@ -127,7 +127,7 @@ class Pipeline:
     def _tls(self, conn: Connection):
         from .protocols.tls import TlsDecoder
         return TlsDecoder(conn.stream, conn.client, conn.server, keys=self._keylog(),
-                          inner=lambda: self._http(conn))
+                          inner=lambda: self._http(conn, tls=True))
 
     def _keylog(self):
         if self._keys is None:

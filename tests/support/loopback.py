@@ -44,7 +44,9 @@ def tcpdump(path, bpf: str, iface: str = "lo", snaplen: int | None = None,
             extra: list[str] | None = None, settle: float = 0.3):
     """Capture `bpf` on `iface` into `path` while the block runs."""
     need("tcpdump")
-    cmd = ["tcpdump", "-i", iface, "-U", "-n", "-w", str(path)]
+    # --immediate-mode: a short exchange still in the kernel buffer is lost when tcpdump stops;
+    # a larger buffer keeps a loopback burst of hundreds of MB from being dropped
+    cmd = ["tcpdump", "-i", iface, "-U", "-n", "--immediate-mode", "-B", "524288", "-w", str(path)]
     if snaplen:
         cmd += ["-s", str(snaplen)]
     cmd += list(extra or []) + [bpf]

@@ -25,7 +25,7 @@ BIG_SIZE = 200 * 1024 * 1024
 def _record(path, port: int):
     # immediate mode: without it packets still in the kernel ring at SIGINT are lost;
     # a big ring (-B, KiB) so a 200 MB loopback burst is not dropped
-    return tcpdump(path, f"tcp port {port}", extra=["--immediate-mode", "-B", "524288"], settle=0.5)
+    return tcpdump(path, f"tcp port {port}", settle=0.5)
 
 
 def _app(environ, start_response):
