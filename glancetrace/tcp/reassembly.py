@@ -23,6 +23,8 @@ from ..capture.link import ACK, FIN, RST, SYN, Segment
 
 M32 = 0xFFFFFFFF
 PENDING_LIMIT = 2 << 20  # bytes held out of order per direction before a hole is declared lost
+IDLE_SECONDS = 300.0  # out-of-order bytes waiting longer than this (capture time) are given up as a gap
+SWEEP_EVERY = 1 << 16  # segments between idle sweeps
 ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN further ahead than this is bogus, not proof of lost bytes
 
 
@@ -75,6 +77,7 @@ class Connection:
     handler: StreamHandler | None = None
     midstream: bool = False  # no SYN seen: the capture started after the handshake
     closed: str = ""  # "", "fin", "rst", "end of capture", "idle"
+    decoded: bool = False  # a decoder handled it (its handler is dropped once closed)
     rst: bool = False
 
     @property
@@ -123,6 +126,8 @@ class TcpReassembler:
 
     def add(self, seg: Segment, ts: float, frame: int) -> None:
         self.segments += 1
+        if not self.segments % SWEEP_EVERY:
+            self.sweep(ts, frame)
         entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
         if entry is None:
             conn, d = self._new_connection(seg, ts, frame)
@@ -136,7 +141,7 @@ class TcpReassembler:
         ds = conn.dirs[d]
         ds.packets += 1
         if handler is None or conn.closed:
-            if handler is None and seg.flags & (FIN | RST):
+            if not conn.closed and seg.flags & (FIN | RST):
                 conn.closed = "rst" if seg.flags & RST else "fin"  # lets a reused port start a new stream
             return
         flags = seg.flags
@@ -272,6 +277,17 @@ class TcpReassembler:
         conn.closed = reason
         if conn.handler is not None:
             conn.handler.close(ts, frame, reason)
+            conn.handler = None  # the decoder's work is done: let it go
+            conn.decoded = True
+
+    def sweep(self, ts: float, frame: int) -> None:
+        """Memory bound: holes that stayed open too long become gaps, freeing what waited behind them."""
+        for conn in self.connections:
+            if conn.closed or conn.handler is None or ts - conn.last_ts < IDLE_SECONDS:
+                continue
+            for d, ds in enumerate(conn.dirs):
+                while ds.pending:
+                    self._force_gap(conn, d, ds, conn.last_ts, conn.last_frame, None)
 
     def finish(self, ts: float, frame: int) -> None:
         """End of capture: flush every open connection."""
