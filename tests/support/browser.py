@@ -103,3 +103,14 @@ def artifact(name: str) -> pathlib.Path:
     """Where a test leaves a screenshot or report for people to look at (git-ignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
+
+
+def load_timings(page) -> dict:
+    """Milliseconds since navigation start: DOM parsed, report script done, load event, first paint."""
+    return page.evaluate("""() => {
+        const nav = performance.getEntriesByType('navigation')[0] || {};
+        const fcp = performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint');
+        const gt = window.glancetrace || {};
+        return {dom_content_loaded: nav.domContentLoadedEventEnd, ready: gt.readyAt, script: gt.scriptMs,
+                load: nav.loadEventEnd, first_contentful_paint: fcp ? fcp.startTime : null};
+    }""")

@@ -3,16 +3,35 @@
 (function () {
   'use strict';
   var started = performance.now();
-  var D = {};
-  try { D = JSON.parse(document.getElementById('gt-data').textContent || '{}') || {}; } catch (e) { console.warn('report data unreadable', e); }
-  var calls = arr(D.calls), sqls = arr(D.sql), t0 = num(D.t0);
-  var images = arr(D.images), findings = arr(D.findings);
+  // The data block is parsed on first use (a table opened, a call clicked, a filter typed):
+  // findings and timelines are plain HTML/SVG, so the page shows before the big JSON is read.
+  var D = null, calls = [], sqls = [], t0 = null, images = [], findings = [];
   var imageById = {}, callIdx = {}, sqlIdx = {};
-  images.forEach(function (im) { if (im && !(im.id in imageById)) imageById[im.id] = im; });
-  calls.forEach(function (c, i) { var k = str(c && c.id); if (!(k in callIdx)) callIdx[k] = i; });
-  sqls.forEach(function (s, i) { var k = str(s && s.id); if (!(k in sqlIdx)) sqlIdx[k] = i; });
+  function load() {
+    if (D) return;
+    D = {};
+    try { D = JSON.parse(document.getElementById('gt-data').textContent || '{}') || {}; } catch (e) { console.warn('report data unreadable', e); }
+    calls = unpack(D.calls); sqls = unpack(D.sql); t0 = num(D.t0);
+    images = arr(D.images); findings = arr(D.findings);
+    images.forEach(function (im) { if (im && !(im.id in imageById)) imageById[im.id] = im; });
+    calls.forEach(function (c, i) { var k = str(c && c.id); if (!(k in callIdx)) callIdx[k] = i; });
+    sqls.forEach(function (s, i) { var k = str(s && s.id); if (!(k in sqlIdx)) sqlIdx[k] = i; });
+    Object.keys(tables).forEach(function (k) { tables[k].rows = specs[k].rows(); tables[k].view = null; tables[k].hay = null; });
+  }
 
   // ------------------------------------------------------------------ helpers
+  // {cols: [...], rows: [[...]]} (how big tables travel) back to an array of objects
+  function unpack(t) {
+    if (Array.isArray(t)) return t;
+    if (!t || !Array.isArray(t.cols) || !Array.isArray(t.rows)) return [];
+    var cols = t.cols, n = cols.length, out = new Array(t.rows.length);
+    for (var i = 0; i < t.rows.length; i++) {
+      var r = t.rows[i], o = {};
+      for (var j = 0; j < n; j++) o[cols[j]] = r[j];
+      out[i] = o;
+    }
+    return out;
+  }
   function arr(x) { return Array.isArray(x) ? x : []; }
   function obj(x) { return x && typeof x === 'object' && !Array.isArray(x) ? x : {}; }
   function num(x) { return typeof x === 'number' && isFinite(x) ? x : null; }
@@ -305,7 +324,7 @@
   ];
   var specs = {
     calls: {
-      rows: calls, detail: function (c) { return callDetail(c); },
+      rows: function () { return calls; }, detail: function (c) { return callDetail(c); },
       rowClass: function (c) { return num(c.status) >= 400 || c.status === null || c.status === undefined ? 'err' : ''; },
       cols: [
         { title: 'time', render: function (c) { return timeCell(c.request_time); }, sort: function (c) { return num(c.request_time); } },
@@ -323,7 +342,7 @@
       ]
     },
     sql: {
-      rows: sqls, detail: sqlDetail,
+      rows: function () { return sqls; }, detail: sqlDetail,
       rowClass: function (s) { return s.error_code || s.error_message ? 'err' : ''; },
       cols: [
         { title: 'time', render: function (s) { return timeCell(s.request_time); }, sort: function (s) { return num(s.request_time); } },
@@ -339,7 +358,7 @@
       ]
     },
     digest: {
-      rows: arr(D.sql_digest), detail: null,
+      rows: function () { return arr(D.sql_digest); }, detail: null,
       cols: [
         { title: 'normalised statement', cls: 'sqltext', value: function (g) { return str(g.fingerprint); } },
         { title: 'count', num: true, value: function (g) { return str(g.count); }, sort: function (g) { return num(g.count); } },
@@ -351,7 +370,7 @@
       ]
     },
     tokens: {
-      rows: arr(D.tokens), detail: null,
+      rows: function () { return arr(D.tokens); }, detail: null,
       cols: [
         { title: 'time', render: function (t) { return timeCell(t.time); }, sort: function (t) { return num(t.time); } },
         { title: 'kind', value: function (t) { return str(t.kind); } },
@@ -364,7 +383,7 @@
       ]
     },
     tls: {
-      rows: arr(D.tls_sessions), detail: null,
+      rows: function () { return arr(D.tls_sessions); }, detail: null,
       cols: [
         { title: 'connection', value: function (t) { return str(t.conn_id); } },
         { title: 'client → server', value: function (t) { return str(t.client) + ' → ' + str(t.server); } },
@@ -381,12 +400,12 @@
   };
   var tables = {}, mounters = [];
   Object.keys(specs).forEach(function (key) {
-    var s = specs[key], t = new Table(key, s.rows, s.cols, s.detail, 100);
+    var s = specs[key], t = new Table(key, [], s.cols, s.detail, 100);
     t.rowClass = s.rowClass; tables[key] = t;
     var block = document.getElementById('tbl-' + key);
     if (!block) return;
     var host = block.querySelector('.table-host');
-    function mount() { if (!t.tbody) { host.textContent = ''; t.mount(host); } }
+    function mount() { load(); if (!t.tbody) { host.textContent = ''; t.mount(host); } }
     mounters.push(mount);
     block.addEventListener('toggle', function () { if (block.open) mount(); });
     if (block.open) mount();
@@ -395,6 +414,7 @@
   // ------------------------------------------------------------------ drawer (click on a bar, tick or link)
   var drawer = document.getElementById('drawer'), dbody = document.getElementById('drawer-body'), dtitle = document.getElementById('drawer-title');
   function openCall(i, sqlI) {
+    load();
     var c = calls[i]; if (!c) return;
     dtitle.textContent = 'HTTP call ' + str(c.id);
     dbody.textContent = '';
@@ -404,6 +424,7 @@
     history.replaceState(null, '', '#call-' + i);
   }
   function openSql(i) {
+    load();
     var s = sqls[i]; if (!s) return;
     dtitle.textContent = 'SQL statement ' + str(s.id);
     dbody.textContent = '';
@@ -467,9 +488,10 @@
   var findingItems = Array.prototype.slice.call(document.querySelectorAll('li.finding'));
   function applyFilter() {
     var v = q.value.trim().toLowerCase(), shown = 0;
+    if (v) load();
     findingItems.forEach(function (li) { var ok = !v || li.textContent.toLowerCase().indexOf(v) >= 0; li.hidden = !ok; if (ok) shown++; });
     var parts = [];
-    Object.keys(tables).forEach(function (k) {
+    if (D) Object.keys(tables).forEach(function (k) {
       var n = tables[k].setFilter(v);
       var b = document.getElementById('tbl-' + k);
       if (b) { var cnt = b.querySelector('[data-count]'); cnt.textContent = v ? n + ' of ' + tables[k].rows.length : String(tables[k].rows.length); }
@@ -482,6 +504,7 @@
   // ------------------------------------------------------------------ print: expand everything
   var closedBefore = [];
   window.addEventListener('beforeprint', function () {
+    load();
     closedBefore = Array.prototype.filter.call(document.querySelectorAll('details'), function (d) { return !d.open; });
     closedBefore.forEach(function (d) { d.open = true; });
     mounters.forEach(function (m) { m(); });
@@ -490,6 +513,7 @@
   window.addEventListener('afterprint', function () { closedBefore.forEach(function (d) { d.open = false; }); closedBefore = []; });
 
   fromHash();
-  window.glancetrace = { tables: tables, openCall: openCall, openSql: openSql, readyMs: performance.now() - started };
+  window.glancetrace = { tables: tables, openCall: openCall, openSql: openSql,
+    filter: function (v) { q.value = v; applyFilter(); }, scriptMs: performance.now() - started, readyAt: performance.now() };
   document.documentElement.setAttribute('data-ready', '1');
 })();
