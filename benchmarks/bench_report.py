@@ -1,0 +1,60 @@
+"""The whole job (`glancetrace report`) against tshark, one run, same files, ratios printed.
+
+    python3 benchmarks/bench_report.py FILE [FILE ...]      # e.g. a 200 MB and a 2 GB capture
+
+For each file, from one run: wall time and peak RSS of
+  - tshark -r FILE -Y mysql.query -T fields -e mysql.query      (does far less than we do)
+  - glancetrace report FILE --jobs 1
+  - glancetrace report FILE --jobs N  (N = cores)
+and the ratios report/tshark and jobs1/jobsN, plus seconds per GB (to see that time grows linearly).
+Inputs: python3 ../shared/bench/make_capture.py --size 2G --out bench-data/big2g.pcap --seed 1
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a command and its descendants."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest one so far: only meaningful when it grew
+    return wall, max(after, before) / 1024
+
+
+def main(files: list[str]) -> None:
+    cores = os.cpu_count() or 1
+    rows = []
+    for f in files:
+        size_gb = os.path.getsize(f) / 2**30
+        subprocess.run(["cat", f], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+        out = os.path.join(tempfile.mkdtemp(), "r.html")
+        gt = [sys.executable, "-m", "glancetrace", "report", f, "-q", "-o", out]
+        tshark_t, tshark_rss = timed(["tshark", "-r", f, "-n", "-Y", "mysql.query", "-T", "fields", "-e",
+                                      "mysql.query"])
+        one_t, one_rss = timed(gt + ["--jobs", "1"])
+        many_t, many_rss = timed(gt + ["--jobs", str(cores)])
+        rows.append((os.path.basename(f), size_gb, tshark_t, tshark_rss, one_t, one_rss, many_t, many_rss))
+        print(f"{os.path.basename(f)} ({size_gb:.2f} GiB): tshark {tshark_t:.1f} s / {tshark_rss:.0f} MiB; "
+              f"report --jobs 1 {one_t:.1f} s / {one_rss:.0f} MiB; --jobs {cores} {many_t:.1f} s / {many_rss:.0f} MiB",
+              flush=True)
+    print()
+    print(f"| input | GiB | tshark mysql.query | report --jobs 1 | report --jobs {cores} | report/tshark | "
+          f"jobs1/jobs{cores} | s per GiB (jobs {cores}) | peak RSS jobs 1 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, gb, tt, trss, ot, orss, mt, mrss in rows:
+        print(f"| {name} | {gb:.2f} | {tt:.1f} s | {ot:.1f} s | {mt:.1f} s | {mt / tt:.2f} | {ot / mt:.2f} | "
+              f"{mt / gb:.1f} | {orss:.0f} MiB |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
