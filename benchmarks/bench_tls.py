@@ -125,11 +125,13 @@ def bench_pass(pcap, keys, port):
 
 
 def bench_tshark(pcap, keys, port):
+    """tshark decrypting every record: HTTP body reassembly off (a GB body is not reassembled),
+    frames whose decrypted payload reached HTTP counted, to show tshark really decrypted."""
     t = time.perf_counter()
-    out = subprocess.run(["tshark", "-r", str(pcap), "-n", "-o", f"tls.keylog_file:{keys}", "-d",
-                          f"tcp.port=={port},tls", "-Y", "http.request", "-T", "fields", "-e", "http.request.method"],
-                         capture_output=True, text=True).stdout
-    return time.perf_counter() - t, out.split()
+    out = subprocess.run(["tshark", "-r", str(pcap), "-n", "-o", f"tls.keylog_file:{keys}",
+                          "-o", "http.desegment_body:FALSE", "-d", f"tcp.port=={port},tls", "-Y", "http",
+                          "-T", "fields", "-e", "frame.number"], capture_output=True, text=True).stdout
+    return time.perf_counter() - t, len(out.split())
 
 
 def main():
@@ -152,7 +154,7 @@ def main():
     print(f"whole pass (decode()):   {pt:6.2f} s  {mb / pt:7.0f} MB/s")
     if not a.no_tshark:
         tt, reqs = bench_tshark(pcap, keys, port)
-        print(f"tshark with the keys:    {tt:6.2f} s  {mb / tt:7.0f} MB/s  (requests seen: {reqs})")
+        print(f"tshark with the keys:    {tt:6.2f} s  {mb / tt:7.0f} MB/s  ({reqs} frames decoded as HTTP after decryption)")
         print(f"ratio tshark/TlsDecoder: {tt / dt:.1f}x   tshark/whole pass: {tt / pt:.1f}x")
 
 
