@@ -398,7 +398,7 @@
       ]
     }
   };
-  var tables = {}, mounters = [];
+  var tables = {}, mounters = [], openAtStart = [];
   Object.keys(specs).forEach(function (key) {
     var s = specs[key], t = new Table(key, [], s.cols, s.detail, 100);
     t.rowClass = s.rowClass; tables[key] = t;
@@ -408,8 +408,9 @@
     function mount() { load(); if (!t.tbody) { host.textContent = ''; t.mount(host); } }
     mounters.push(mount);
     block.addEventListener('toggle', function () { if (block.open) mount(); });
-    if (block.open) mount();
+    if (block.open) openAtStart.push(mount);
   });
+  openAtStart.forEach(function (m) { m(); });  // after every table exists: load() fills them all
 
   // ------------------------------------------------------------------ drawer (click on a bar, tick or link)
   var drawer = document.getElementById('drawer'), dbody = document.getElementById('drawer-body'), dtitle = document.getElementById('drawer-title');
