@@ -2,17 +2,17 @@
 
 Image uploads are GBs of application/octet-stream: they are only hashed (md5,
 sha256, sha512, all in C, fed the caller's memoryviews without copies) and
-counted.  Textual bodies (JSON, text, XML, forms) are also kept up to the cap,
+counted (digests.py does the hashing on another core).  Textual bodies (JSON, text, XML, forms) are also kept up to the cap,
 decoded from gzip / deflate / raw deflate on the fly, and JSON is parsed at
 the end.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zlib
 
+from .digests import StreamDigests
 from .events import BodyInfo
 
 _TEXTUAL = ("json", "text/", "xml", "x-www-form-urlencoded", "javascript")
@@ -29,15 +29,12 @@ def is_textual(content_type: str) -> bool:
 class BodySink:
     """Accumulates BodyInfo for one body; `feed` takes bytes or memoryviews."""
 
-    __slots__ = ("info", "cap", "_md5", "_sha256", "_sha512", "_keep", "_inflate",
-                 "_coding", "_decode_failed")
+    __slots__ = ("info", "cap", "_digests", "_keep", "_inflate", "_coding", "_decode_failed")
 
     def __init__(self, info: BodyInfo, cap: int):
         self.info = info
         self.cap = cap
-        self._md5 = hashlib.md5()
-        self._sha256 = hashlib.sha256()
-        self._sha512 = hashlib.sha512()
+        self._digests: StreamDigests | None = StreamDigests()
         coding = info.content_encoding.lower().strip()
         self._coding = coding
         self._keep: bytearray | None = bytearray() if is_textual(info.content_type) and cap > 0 else None
@@ -47,10 +44,8 @@ class BodySink:
     def feed(self, data) -> None:
         """`data` is body content (chunk framing already removed)."""
         self.info.size += len(data)
-        if self._md5 is not None:
-            self._md5.update(data)
-            self._sha256.update(data)
-            self._sha512.update(data)
+        if self._digests is not None:
+            self._digests.update(data)
         keep = self._keep
         if keep is not None and not self.info.capped:
             self._keep_text(data, keep)
@@ -88,16 +83,14 @@ class BodySink:
 
     def invalidate(self) -> None:
         """Bytes of this body were not captured: digests and JSON cannot be trusted."""
-        self._md5 = self._sha256 = self._sha512 = None
+        self._digests = None
         self._keep = None
 
     def finish(self) -> BodyInfo:
         info = self.info
-        if self._md5 is not None:
-            info.md5 = self._md5.hexdigest()
-            info.sha256 = self._sha256.hexdigest()
-            info.sha512 = self._sha512.hexdigest()
-            self._md5 = self._sha256 = self._sha512 = None
+        if self._digests is not None:
+            info.md5, info.sha256, info.sha512 = self._digests.hexdigests()
+            self._digests = None
         keep = self._keep
         if keep is not None and (keep or info.size):
             if self._inflate is not None and not info.capped and not self._decode_failed:
