@@ -10,6 +10,8 @@ command -v tshark >/dev/null || need_apt+=(tshark)
 command -v editcap >/dev/null || need_apt+=(wireshark-common)
 command -v mariadbd >/dev/null || need_apt+=(mariadb-server)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v mergecap >/dev/null || need_apt+=(wireshark-common)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

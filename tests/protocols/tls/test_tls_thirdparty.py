@@ -82,10 +82,9 @@ def test_zeek_tls12_without_key(thirdparty):
     assert sess.why_not == f"no key for client random {sess.client_random} (no key log loaded)"
 
 
-RIG = FIXTURES / "rig"
+RIG = FIXTURES / "rig" / "tls_overcloud"
 
 
-@pytest.mark.skipif(not (RIG / "tls_overcloud.pcap").exists(), reason="rig fixtures not committed yet")
 def test_overcloud_all_requests_decrypted():
     """haproxy TLS 1.3 on 13000/13292: every request comes out (tshark 4.0 misses 2 on 13292
     without out-of-order reassembly); counts checked against the rig's truth file."""
@@ -93,8 +92,8 @@ def test_overcloud_all_requests_decrypted():
 
     from glancetrace.protocols.http import HttpTransaction
 
-    truth = json.loads((RIG / "tls_overcloud.truth.json").read_text())
-    res = decode(str(RIG / "tls_overcloud.pcap"), keylog=[str(RIG / "tls_overcloud.keys")])
+    truth = json.loads((RIG / "truth.json").read_text())
+    res = decode(str(RIG / "capture.pcap"), keylog=[str(RIG / "capture.keys")])
     sessions = res.of_type(TlsSession)
     assert sessions and all(s.decrypted and s.version == "TLS 1.3" for s in sessions)
     tx = [t for t in res.of_type(HttpTransaction) if t.tls]
