@@ -129,6 +129,34 @@ class TcpReassembler:
         if not self.segments % SWEEP_EVERY:
             self.sweep(ts, frame)
         entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
+        # fast path: the next in-order data segment of a decoded connection, nothing waiting,
+        # no flag but ACK/PSH (the bulk of an image upload)
+        if entry is not None and not seg.flags & 0x07 and not seg.missing:
+            conn, d = entry
+            handler = conn.handler
+            ds = conn.dirs[d]
+            payload = seg.payload
+            n = len(payload)
+            if (handler is not None and seg.seq == ds.next_seq and not ds.pending
+                    and not conn.closed and not conn.dirs[1 - d].pending):
+                other_next = conn.dirs[1 - d].next_seq
+                if not n:
+                    # a pure ACK that acknowledges nothing we have not seen
+                    ahead = (seg.ack - other_next) & M32 if other_next is not None else None
+                    if ahead is not None and (ahead == 0 or ahead >= ACK_JUMP_LIMIT):
+                        conn.last_ts = ts
+                        conn.last_frame = frame
+                        ds.packets += 1
+                        return
+                elif other_next is None or seg.ack == other_next or not seg.flags & ACK:
+                    conn.last_ts = ts
+                    conn.last_frame = frame
+                    ds.packets += 1
+                    ds.delivered += n
+                    ds.offset += n
+                    ds.next_seq = (ds.next_seq + n) & M32
+                    handler.data(d, payload, ts, frame)
+                    return
         if entry is None:
             conn, d = self._new_connection(seg, ts, frame)
         else:
