@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -94,7 +95,8 @@ def run_pass(captures, options: Options, quiet: bool, dask_address: str | None =
         return _checked(res, captures, quiet)
     pipe = Pipeline(options)
     if options.jobs > 1:
-        res = pipe.run(captures)
+        with phase(f"decoding in {options.jobs} processes", quiet):
+            res = pipe.run(captures)
     elif progress_wanted(quiet):
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[frames]:,} frames"),
@@ -113,6 +115,16 @@ def _checked(res: PassResult, captures, quiet: bool) -> PassResult:
         for w in res.warnings:
             click.echo(f"warning: {w}", err=True)
     return res
+
+
+@contextlib.contextmanager
+def phase(name: str, quiet: bool):
+    """A spinner with the phase's name on a terminal's stderr; nothing otherwise."""
+    if not progress_wanted(quiet):
+        yield
+        return
+    with _stderr_console().status(f"[bold]{name}…"):
+        yield
 
 
 @functools.lru_cache(maxsize=1)

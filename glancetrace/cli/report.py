@@ -12,14 +12,15 @@ from ..analysis.analyze import AnalysisOptions, analyze
 from ..analysis.findings import SEVERITY_ORDER
 from ..report import tables, terminal
 from .common import progress_wanted
-from .options import capture_options, output_format_option, pipeline_options, run_pass, secrets_warning
+from .options import capture_options, output_format_option, phase, pipeline_options, run_pass, secrets_warning
 
 
 def analyse(captures, kw, show_secrets, quiet, slow_sql=1.0) -> dict:
     res = run_pass(list(captures), pipeline_options(kw), quiet, kw.get("dask_address"))
     command = "glancetrace " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    an = analyze(res, AnalysisOptions(slow_sql=slow_sql, show_secrets=show_secrets, command=command))
-    return an.to_dict()
+    with phase("correlating SQL with calls, building lifecycles", quiet):
+        an = analyze(res, AnalysisOptions(slow_sql=slow_sql, show_secrets=show_secrets, command=command))
+        return an.to_dict()
 
 
 def exit_for(doc: dict, fail_on: str | None) -> int:
@@ -61,7 +62,8 @@ def command(captures, output, fmt, fail_on, slow_sql, show_secrets, quiet, **kw)
         from ..report.html import render_html
         path = output or default_output(captures)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        html = render_html(doc)
+        with phase("writing the report", quiet):
+            html = render_html(doc)
         with open(path, "w", encoding="utf-8") as f:
             f.write(html)
         written = path
