@@ -510,7 +510,8 @@ def build_view(analysis: dict) -> dict:
     warnings = [_str(w) for w in _list(summary.get("warnings"))]
     for c in captures:
         warnings += [f"{_str(c.get('path'))}: {_str(w)}" for w in _list(c.get("warnings"))]
-    link_types = sorted({_str(lt) for c in captures for lt in _list(c.get("link_types"))})
+    link_types = sorted({_str(lt) for c in captures
+                         for lt in (_list(c.get("link_type_names")) or _list(c.get("link_types")))})
 
     data = {
         "t0": t0,

@@ -280,21 +280,43 @@ def test_script_json_is_safe_and_round_trips(value):
     assert json.loads(text) == {"v": value, "n": None}
 
 
-def test_real_capture_through_analysis_if_available(tmp_path):
-    """When the analysis layer offers analyze(), render a real rig capture with it."""
-    analysis_mod = pytest.importorskip("glancetrace.analysis")
-    analyze = getattr(analysis_mod, "analyze", None)
-    if analyze is None:
-        pytest.skip("glancetrace.analysis.analyze is not there yet")
-    from tests.conftest import ROOT
-    pcap = ROOT.parent / "rig-out" / "plain_overcloud.pcap"
-    if not pcap.exists():
-        pytest.skip(f"{pcap} not here")
-    a = analyze(str(pcap))
-    html = render_html(a)
-    tree = parse(html)
+@pytest.fixture(scope="module")
+def real_analysis():
+    """The failures rig capture (empty upload, interrupted uploads, 403 delete...) through the real analysis."""
+    from glancetrace.analysis.analyze import AnalysisOptions, analyze
+    from glancetrace.pipeline import decode
+    from tests.conftest import FIXTURES
+
+    pcap = FIXTURES / "rig" / "failures" / "capture.pcap"
+    return analyze(decode(str(pcap)), AnalysisOptions(command=f"glancetrace report {pcap}")).to_dict()
+
+
+def test_real_capture_report(real_analysis):
+    a = real_analysis
+    tree = parse(render_html(a))
     data = embedded_data(tree)
-    assert len(data["calls"]) == len(a.get("calls") or [])
-    ids = [n.attrs["data-image-id"] for n in tree.root.find_all("section", data_image_id=True)]
-    assert ids == [str(im.get("id")) for im in a.get("images") or []]
-    (tmp_path / "real.html").write_text(html)
+    assert [c["id"] for c in data["calls"]] == [c["id"] for c in a["calls"]]
+    sql_ids = {s["id"] for s in data["sql"]}
+    assert len(sql_ids) == len(a["sql"])
+    for c in data["calls"]:
+        assert set(c.get("sql") or []) <= sql_ids
+    sections = {n.attrs["data-image-id"]: n for n in tree.root.find_all("section", data_image_id=True)}
+    assert list(sections) == [im["id"] for im in a["images"]]
+    for im in a["images"]:
+        rows = [r for r in sections[im["id"]].find_all("tr") if "transition" in r.classes()]
+        assert [r.attrs["data-status"] for r in rows] == [t["status"] for t in im["transitions"]]
+        svg = [s for s in sections[im["id"]].find_all("svg") if "timeline" in s.classes()]
+        assert len(svg) == 1
+    items = [n for n in tree.root.find_all("li") if "finding" in n.classes()]
+    assert len(items) == len(a["findings"]) > 0
+    by_id = {f["id"]: f for f in a["findings"]}
+    for li in items:
+        f = by_id[li.attrs["data-finding-id"]]
+        (code,) = [c for c in li.find_all("code") if "wsfilter" in c.classes()]
+        assert code.all_text() == f["wireshark_filter"]
+    # errors before warnings before info
+    order = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+    sev = [order[by_id[li.attrs["data-finding-id"]]["severity"]] for li in items]
+    assert sev == sorted(sev)
+    header = " ".join(next(tree.root.find_all("section", id="overview")).all_text().split())
+    assert "Ethernet" in header and f"{a['summary']['packets']:,}" in header
