@@ -222,3 +222,18 @@ def synthetic_analysis(n_images: int = 40, n_calls: int = 5000, n_sql: int = 300
             b.stmt(c, base + 0.001 * (j + 1), f"SELECT images.id, images.name, images.status FROM images WHERE images.id = '{c['image_id']}' /* {j} */",
                    image_id=c["image_id"], rows=rnd.randrange(0, 3), latency=rnd.uniform(0.0001, 0.004))
     return _wrap(b, images, t + 5)
+
+
+_REAL: dict = {}
+
+
+def real_analysis(scenario: str = "failures") -> dict:
+    """A committed rig capture (tests/fixtures/rig/<scenario>) through the real pipeline and analysis, once per run."""
+    if scenario not in _REAL:
+        from glancetrace.analysis.analyze import AnalysisOptions, analyze
+        from glancetrace.pipeline import decode
+        from tests.conftest import FIXTURES
+
+        pcap = FIXTURES / "rig" / scenario / "capture.pcap"
+        _REAL[scenario] = analyze(decode(str(pcap)), AnalysisOptions(command=f"glancetrace report {pcap}")).to_dict()
+    return _REAL[scenario]

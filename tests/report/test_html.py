@@ -11,6 +11,7 @@ import pytest
 
 from glancetrace.report.html import render_html, script_json
 
+from . import browser_data
 from .browser_data import HOSTILE_NAME, HOSTILE_URI, small_analysis
 
 
@@ -283,12 +284,7 @@ def test_script_json_is_safe_and_round_trips(value):
 @pytest.fixture(scope="module")
 def real_analysis():
     """The failures rig capture (empty upload, interrupted uploads, 403 delete...) through the real analysis."""
-    from glancetrace.analysis.analyze import AnalysisOptions, analyze
-    from glancetrace.pipeline import decode
-    from tests.conftest import FIXTURES
-
-    pcap = FIXTURES / "rig" / "failures" / "capture.pcap"
-    return analyze(decode(str(pcap)), AnalysisOptions(command=f"glancetrace report {pcap}")).to_dict()
+    return browser_data.real_analysis("failures")
 
 
 def test_real_capture_report(real_analysis):

@@ -12,7 +12,7 @@ import pytest
 from glancetrace.report.html import render_html
 from tests.support.browser import artifact, chromium, load_timings, offline_page
 
-from .browser_data import small_analysis, synthetic_analysis
+from .browser_data import real_analysis, small_analysis, synthetic_analysis
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +179,27 @@ def test_big_report_opens_lazily(browser, tmp_path):
         assert rows.count() < len(a["calls"])
         page.screenshot(path=str(artifact("report-big.png")))
         assert page.errors == [] and page.requests == []
+
+
+def test_real_capture_report_in_the_browser(browser, tmp_path):
+    """The failures rig capture, analysed for real: opens offline, clean, one drawn timeline per image."""
+    a = real_analysis("failures")
+    path = tmp_path / "failures.html"
+    path.write_text(render_html(a), encoding="utf-8")
+    for scheme in ("light", "dark"):
+        with offline_page(browser, path, color_scheme=scheme) as page:
+            ready(page)
+            assert page.errors == [] and page.requests == []
+            svgs = page.locator("svg.timeline")
+            assert svgs.count() == len(a["images"])
+            for i in range(svgs.count()):
+                box = svgs.nth(i).bounding_box()
+                assert box and box["width"] > 600
+            page.screenshot(path=str(artifact(f"report-failures-{scheme}.png")), full_page=scheme == "light")
+            # a finding's call opens in the drawer with its statements
+            f = next(f for f in a["findings"] if f.get("call_id"))
+            page.locator(f'li.finding[data-finding-id="{f["id"]}"] a.call-link').click()
+            assert f["call_id"] in page.inner_text("#drawer-title")
+            call = next(c for c in a["calls"] if c["id"] == f["call_id"])
+            assert page.locator("#drawer").inner_text().count(call["uri"]) >= 1
+            assert page.errors == []
