@@ -111,7 +111,11 @@ def test_filter_expand_and_call_details(browser, report, analysis):
         # click the failed upload's bar on the killed image's timeline: the drawer shows it
         bad = analysis["images"][1]
         upload = next(c for c in analysis["calls"] if c["image_id"] == bad["id"] and c["kind"] == "image-upload")
-        page.locator(f'svg.timeline g.call[data-call-id="{upload["id"]}"]').click()
+        bar = page.locator(f'svg.timeline g.call[data-call-id="{upload["id"]}"]')
+        bar.hover()
+        tip = page.locator("#tip")
+        assert tip.is_visible() and upload["uri"] in tip.inner_text() and "500" in tip.inner_text()
+        bar.click()
         drawer = page.locator("#drawer")
         assert drawer.is_visible()
         assert upload["id"] in page.inner_text("#drawer-title")
