@@ -3,7 +3,8 @@
     python3 benchmarks/bench_report.py FILE [FILE ...]      # e.g. a 200 MB and a 2 GB capture
 
 For each file, from one run: wall time and peak RSS of
-  - tshark -r FILE -Y mysql.query -T fields -e mysql.query      (does far less than we do)
+  - tshark -r FILE -o http.desegment_body:FALSE -Y mysql.query -T fields -e mysql.query
+    (does far less than we do; with tshark's default HTTP body reassembly it is several times slower)
   - glancetrace report FILE --jobs 1
   - glancetrace report FILE --jobs N  (N = cores)
 and the ratios report/tshark and jobs1/jobsN, plus seconds per GB (to see that time grows linearly).
@@ -13,7 +14,6 @@ Inputs: python3 ../shared/bench/make_capture.py --size 2G --out bench-data/big2g
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,14 +21,15 @@ import time
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a command and its descendants."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (MiB) of a command and its descendants (measured in a fresh
+    wrapper process, so one command's peak does not hide the next one's)."""
+    wrapper = ("import resource, subprocess, sys; "
+               "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], check=True, capture_output=True, text=True).stdout
     wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest one so far: only meaningful when it grew
-    return wall, max(after, before) / 1024
+    return wall, int(out.split()[-1]) / 1024
 
 
 def main(files: list[str]) -> None:
@@ -39,8 +40,9 @@ def main(files: list[str]) -> None:
         subprocess.run(["cat", f], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
         out = os.path.join(tempfile.mkdtemp(), "r.html")
         gt = [sys.executable, "-m", "glancetrace", "report", f, "-q", "-o", out]
-        tshark_t, tshark_rss = timed(["tshark", "-r", f, "-n", "-Y", "mysql.query", "-T", "fields", "-e",
-                                      "mysql.query"])
+        # HTTP body reassembly off: tshark's fastest way to this (with defaults it takes many times longer)
+        tshark_t, tshark_rss = timed(["tshark", "-r", f, "-n", "-o", "http.desegment_body:FALSE", "-Y",
+                                      "mysql.query", "-T", "fields", "-e", "mysql.query"])
         one_t, one_rss = timed(gt + ["--jobs", "1"])
         many_t, many_rss = timed(gt + ["--jobs", str(cores)])
         rows.append((os.path.basename(f), size_gb, tshark_t, tshark_rss, one_t, one_rss, many_t, many_rss))
