@@ -221,9 +221,12 @@ def _findings(an: Analysis) -> None:
                                    f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
                                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
         _upload_checks(an, img, label, out)
+    explained = {f.call_id for f in out if f.code == "upload-interrupted"}
     for call in an.calls:
         if call.hop == "backend" and call.peer and calls[call.peer].tx.status is not None:
             continue  # the frontend hop reports the same outcome
+        if call.id in explained:
+            continue  # the interrupted upload's finding already says how it ended
         f = http_status_finding(call, call_frames(call))
         if f:
             out.append(f)
@@ -280,9 +283,13 @@ def _upload_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> 
         expected = tx.header("content-length")
         if tx.status is None or tx.truncated or tx.incomplete:
             total = f" of {int(expected):,}" if expected and expected.isdigit() else ""
+            if tx.status is None:
+                ending = "no response: the capture or the connection ended first"
+            else:
+                reason = getattr(call.meaning, "error_message", None)
+                ending = f"Glance answered {tx.status} {tx.reason}" + (f" — “{reason}”" if reason else "")
             out.append(Finding("error", "upload-interrupted",
-                               f"upload of {label} was cut off after {body.size:,}{total} bytes "
-                               f"({'no response' if tx.status is None else f'status {tx.status}'})",
+                               f"upload of {label} was cut off after {body.size:,}{total} bytes; {ending}",
                                image_id=img.id, call_id=cid, frames=frames))
             continue
         if tx.status >= 300 or tx.gap:
