@@ -110,3 +110,18 @@ def test_tls_without_keys_still_shows_the_encrypted_calls():
     # the decrypted frontend calls pair with the haproxy → glance-api backend calls
     fronts = [c for c in with_keys["calls"] if c["tls"]]
     assert fronts and all(c["hop"] == "frontend" for c in fronts if c["server"].endswith(":13292"))
+
+
+def test_sql_without_its_calls_is_kept_as_background_work():
+    """A capture of the database port alone: nothing to tie the SQL to, yet nothing is dropped and the
+    lifecycles still come out of the SQL."""
+    from glancetrace.analysis.analyze import analyze
+    from glancetrace.pipeline import decode
+    from tests.support.rig import capture
+
+    doc = analyze(decode(capture("plain_overcloud"), want_http=False)).to_dict()
+    whole = analysed("plain_overcloud")
+    assert len(doc["sql"]) == len(whole["sql"])
+    assert all(s["call_id"] is None for s in doc["sql"])
+    assert [(im["id"], im["final_status"]) for im in doc["images"]] == \
+        [(im["id"], im["final_status"]) for im in whole["images"]]
