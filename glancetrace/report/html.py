@@ -283,140 +283,156 @@ def _timeline(image: dict, calls_by_id: dict, call_index: dict, sql_by_id: dict,
             seen.add(id(c))
             lo = min(lo, a)
     pad = max((hi - lo) * 0.02, 0.005)
-    sc = _Scale(lo - pad, hi + pad)
 
-    # axis
-    span = sc.t1 - sc.t0
-    step = _nice_step(span)
-    base = t_first if t_first is not None else sc.t0
-    first_tick = math.ceil((sc.t0 - base) / step) * step + base
-    axis = []
-    t = first_tick
-    decimals = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
-    while t <= sc.t1 + 1e-9 and len(axis) < 40:
-        axis.append({"x": sc.x(t), "label": f"+{t - base:.{decimals}f}s" if t >= base else f"{t - base:.{decimals}f}s"})
-        t += step
+    def draw(sc: _Scale) -> dict:
+        """The geometry of one view of the timeline over sc's time window (what lies outside is left out)."""
+        # axis
+        span = sc.t1 - sc.t0
+        step = _nice_step(span)
+        base = t_first if t_first is not None else sc.t0
+        first_tick = math.ceil((sc.t0 - base) / step) * step + base
+        axis = []
+        t = first_tick
+        decimals = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
+        while t <= sc.t1 + 1e-9 and len(axis) < 40:
+            axis.append({"x": sc.x(t), "label": f"+{t - base:.{decimals}f}s" if t >= base else f"{t - base:.{decimals}f}s"})
+            t += step
 
-    y = TL_AXIS
-    lanes = []
-    # status lane: state bands + transition markers
-    bands = []
-    for s in states:
-        a = _num(s.get("start"))
-        if a is None:
-            continue
-        b = _num(s.get("end"))
-        open_end = b is None
-        b = sc.t1 if open_end else b
-        x1, x2 = sc.x(max(a, sc.t0)), sc.x(min(b, sc.t1))
-        status = _str(s.get("status")) or "?"
-        w = max(x2 - x1, 1.5)
-        bands.append({"x": x1, "w": round(w, 2), "status": status, "cls": _state_class(status),
-                      "open": open_end, "label": status if w > len(status) * 6.5 + 8 else "",
-                      "title": f"{status}: {fmt_utc(a)} → {'capture end' if open_end else fmt_utc(b)}"
-                               f" ({fmt_duration(_num(s.get('seconds')) if _num(s.get('seconds')) is not None else (None if open_end else b - a))})"})
-    lanes.append({"label": "image status", "y": y, "h": TL_STATUS_H, "kind": "status"})
-    status_y = y
-    y += TL_STATUS_H + TL_LANE_PAD
-
-    bars = []
-    for service, label in LANES:
-        group = [c for c in my_calls if (_str(c.get("service")) if _str(c.get("service")) in
-                                         ("keystone", "glance", "swift") else "other") == service]
-        if not group and service in ("swift", "other"):
-            continue
-        items = []
-        for c in group:
-            a = _num(c.get("request_time"))
+        y = TL_AXIS
+        lanes = []
+        # status lane: state bands + transition markers
+        bands = []
+        for s in states:
+            a = _num(s.get("start"))
             if a is None:
                 continue
-            b = _call_end(c) or a
-            items.append((a, max(b, a + 1 / sc.k), c))  # at least one unit wide for packing
-        packed = _pack_rows(items)
-        nrows = max([r for r, _ in packed], default=0) + 1
-        h = nrows * (TL_ROW_H + TL_ROW_GAP) + TL_ROW_GAP
-        lanes.append({"label": label, "y": y, "h": h, "kind": service})
-        for r, c in packed:
-            a = _num(c.get("request_time"))
-            b = _call_end(c) or a
-            x1 = sc.x(a)
-            w = max(sc.x(b) - x1, 2.0)
-            text = _str(c.get("kind")) or _str(c.get("method"))
-            st = c.get("status")
-            if st is not None:
-                text = f"{text} {st}"
-            idx = call_index.get(id(c))
-            flags = []
-            if c.get("incomplete"):
-                flags.append("incomplete")
-            if c.get("gap"):
-                flags.append("gap in capture")
-            if c.get("encrypted_only"):
-                flags.append("encrypted, not decrypted")
-            request_line = f"{_str(c.get('method'))} {_str(c.get('uri'))[:160]}"
-            title = "\n".join(filter(None, [
-                _str(c.get("summary"))[:160],
-                request_line,
-                f"status {_str(st) or '–'} {_str(c.get('reason'))}".rstrip(),
-                f"{fmt_utc(a)} ({fmt_offset(a, t_first)}) latency {fmt_duration(c.get('latency'))}",
-                f"{len(_list(c.get('sql')))} SQL statements" if _list(c.get("sql")) else "",
-                ", ".join(flags),
-            ]))
-            bars.append({"x": x1, "y": y + TL_ROW_GAP + r * (TL_ROW_H + TL_ROW_GAP), "w": round(w, 2),
-                         "h": TL_ROW_H, "cls": _status_class(st) + (" incomplete" if c.get("incomplete") else ""),
-                         "label": text if w > len(text) * 6.2 + 6 else "", "title": title,
-                         "idx": idx, "id": _str(c.get("id"))})
-        y += h + TL_LANE_PAD
+            b = _num(s.get("end"))
+            open_end = b is None
+            b = sc.t1 if open_end else b
+            if b < sc.t0 or a > sc.t1:
+                continue
+            x1, x2 = sc.x(max(a, sc.t0)), sc.x(min(b, sc.t1))
+            status = _str(s.get("status")) or "?"
+            w = max(x2 - x1, 1.5)
+            bands.append({"x": x1, "w": round(w, 2), "status": status, "cls": _state_class(status),
+                          "open": open_end, "label": status if w > len(status) * 6.5 + 8 else "",
+                          "title": f"{status}: {fmt_utc(a)} → {'capture end' if open_end else fmt_utc(b)}"
+                                   f" ({fmt_duration(_num(s.get('seconds')) if _num(s.get('seconds')) is not None else (None if open_end else b - a))})"})
+        lanes.append({"label": "image status", "y": y, "h": TL_STATUS_H, "kind": "status"})
+        status_y = y
+        y += TL_STATUS_H + TL_LANE_PAD
 
-    # MySQL lane: one tick per statement, merged per pixel so 30,000 statements stay light.
-    lanes.append({"label": "Glance → MySQL", "y": y, "h": TL_SQL_H, "kind": "mysql"})
-    buckets: dict = {}
-    for s in my_sql:
-        a = _num(s.get("request_time"))
-        if a is None:
-            continue
-        kind = ("status" if s.get("status_change") else
-                "error" if s.get("error_code") or s.get("error_message") else "q")
-        key = (round(sc.x(a)), kind)
-        buckets.setdefault(key, []).append(s)
-    ticks = []
-    for (px, kind), group in sorted(buckets.items()):
-        s0 = group[0]
-        lines = []
-        for s in group[:3]:  # the drawer has the rest: keep 30,000 statements' worth of SVG small
-            sc_ = _dict(s.get("status_change"))
-            chg = f" [status → {_str(sc_.get('to'))}]" if sc_ else ""
-            err = f" ERROR {_str(s.get('error_code'))} {_str(s.get('error_message'))[:80]}" if kind == "error" else ""
-            text = _str(s.get("sql")) or _str(s.get("command"))
-            lines.append(f"{_str(s.get('id'))}: {text[:90]}{'…' if len(text) > 90 else ''}{chg}{err}"
-                         f" ({fmt_duration(s.get('latency'))})")
-        if len(group) > 3:
-            lines.append(f"… and {len(group) - 3} more")
-        call_id = _str(s0.get("call_id"))
-        cidx = call_index.get(id(calls_by_id[call_id])) if call_id in calls_by_id else None
-        full = kind in ("status", "error")
-        ticks.append({"x": px, "y": y + (3 if full else 10), "h": TL_SQL_H - (6 if full else 20), "cls": kind,
-                      "title": f"{fmt_utc(_num(s0.get('request_time')))} ({fmt_offset(_num(s0.get('request_time')), t_first)})"
-                               f" — {len(group)} statement{'s' if len(group) > 1 else ''}\n" + "\n".join(lines),
-                      "sql": " ".join(_str(s.get("id")) for s in group),
-                      "sql_idx": sql_index.get(_str(s0.get("id"))), "call_idx": cidx})
-    y += TL_SQL_H + TL_LANE_PAD
+        bars = []
+        for service, label in LANES:
+            group = [c for c in my_calls if (_str(c.get("service")) if _str(c.get("service")) in
+                                             ("keystone", "glance", "swift") else "other") == service]
+            if not group and service in ("swift", "other"):
+                continue
+            items = []
+            for c in group:
+                a = _num(c.get("request_time"))
+                if a is None:
+                    continue
+                b = _call_end(c) or a
+                if b < sc.t0 or a > sc.t1:
+                    continue
+                items.append((a, max(b, a + 1 / sc.k), c))  # at least one unit wide for packing
+            packed = _pack_rows(items)
+            nrows = max([r for r, _ in packed], default=0) + 1
+            h = nrows * (TL_ROW_H + TL_ROW_GAP) + TL_ROW_GAP
+            lanes.append({"label": label, "y": y, "h": h, "kind": service})
+            for r, c in packed:
+                a = _num(c.get("request_time"))
+                b = _call_end(c) or a
+                x1 = sc.x(max(a, sc.t0))
+                w = max(sc.x(min(b, sc.t1)) - x1, 2.0)
+                text = _str(c.get("kind")) or _str(c.get("method"))
+                st = c.get("status")
+                if st is not None:
+                    text = f"{text} {st}"
+                idx = call_index.get(id(c))
+                flags = []
+                if c.get("incomplete"):
+                    flags.append("incomplete")
+                if c.get("gap"):
+                    flags.append("gap in capture")
+                if c.get("encrypted_only"):
+                    flags.append("encrypted, not decrypted")
+                request_line = f"{_str(c.get('method'))} {_str(c.get('uri'))[:160]}"
+                title = "\n".join(filter(None, [
+                    _str(c.get("summary"))[:160],
+                    request_line,
+                    f"status {_str(st) or '–'} {_str(c.get('reason'))}".rstrip(),
+                    f"{fmt_utc(a)} ({fmt_offset(a, t_first)}) latency {fmt_duration(c.get('latency'))}",
+                    f"{len(_list(c.get('sql')))} SQL statements" if _list(c.get("sql")) else "",
+                    ", ".join(flags),
+                ]))
+                bars.append({"x": x1, "y": y + TL_ROW_GAP + r * (TL_ROW_H + TL_ROW_GAP), "w": round(w, 2),
+                             "h": TL_ROW_H, "cls": _status_class(st) + (" incomplete" if c.get("incomplete") else ""),
+                             "label": text if w > len(text) * 6.2 + 6 else "", "title": title,
+                             "idx": idx, "id": _str(c.get("id"))})
+            y += h + TL_LANE_PAD
 
-    markers = []
-    for tr in transitions:
-        a = _num(tr.get("time"))
-        if a is None:
-            continue
-        failed = bool(tr.get("failed"))
-        status = _str(tr.get("status"))
-        prev = tr.get("previous")
-        markers.append({"x": sc.x(a), "failed": failed, "status": status,
-                        "title": f"{_str(prev) + ' → ' if prev else ''}{status}{' (FAILED)' if failed else ''}"
-                                 f" via {_str(tr.get('source')) or '?'} at {fmt_utc(a)} ({fmt_offset(a, t_first)})"})
-    return {"width": TL_WIDTH, "height": y + 2, "gutter": TL_GUTTER, "plot_right": TL_WIDTH - TL_RIGHT,
-            "lanes": lanes, "bands": bands, "bars": bars, "ticks": ticks, "markers": markers, "axis": axis,
-            "status_y": status_y, "status_h": TL_STATUS_H, "axis_y": TL_AXIS,
-            "start": sc.t0, "end": sc.t1, "n_calls": len(my_calls), "n_sql": len(my_sql)}
+        # MySQL lane: one tick per statement, merged per pixel so 30,000 statements stay light.
+        lanes.append({"label": "Glance → MySQL", "y": y, "h": TL_SQL_H, "kind": "mysql"})
+        buckets: dict = {}
+        for s in my_sql:
+            a = _num(s.get("request_time"))
+            if a is None or a < sc.t0 or a > sc.t1:
+                continue
+            kind = ("status" if s.get("status_change") else
+                    "error" if s.get("error_code") or s.get("error_message") else "q")
+            key = (round(sc.x(a)), kind)
+            buckets.setdefault(key, []).append(s)
+        ticks = []
+        for (px, kind), group in sorted(buckets.items()):
+            s0 = group[0]
+            lines = []
+            for s in group[:3]:  # the drawer has the rest: keep 30,000 statements' worth of SVG small
+                sc_ = _dict(s.get("status_change"))
+                chg = f" [status → {_str(sc_.get('to'))}]" if sc_ else ""
+                err = f" ERROR {_str(s.get('error_code'))} {_str(s.get('error_message'))[:80]}" if kind == "error" else ""
+                text = _str(s.get("sql")) or _str(s.get("command"))
+                lines.append(f"{_str(s.get('id'))}: {text[:90]}{'…' if len(text) > 90 else ''}{chg}{err}"
+                             f" ({fmt_duration(s.get('latency'))})")
+            if len(group) > 3:
+                lines.append(f"… and {len(group) - 3} more")
+            call_id = _str(s0.get("call_id"))
+            cidx = call_index.get(id(calls_by_id[call_id])) if call_id in calls_by_id else None
+            full = kind in ("status", "error")
+            ticks.append({"x": px, "y": y + (3 if full else 10), "h": TL_SQL_H - (6 if full else 20), "cls": kind,
+                          "title": f"{fmt_utc(_num(s0.get('request_time')))} ({fmt_offset(_num(s0.get('request_time')), t_first)})"
+                                   f" — {len(group)} statement{'s' if len(group) > 1 else ''}\n" + "\n".join(lines),
+                          "sql": " ".join(_str(s.get("id")) for s in group),
+                          "sql_idx": sql_index.get(_str(s0.get("id"))), "call_idx": cidx})
+        y += TL_SQL_H + TL_LANE_PAD
+
+        markers = []
+        for tr in transitions:
+            a = _num(tr.get("time"))
+            if a is None or a < sc.t0 or a > sc.t1:
+                continue
+            failed = bool(tr.get("failed"))
+            status = _str(tr.get("status"))
+            prev = tr.get("previous")
+            markers.append({"x": sc.x(a), "failed": failed, "status": status,
+                            "title": f"{_str(prev) + ' → ' if prev else ''}{status}{' (FAILED)' if failed else ''}"
+                                     f" via {_str(tr.get('source')) or '?'} at {fmt_utc(a)} ({fmt_offset(a, t_first)})"})
+        return {"width": TL_WIDTH, "height": y + 2, "gutter": TL_GUTTER, "plot_right": TL_WIDTH - TL_RIGHT,
+                "lanes": lanes, "bands": bands, "bars": bars, "ticks": ticks, "markers": markers, "axis": axis,
+                "status_y": status_y, "status_h": TL_STATUS_H, "axis_y": TL_AXIS,
+                "start": sc.t0, "end": sc.t1, "n_calls": len(my_calls), "n_sql": len(my_sql)}
+
+    full = draw(_Scale(lo - pad, hi + pad))
+    full["zoom"] = None
+    # A lifecycle of a few ms inside minutes of calls would be a sliver: draw it again, zoomed.
+    f_times = [t for t in (_num(x.get("time")) for x in transitions) if t is not None]
+    if f_times:
+        f_lo, f_hi = min(f_times), max(f_times)
+        f_pad = max((f_hi - f_lo) * 0.25, 0.02)
+        if (f_hi - f_lo) + 2 * f_pad < 0.25 * (hi - lo):
+            full["zoom"] = {**draw(_Scale(f_lo - f_pad, f_hi + f_pad)), "is_zoom": True}
+    return full
 
 
 class _CallLabels(dict):

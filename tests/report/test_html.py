@@ -140,7 +140,7 @@ def test_every_image_its_transitions_and_timeline(analysis, tree):
         for r, t in zip(rows, im["transitions"]):
             assert ("failed" in r.classes()) == t["failed"]
             assert str(t["frames"][0]) in r.all_text()
-        (svg,) = [s for s in sec.find_all("svg") if "timeline" in s.classes()]
+        (svg,) = [s for s in sec.find_all("svg") if "timeline" in s.classes() and "zoom" not in s.classes()]
         bands = [g.attrs["data-status"] for g in svg.find_all("g") if "band" in g.classes()]
         assert bands == [s["status"] for s in im["states"]]
         markers = [g for g in svg.find_all("g") if "marker" in g.classes()]
@@ -158,7 +158,7 @@ def test_every_image_its_transitions_and_timeline(analysis, tree):
 
 def test_timeline_bars_follow_time(analysis, tree):
     im = analysis["images"][0]
-    svg = next(s for s in tree.root.find_all("svg", data_image_id=im["id"]))
+    svg = next(s for s in tree.root.find_all("svg", data_image_id=im["id"]) if "zoom" not in s.classes())
     width = float(svg.attrs["viewbox"].split()[2])
     calls = {c["id"]: c for c in analysis["calls"]}
     xs = []
@@ -172,7 +172,7 @@ def test_timeline_bars_follow_time(analysis, tree):
     assert [x for _, x in xs] == sorted(x for _, x in xs)
     # a failed upload is drawn as a 5xx bar, a finished one as 2xx
     bad = analysis["images"][1]
-    svg_bad = next(s for s in tree.root.find_all("svg", data_image_id=bad["id"]))
+    svg_bad = next(s for s in tree.root.find_all("svg", data_image_id=bad["id"]) if "zoom" not in s.classes())
     upload = next(c for c in analysis["calls"] if c["image_id"] == bad["id"] and c["kind"] == "image-upload")
     g = next(g for g in svg_bad.find_all("g") if g.attrs.get("data-call-id") == upload["id"])
     assert "s5" in g.classes()
@@ -301,8 +301,12 @@ def test_real_capture_report(real_analysis):
     for im in a["images"]:
         rows = [r for r in sections[im["id"]].find_all("tr") if "transition" in r.classes()]
         assert [r.attrs["data-status"] for r in rows] == [t["status"] for t in im["transitions"]]
-        svg = [s for s in sections[im["id"]].find_all("svg") if "timeline" in s.classes()]
-        assert len(svg) == 1
+        svgs = [s for s in sections[im["id"]].find_all("svg") if "timeline" in s.classes()]
+        assert len([s for s in svgs if "zoom" not in s.classes()]) == 1
+        # a zoomed view, where there is one, shows every status change
+        for z in (s for s in svgs if "zoom" in s.classes()):
+            markers = [g.attrs["data-status"] for g in z.find_all("g") if "marker" in g.classes()]
+            assert markers == [t["status"] for t in im["transitions"]]
     items = [n for n in tree.root.find_all("li") if "finding" in n.classes()]
     assert len(items) == len(a["findings"]) > 0
     by_id = {f["id"]: f for f in a["findings"]}
