@@ -16,6 +16,21 @@ MAX_PAYLOAD = 0xFFFFFF
 JOIN_CAP = 64 << 20  # a logical payload split over 16 MB packets is kept up to this size
 
 
+def _join_held(framer, data, ff: int, fts: float):
+    """The bytes to parse: what the framer held back plus `data` (or `data` alone), with the frame and
+    time where they began; None while the held header is still incomplete."""
+    buf = framer.buf
+    framer.bytes_in += len(data)
+    if not buf:
+        return (data if isinstance(data, memoryview) else memoryview(data)), ff, fts
+    buf += data
+    if len(buf) < framer.need:
+        return None
+    mv = memoryview(bytes(buf))
+    buf.clear()
+    return mv, framer.bframe, framer.bts
+
+
 class PlainFramer:
     __slots__ = ("buf", "need", "bframe", "bts", "parts", "parts_len", "pframe", "pts", "pseq",
                  "truncated", "bytes_in")
@@ -43,17 +58,10 @@ class PlainFramer:
     def feed(self, data, ff: int, fts: float, lf: int, lts: float) -> list:
         out: list = []
         buf = self.buf
-        self.bytes_in += len(data)
-        if buf:
-            buf += data
-            if len(buf) < self.need:
-                return out
-            mv = memoryview(bytes(buf))
-            buf.clear()
-            sframe, sts = self.bframe, self.bts
-        else:
-            mv = data if isinstance(data, memoryview) else memoryview(data)
-            sframe, sts = ff, fts
+        joined = _join_held(self, data, ff, fts)
+        if joined is None:
+            return out
+        mv, sframe, sts = joined
         n = len(mv)
         pos = 0
         ln = 0
@@ -115,17 +123,10 @@ class CompressedFramer:
     def feed(self, data, ff: int, fts: float, lf: int, lts: float) -> list:
         out: list = []
         buf = self.buf
-        self.bytes_in += len(data)
-        if buf:
-            buf += data
-            if len(buf) < self.need:
-                return out
-            mv = memoryview(bytes(buf))
-            buf.clear()
-            sframe, sts = self.bframe, self.bts
-        else:
-            mv = data if isinstance(data, memoryview) else memoryview(data)
-            sframe, sts = ff, fts
+        joined = _join_held(self, data, ff, fts)
+        if joined is None:
+            return out
+        mv, sframe, sts = joined
         n = len(mv)
         pos = 0
         clen = 0
