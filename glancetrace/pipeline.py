@@ -77,6 +77,25 @@ class _Collector:
             self.sink.extend(ev)
 
 
+class _StartTls(_Collector):
+    """MySQL's SSL request turns the rest of the connection into TLS: a TLS decoder takes over,
+    so the connection is reported with its handshake facts instead of as opaque bytes."""
+
+    __slots__ = ("make_tls",)
+
+    def __init__(self, decoder, sink: list, make_tls):
+        super().__init__(decoder, sink)
+        self.make_tls = make_tls
+
+    def data(self, direction, payload, ts, frame):
+        super().data(direction, payload, ts, frame)
+        if self.make_tls is not None and getattr(self.decoder, "phase", None) == "tls":
+            self.decoder, self.make_tls = self.make_tls(), None
+            # the ClientHello may share this segment with the SSL request: the TLS decoder
+            # skips the plaintext before it
+            super().data(direction, payload, ts, frame)
+
+
 class _Sniffer:
     """Connection on an unlisted port: look at its first client bytes, then decide."""
 
@@ -124,10 +143,10 @@ class Pipeline:
         from .protocols.mysql import MysqlDecoder
         return MysqlDecoder(conn.stream, conn.client, conn.server)
 
-    def _tls(self, conn: Connection):
+    def _tls(self, conn: Connection, inner: bool = True):
         from .protocols.tls import TlsDecoder
         return TlsDecoder(conn.stream, conn.client, conn.server, keys=self._keylog(),
-                          inner=lambda: self._http(conn, tls=True))
+                          inner=(lambda: self._http(conn, tls=True)) if inner else None)
 
     def _keylog(self):
         if self._keys is None:
@@ -149,7 +168,9 @@ class Pipeline:
         o = self.opt
         sink = self.result.events
         if port in o.mysql_ports:
-            return _Collector(self._mysql(conn), sink) if o.want_mysql else None
+            if not o.want_mysql:
+                return None
+            return _StartTls(self._mysql(conn), sink, lambda: self._tls(conn, inner=False))
         if port in o.http_ports:
             return _Collector(self._http(conn), sink) if o.want_http else None
         if port in o.tls_ports:

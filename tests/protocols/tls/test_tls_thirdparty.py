@@ -103,3 +103,18 @@ def test_overcloud_all_requests_decrypted():
         by_port[port] = by_port.get(port, 0) + 1
     want = truth["http_requests"]["client_debug_by_port"]
     assert by_port == {k: v for k, v in want.items()}
+
+
+@pytest.mark.parametrize("trace,base,prefix", RDS)
+def test_pipeline_hands_mysql_starttls_to_the_tls_decoder(thirdparty, trace, base, prefix):
+    """Through the whole pass: the MySQL handshake says TLS, then a TlsSession reports what Zeek saw."""
+    from glancetrace.protocols.mysql import MysqlHandshake
+
+    ssl_row, = zeek_log(thirdparty / "zeek" / "baselines" / base / f"{prefix}ssl.log")
+    res = decode(str(thirdparty / "zeek" / "traces" / "mysql" / trace))
+    hs, = res.of_type(MysqlHandshake)
+    sess, = res.of_type(TlsSession)
+    assert hs.ssl and sess.conn_id == hs.conn_id
+    assert sess.version == zeek_version(ssl_row["version"])
+    assert sess.cipher == ssl_row["cipher"]
+    assert not [e for e in res.events if type(e).__name__ == "SqlStatement"]  # nothing decoded as garbage
