@@ -24,10 +24,17 @@
   function unpack(t) {
     if (Array.isArray(t)) return t;
     if (!t || !Array.isArray(t.cols) || !Array.isArray(t.rows)) return [];
-    var cols = t.cols, n = cols.length, out = new Array(t.rows.length);
+    var cols = t.cols, n = cols.length, out = new Array(t.rows.length), dict = obj(t.dict);
+    var lookup = cols.map(function (c) { return Array.isArray(dict[c]) ? dict[c] : null; });
     for (var i = 0; i < t.rows.length; i++) {
       var r = t.rows[i], o = {};
-      for (var j = 0; j < n; j++) o[cols[j]] = r[j];
+      for (var j = 0; j < n; j++) {
+        var v = r[j], d = lookup[j];
+        if (cols[j] === 'frames' && Array.isArray(v) && v.length === 4) {  // flattened by html.py _compact()
+          v = { request: v[0] === null ? null : [v[0], v[1]], response: v[2] === null ? null : [v[2], v[3]] };
+        }
+        o[cols[j]] = d && typeof v === 'number' ? d[v] : v;  // few distinct strings travel as indices
+      }
       out[i] = o;
     }
     return out;
@@ -95,6 +102,17 @@
     var im = imageById[id];
     return im ? el('a', { href: '#' + im.anchor, class: 'img-link' }, im.name || id) : str(id);
   }
+  // the Wireshark filter of a statement, as analysis/analyze.py filter_for() writes it (not shipped per row)
+  function filterFor(conn, frames) {
+    var f = obj(frames), all = arr(f.request).concat(arr(f.response)).filter(function (x) { return typeof x === 'number' && x; });
+    var parts = [];
+    if (conn !== null && conn !== undefined) parts.push('tcp.stream eq ' + conn);
+    if (all.length) {
+      var lo = Math.min.apply(null, all), hi = Math.max.apply(null, all);
+      parts.push(lo === hi ? 'frame.number == ' + lo : 'frame.number >= ' + lo + ' && frame.number <= ' + hi);
+    }
+    return parts.join(' && ');
+  }
   function filterBox(text, label) {
     if (!text) return null;
     return el('div', { class: 'filterbox' }, el('span', { class: 'lbl' }, label || 'Wireshark filter'),
@@ -149,7 +167,7 @@
         ['frames', framesText(s.frames)],
         ['flags', [s.incomplete ? 'incomplete ' : '', s.gap ? 'gap in capture' : ''].join('') || null]
       ]),
-      filterBox(s.wireshark_filter));
+      filterBox(s.wireshark_filter || filterFor(s.conn_id, s.frames)));
   }
 
   function callDetail(c, highlightSql) {
