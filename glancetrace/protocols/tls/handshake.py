@@ -163,14 +163,12 @@ def cert_names(der: bytes) -> tuple[str | None, str | None]:
     """(subject, issuer) of a DER certificate as RFC 4514 strings (last RDN first, as Zeek writes them)."""
     from cryptography import x509
 
+    # a damaged certificate is just not described; cryptography parses names lazily and a
+    # damaged one can fail late with ValueError, TypeError or KeyError (seen in fuzzing)
     try:
         cert = x509.load_der_x509_certificate(der)
-    except ValueError:
-        return None, None
-
-    try:
         return cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
-    except ValueError:
+    except Exception:
         return None, None
 
 
