@@ -109,6 +109,8 @@ class _Sniffer:
             self.decided = True
             dec = self.choose(self.conn, bytes(payload[:16])) if direction == 0 else None
             self.target = _Collector(dec, self.sink) if dec is not None else None
+            if dec is None:
+                self.conn.handler = None  # not ours: the reassembler only counts its packets from now on
         if self.target is not None:
             self.target.data(direction, payload, ts, frame)
 
