@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from .. import __version__
 from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement

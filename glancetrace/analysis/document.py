@@ -48,7 +48,6 @@ def analysis_dict(an) -> dict:
 
     res = an.result
     show = an.options.show_secrets
-    calls_by_id = {c.id: c for c in an.calls}
     first = min((c.first_ts for c in res.captures if c.first_ts is not None), default=None)
     last = max((c.last_ts for c in res.captures if c.last_ts is not None), default=None)
     gap_count = gap_bytes = 0
@@ -64,7 +63,7 @@ def analysis_dict(an) -> dict:
         t = c.tx
         calls.append({
             "id": c.id, "capture": c.capture, "service": c.service, "kind": c.kind, "summary": c.summary,
-            "method": t.method, "uri": redact.redact_uri(t.uri, show) if hasattr(redact, "redact_uri") else t.uri,
+            "method": t.method, "uri": t.uri,
             "status": t.status, "reason": t.reason, "interim": list(t.interim),
             "client": t.client, "server": t.server, "conn_id": t.conn_id, "tls": bool(t.tls),
             "encrypted_only": False, "hop": c.hop, "peer": c.peer,
@@ -113,7 +112,7 @@ def analysis_dict(an) -> dict:
                              "call_id": t.call_id, "frames": t.frames, "failed": t.failed,
                              "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
             "states": img.states(last),
-            "calls": _image_calls(img, an, calls_by_id),
+            "calls": list(img.calls),
             "sql": list(img.sql),
             "findings": list(img.findings),
         })
@@ -157,10 +156,6 @@ def analysis_dict(an) -> dict:
                       "capture": f.capture, "wireshark_filter": filter_for(f.conn_id, f.frames)}
                      for f in an.findings],
     }
-
-
-def _image_calls(img, an, calls_by_id) -> list[str]:
-    return list(img.calls)
 
 
 def _tls_dict(t) -> dict:

@@ -31,7 +31,7 @@ from typing import Callable
 
 from ..errors import UnusableInput
 from .link import ETH_IPV4, ETH_IPV6, network_layer
-from .reader import BT_DSB, BT_IDB, MAX_RECORD, META, PACKET, PCAPNG_SHB, CaptureReader
+from .reader import BT_DSB, BT_IDB, MAX_RECORD, PACKET, PCAPNG_SHB, CaptureReader
 
 NS = 1_000_000_000
 WRITE_BUFFER = 1 << 20

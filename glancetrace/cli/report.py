@@ -11,7 +11,6 @@ import click
 from ..analysis.analyze import AnalysisOptions, analyze
 from ..analysis.findings import SEVERITY_ORDER
 from ..report import tables, terminal
-from .common import progress_wanted
 from .options import capture_options, output_format_option, phase, pipeline_options, run_pass, secrets_warning
 
 

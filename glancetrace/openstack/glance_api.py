@@ -362,7 +362,7 @@ def _summarise(c: GlanceCall) -> str:
         page += " (marker)" if c.marker else ""
         got = f", {len(c.images)} images" if c.ok and c.tx.response_body.json is not None else ""
         more = ", more pages" if c.next_page else ""
-        return f"list images" + (f" [{f}]" if f else "") + page + f" → {st}{got}{more}{err}"
+        return "list images" + (f" [{f}]" if f else "") + page + f" → {st}{got}{more}{err}"
     if c.action == "lookup":
         note = " (name is not an id: the client looks it up next)" if c.status == 404 else ""
         return f"look up image '{c.image_name}' by id → {st}{note}"

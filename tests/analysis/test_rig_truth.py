@@ -90,7 +90,6 @@ def test_failures_scenario_findings():
 def test_concurrent_uploads_are_told_apart_by_image_id():
     """Three uploads overlap in time: each one's SQL must land on its own call."""
     doc = analysed("concurrent")
-    calls = {c["id"]: c for c in doc["calls"]}
     sql = {s["id"]: s for s in doc["sql"]}
     uploads = [c for c in doc["calls"] if c["kind"] == "upload"]
     assert len(uploads) == 4

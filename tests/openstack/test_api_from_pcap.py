@@ -14,15 +14,10 @@ from glancetrace.openstack.redact import fingerprint
 
 from . import rigdata
 
-try:
-    from glancetrace import pipeline
-    from glancetrace.protocols.http import HttpDecoder  # noqa: F401
-    from glancetrace.protocols.http.events import HttpTransaction
-except ImportError:  # the HTTP decoder is not there yet
-    pipeline = None
+from glancetrace import pipeline
+from glancetrace.protocols.http.events import HttpTransaction
 
 SCENARIOS = [s for s in rigdata.scenarios() if rigdata.path(s, "pcap")]
-pytestmark = pytest.mark.skipif(pipeline is None, reason="HTTP decoder not available")
 
 _cache: dict[str, list] = {}
 

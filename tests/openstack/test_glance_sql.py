@@ -163,16 +163,11 @@ def test_rollback_discards_and_garbage_does_not_raise():
     assert g.kind == "session"
 
 
-try:
-    from glancetrace import pipeline
-    from glancetrace.protocols.mysql import MysqlDecoder  # noqa: F401
-except ImportError:
-    pipeline = None
+from glancetrace import pipeline
 
 PCAP_SCENARIOS = [s for s in SCENARIOS if rigdata.path(s, "pcap") and not rigdata.path(s, "capture.keys")]
 
 
-@pytest.mark.skipif(pipeline is None, reason="MySQL decoder not available")
 @pytest.mark.parametrize("scenario", PCAP_SCENARIOS)
 def test_status_history_from_wire_matches_truth(scenario):
     """Same rebuild from the statements decoded off the wire, with their real affected-rows counts."""
