@@ -62,6 +62,8 @@ class MysqlDecoder:
         self.conn_id, self.client, self.server = conn_id, client, server
         self.framers: list = [PlainFramer(), PlainFramer()]
         self.phase = "start"  # start → handshake → command; or tls / inferred command
+        self._start_buf = bytearray()  # the server's first bytes, until there are enough to judge
+        self._start_at = (0, 0.0)
         self.inferred = False
         self.caps = C.CLIENT_PROTOCOL_41 | C.CLIENT_SECURE_CONNECTION  # negotiated (guessed until seen)
         self.ext_caps = 0  # MariaDB's extra capability word
@@ -160,7 +162,18 @@ class MysqlDecoder:
     def _feed(self, d: int, data, ts: float, frame: int) -> None:
         if self.phase == "tls":
             return
+        first_frame, first_ts = frame, ts
         if self.phase == "start":
+            if d == 1:
+                # a greeting is told by its first 6 bytes: a segment may bring fewer
+                if not self._start_buf:
+                    self._start_at = (frame, ts)
+                self._start_buf += data
+                if len(self._start_buf) < 6:
+                    return
+                data = bytes(self._start_buf)
+                self._start_buf = bytearray()
+                first_frame, first_ts = self._start_at
             self._start(d, data)
             if self.phase == "start":
                 return  # still nothing to anchor on
@@ -168,7 +181,7 @@ class MysqlDecoder:
             data = self._resync(d, data)
             if data is None:
                 return
-        for seq, payload, ff, fts, lf, lts in self.framers[d].feed(data, frame, ts, frame, ts):
+        for seq, payload, ff, fts, lf, lts in self.framers[d].feed(data, first_frame, first_ts, frame, ts):
             if d == 0:
                 self._client_packet(seq, payload, ff, fts, lf, lts)
             else:
