@@ -101,8 +101,16 @@ class MysqlDecoder:
             return out
         self._note(f"{nbytes} bytes missing {'client→server' if direction == 0 else 'server→client'} at frame {frame}")
         framer = self.framers[direction]
+        if self.phase in ("start", "handshake"):
+            # a hole in the handshake (snaplen cuts every packet) means its packets never complete:
+            # go on as for a capture begun mid-connection instead of waiting for them forever
+            if self.hs is not None:
+                self.hs.notes.append(f"handshake cut by a capture gap of {nbytes} bytes")
+            self.phase = "command"
+            self.inferred = True
+            self.resync = [True, True]
         if direction == 0 and self.phase == "command" and not self.resync[0]:
-            self._truncated_request(framer, frame)
+            self._truncated_request(framer, frame, "request truncated by a capture gap")
         framer.reset()
         self.resync[direction] = True
         for p in self.pending:
@@ -114,24 +122,40 @@ class MysqlDecoder:
             out.append(ev)
         return out
 
-    def _truncated_request(self, framer, frame: int) -> None:
-        """A request cut by a gap still becomes a statement, so its response is paired."""
+    def _truncated_request(self, framer, frame: int, note: str, gap: bool = True) -> bool:
+        """A request cut by a gap (or by the end of the connection) still becomes a statement,
+        so its response is paired and the loss shows."""
         inner = framer.inner if isinstance(framer, CompressedFramer) else framer
         head = bytes(inner.buf[:4096])
         if len(head) < 6 or head[3] != 0 or head[4] not in (C.COM_QUERY, C.COM_STMT_PREPARE):
-            return
+            return False
         ev = SqlStatement(self.conn_id, self.client, self.server, C.COMMANDS[head[4]],
                           text(head[5:]), inner.bts, request_frames=(inner.bframe, frame),
                           inferred=self.inferred, database=self.database, user=self.user,
-                          gap=True, incomplete=True)
-        ev.notes.append("request truncated by a capture gap")
+                          gap=gap, incomplete=True)
+        ev.notes.append(note)
         self.pending.append(_Pending(ev, head[4]))
+        return True
 
     def close(self, ts: float, frame: int, reason: str = "") -> list:
         self.out = out = []
         if self.closed:
             return out
         self.closed = True
+        # bytes held for a packet that never completed (its length field points past the end of
+        # the stream) would otherwise vanish without a trace
+        if self.phase == "command":
+            for d, framer in enumerate(self.framers):
+                held = framer.pending
+                if not held:
+                    continue
+                inner = framer.inner if isinstance(framer, CompressedFramer) else framer
+                claims = f" that claims {inner.need - 4} bytes" if len(inner.buf) >= 4 else ""
+                note = f"connection ended ({reason or 'close'}) {held} bytes into an unfinished " \
+                       f"{'client' if d == 0 else 'server'} packet{claims}"
+                if d == 0 and not self.resync[0] and self._truncated_request(framer, frame, note, gap=False):
+                    continue
+                self._note(note)
         for p in self.pending:
             p.ev.incomplete = True
             if p.ev.response_frames is not None and p.ev.result is None:
