@@ -75,6 +75,7 @@ class MysqlDecoder:
         self.stmts: dict[int, _Prepared] = {}
         self.last_stmt_id: int | None = None
         self.resync = [False, False]
+        self._carry = b""  # client bytes held while resynchronising (fewer than a command header)
         self.user: str | None = None
         self.database: str | None = None
         self.notes: list[str] = []
@@ -112,6 +113,8 @@ class MysqlDecoder:
         if direction == 0 and self.phase == "command" and not self.resync[0]:
             self._truncated_request(framer, frame, "request truncated by a capture gap")
         framer.reset()
+        if direction == 0:
+            self._carry = b""
         self.resync[direction] = True
         for p in self.pending:
             p.ev.gap = True
@@ -238,7 +241,13 @@ class MysqlDecoder:
                 return None
             self.resync[1] = False
             return memoryview(b)[pos:]
-        b = bytes(data)
+        b = self._carry + bytes(data)
+        self._carry = b""
+        if len(b) < 5:
+            # too short to judge a command header yet (a segment may carry a single byte): keep it,
+            # or the same stream cut differently would resynchronise elsewhere
+            self._carry = b
+            return None
         if self.inferred and not self.compressed and self._looks_compressed(b):
             self.compressed = True
             self.framers = [CompressedFramer(), CompressedFramer()]
