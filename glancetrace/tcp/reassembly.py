@@ -25,6 +25,7 @@ M32 = 0xFFFFFFFF
 PENDING_LIMIT = 2 << 20  # bytes held out of order per direction before a hole is declared lost
 IDLE_SECONDS = 300.0  # out-of-order bytes waiting longer than this (capture time) are given up as a gap
 SWEEP_EVERY = 1 << 16  # segments between idle sweeps
+REORDER_PACKETS = 8  # packets an acknowledged hole may wait for its late data before it is a gap
 ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN further ahead than this is bogus, not proof of lost bytes
 
 
@@ -60,6 +61,9 @@ class Direction:
     syn: bool = False
     fin: bool = False
     packets: int = 0
+    acked_to: int | None = None  # stream offset the peer acknowledged beyond what arrived
+    acked_mark: int = 0  # the connection's packet count when that was first seen
+    fin_at: int | None = None  # stream offset of a FIN seen before all the data it ends
 
 
 @dataclass(slots=True, eq=False)
@@ -138,7 +142,8 @@ class TcpReassembler:
             payload = seg.payload
             n = len(payload)
             if (handler is not None and seg.seq == ds.next_seq and not ds.pending
-                    and not conn.closed and not conn.dirs[1 - d].pending):
+                    and not conn.closed and not conn.dirs[1 - d].pending
+                    and conn.dirs[1 - d].acked_to is None and ds.acked_to is None):
                 other_next = conn.dirs[1 - d].next_seq
                 if not n:
                     # a pure ACK that acknowledges nothing we have not seen
@@ -184,17 +189,23 @@ class TcpReassembler:
             ds.next_seq = seg.seq  # first sight of this direction mid-stream
             if not conn.dirs[1 - d].syn:
                 conn.midstream = True
-        # a peer acknowledging beyond what we have proves those bytes were sent but not captured
+        # a peer acknowledging beyond what we have proves those bytes were sent; they are lost to
+        # the capture unless they still turn up shortly (an ACK can be captured before its data)
+        answers_hole = False  # this segment was sent after the peer's missing bytes arrived
         if flags & ACK:
             other = conn.dirs[1 - d]
-            while other.next_seq is not None and not other.fin:
+            if other.next_seq is not None and not other.fin:
                 ahead = _signed32(seg.ack - other.next_seq)
-                if not 0 < ahead < ACK_JUMP_LIMIT:
-                    break
-                before = other.next_seq
-                self._force_gap(conn, 1 - d, other, ts, frame, ahead)
-                if other.next_seq == before:
-                    break
+                if 0 < ahead < ACK_JUMP_LIMIT:
+                    if other.acked_to is None:
+                        other.acked_mark = conn.dirs[0].packets + conn.dirs[1].packets
+                    other.acked_to = max(other.acked_to or 0, other.offset + ahead)
+                    answers_hole = True
+        for x in (0, 1):
+            dx = conn.dirs[x]
+            if dx.acked_to is not None:
+                # data that answers the hole must reach the decoder after it: settle now
+                self._settle_acked(conn, x, dx, ts, frame, final=bool(plen) and x != d and answers_hole)
         if plen:
             diff = _signed32(seg.seq - ds.next_seq)
             if diff == 0:
@@ -226,21 +237,19 @@ class TcpReassembler:
                 ds.pending_bytes += len(payload)
                 if ds.pending_bytes > PENDING_LIMIT:
                     self._force_gap(conn, d, ds, ts, frame, None)
-        if flags & FIN and not ds.fin:
+        if flags & FIN and not ds.fin and ds.fin_at is None:
             end_diff = _signed32(seg.seq + plen - ds.next_seq)
             if 0 < end_diff < ACK_JUMP_LIMIT:
-                # a FIN proves every byte before it was sent: what is missing is a gap
-                while ds.pending:
-                    self._force_gap(conn, d, ds, ts, frame, None)
-                end_diff = _signed32(seg.seq + plen - ds.next_seq)
-                if end_diff > 0:
-                    self._force_gap(conn, d, ds, ts, frame, end_diff)
-                    end_diff = 0
-            if end_diff <= 0:
-                ds.fin = True
-                ds.next_seq = (ds.next_seq + 1) & M32
-                if conn.dirs[1 - d].fin or conn.dirs[1 - d].next_seq is None:
-                    self._close(conn, ts, frame, "fin")
+                # a FIN proves every byte before it was sent: the hole is settled like an
+                # acknowledged one (late data may still fill it), and the FIN applies after it
+                ds.fin_at = ds.offset + end_diff
+                if ds.acked_to is None:
+                    ds.acked_mark = conn.dirs[0].packets + conn.dirs[1].packets
+                ds.acked_to = max(ds.acked_to or 0, ds.fin_at)
+            elif end_diff <= 0:
+                ds.fin_at = ds.offset
+        if ds.fin_at is not None and ds.offset >= ds.fin_at:
+            self._apply_fin(conn, d, ds, ts, frame)
         if flags & RST:
             conn.rst = True
             self._close(conn, ts, frame, "rst")
@@ -278,6 +287,39 @@ class TcpReassembler:
             else:
                 self._deliver(conn, d, ds, mv[:0], total - cut, ts, frame)
 
+    def _apply_fin(self, conn: Connection, d: int, ds: Direction, ts: float, frame: int) -> None:
+        ds.fin = True
+        ds.fin_at = None
+        ds.next_seq = (ds.next_seq + 1) & M32
+        if ds.acked_to is not None and ds.acked_to <= ds.offset + 1:
+            ds.acked_to = None  # the peer acknowledged this FIN before it was captured
+        if conn.dirs[1 - d].fin or conn.dirs[1 - d].next_seq is None:
+            self._close(conn, ts, frame, "fin")
+
+    def _settle_acked(self, conn: Connection, d: int, ds: Direction, ts: float, frame: int,
+                      final: bool = False) -> None:
+        """Acknowledged but missing bytes become a gap once REORDER_PACKETS more packets of the
+        connection went by without them (or at its end)."""
+        if ds.fin_at is not None:
+            ds.acked_to = min(ds.acked_to, ds.fin_at)  # an ACK of the FIN counts its sequence number too
+        if ds.acked_to <= ds.offset:
+            ds.acked_to = None
+            if ds.fin_at is not None and ds.offset >= ds.fin_at and not conn.closed:
+                self._apply_fin(conn, d, ds, ts, frame)
+            return
+        if ds.fin_at is None and ds.acked_to == ds.offset + 1 and not ds.pending:
+            return  # one acknowledged unit and nothing after it: the FIN, not yet captured
+        if not final and conn.dirs[0].packets + conn.dirs[1].packets - ds.acked_mark < REORDER_PACKETS:
+            return
+        while ds.acked_to is not None and ds.acked_to > ds.offset:
+            before = ds.offset
+            self._force_gap(conn, d, ds, ts, frame, ds.acked_to - ds.offset)
+            if ds.offset == before:
+                break
+        ds.acked_to = None
+        if ds.fin_at is not None and ds.offset >= ds.fin_at and not conn.closed:
+            self._apply_fin(conn, d, ds, ts, frame)
+
     def _force_gap(self, conn: Connection, d: int, ds: Direction, ts: float, frame: int,
                    acked: int | None) -> None:
         """Declare the hole before the earliest pending segment (or up to `acked`) lost."""
@@ -299,10 +341,12 @@ class TcpReassembler:
     def _close(self, conn: Connection, ts: float, frame: int, reason: str) -> None:
         if conn.closed:
             return
+        conn.closed = reason  # first: flushing below must not close it again
         for d, ds in enumerate(conn.dirs):
             while ds.pending:
                 self._force_gap(conn, d, ds, ts, frame, None)
-        conn.closed = reason
+            if ds.acked_to is not None:
+                self._settle_acked(conn, d, ds, ts, frame, final=True)
         if conn.handler is not None:
             conn.handler.close(ts, frame, reason)
             conn.handler = None  # the decoder's work is done: let it go
@@ -316,6 +360,8 @@ class TcpReassembler:
             for d, ds in enumerate(conn.dirs):
                 while ds.pending:
                     self._force_gap(conn, d, ds, conn.last_ts, conn.last_frame, None)
+                if ds.acked_to is not None:
+                    self._settle_acked(conn, d, ds, conn.last_ts, conn.last_frame, final=True)
 
     def finish(self, ts: float, frame: int) -> None:
         """End of capture: flush every open connection."""
