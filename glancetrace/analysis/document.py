@@ -22,8 +22,8 @@ def _frames(fr) -> list[int] | None:
 
 
 def _digests(body: BodyInfo) -> dict | None:
-    if body.size == 0 and not body.md5:
-        return None
+    if not body.md5:
+        return None  # no body, or bytes of it were lost: no digest is claimed
     return {"md5": body.md5, "sha256": body.sha256, "sha512": body.sha512}
 
 
