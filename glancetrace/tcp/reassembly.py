@@ -64,6 +64,7 @@ class Direction:
     acked_to: int | None = None  # stream offset the peer acknowledged beyond what arrived
     acked_mark: int = 0  # the connection's packet count when that was first seen
     fin_at: int | None = None  # stream offset of a FIN seen before all the data it ends
+    last_ack: int = -1  # ACK number of this side's last pure ACK (to spot repeated ones)
 
 
 @dataclass(slots=True, eq=False)
@@ -83,10 +84,17 @@ class Connection:
     closed: str = ""  # "", "fin", "rst", "end of capture", "idle"
     decoded: bool = False  # a decoder handled it (its handler is dropped once closed)
     rst: bool = False
+    repeats: int = 0  # packets that brought nothing new (repeated pure ACKs, whole retransmissions)
 
     @property
     def server_port(self) -> int:
         return self.server_raw[1]
+
+    @property
+    def news(self) -> int:
+        """Packets that brought something new: the clock of the reordering window (so the copies
+        `-i any` or a mirror port adds do not shorten it)."""
+        return self.dirs[0].packets + self.dirs[1].packets - self.repeats
 
 
 HandlerFactory = Callable[[Connection], "StreamHandler | None"]
@@ -179,12 +187,19 @@ class TcpReassembler:
             return
         flags = seg.flags
         if flags & SYN:
-            if not ds.syn:
+            if ds.syn:
+                conn.repeats += 1
+            else:
                 ds.syn = True
-                ds.next_seq = (seg.seq + 1) & M32
+                if ds.next_seq is None:  # a SYN captured after this side's first data changes nothing
+                    ds.next_seq = (seg.seq + 1) & M32
             return
         payload = seg.payload
         plen = len(payload) + seg.missing
+        if not plen and not flags & (FIN | RST):
+            if seg.ack == ds.last_ack:
+                conn.repeats += 1
+            ds.last_ack = seg.ack
         if ds.next_seq is None:
             ds.next_seq = seg.seq  # first sight of this direction mid-stream
             if not conn.dirs[1 - d].syn:
@@ -192,20 +207,33 @@ class TcpReassembler:
         # a peer acknowledging beyond what we have proves those bytes were sent; they are lost to
         # the capture unless they still turn up shortly (an ACK can be captured before its data)
         answers_hole = False  # this segment was sent after the peer's missing bytes arrived
+        answered_to = 0  # how far into the peer's stream this segment's ACK reaches
+        other = conn.dirs[1 - d]
         if flags & ACK:
-            other = conn.dirs[1 - d]
             if other.next_seq is not None and not other.fin:
                 ahead = _signed32(seg.ack - other.next_seq)
                 if 0 < ahead < ACK_JUMP_LIMIT:
                     if other.acked_to is None:
-                        other.acked_mark = conn.dirs[0].packets + conn.dirs[1].packets
-                    other.acked_to = max(other.acked_to or 0, other.offset + ahead)
+                        other.acked_mark = conn.news
+                    answered_to = other.offset + ahead
+                    other.acked_to = max(other.acked_to or 0, answered_to)
                     answers_hole = True
-        for x in (0, 1):
-            dx = conn.dirs[x]
-            if dx.acked_to is not None:
-                # data that answers the hole must reach the decoder after it: settle now
-                self._settle_acked(conn, x, dx, ts, frame, final=bool(plen) and x != d and answers_hole)
+        if not plen and not flags & RST and ds.next_seq is not None and not ds.fin:
+            # a bare ACK (or FIN) numbered past what arrived of its own side proves those bytes were sent
+            ahead = _signed32(seg.seq - ds.next_seq)
+            if 0 < ahead < ACK_JUMP_LIMIT:
+                if ds.acked_to is None:
+                    ds.acked_mark = conn.news
+                ds.acked_to = max(ds.acked_to or 0, ds.offset + ahead)
+        if other.acked_to is not None:
+            if plen and answers_hole:
+                # data that answers the hole must reach the decoder after it: settle now, but only
+                # what this answer acknowledges (a later ACK may also count a FIN)
+                self._settle_acked(conn, 1 - d, other, ts, frame, final=True, upto=answered_to)
+            else:
+                self._settle_acked(conn, 1 - d, other, ts, frame)
+        if ds.acked_to is not None and not plen:
+            self._settle_acked(conn, d, ds, ts, frame)  # (data of this side may fill it: settled below)
         if plen:
             diff = _signed32(seg.seq - ds.next_seq)
             if diff == 0:
@@ -215,6 +243,7 @@ class TcpReassembler:
             elif diff < 0:
                 if diff + plen <= 0:
                     ds.retransmitted += plen
+                    conn.repeats += 1
                 else:
                     cut = -diff
                     ds.retransmitted += cut
@@ -231,12 +260,15 @@ class TcpReassembler:
                     if bytes(payload[:len(old[0])]) != old[0][:len(payload)]:
                         ds.conflicting_overlaps += 1
                     if len(old[0]) + old[1] >= plen:
+                        conn.repeats += 1
                         return
                     ds.pending_bytes -= len(old[0])
                 ds.pending[key] = (bytes(payload), seg.missing, ts, frame)
                 ds.pending_bytes += len(payload)
                 if ds.pending_bytes > PENDING_LIMIT:
                     self._force_gap(conn, d, ds, ts, frame, None)
+        if plen and ds.acked_to is not None:
+            self._settle_acked(conn, d, ds, ts, frame)
         if flags & FIN and not ds.fin and ds.fin_at is None:
             end_diff = _signed32(seg.seq + plen - ds.next_seq)
             if 0 < end_diff < ACK_JUMP_LIMIT:
@@ -244,7 +276,7 @@ class TcpReassembler:
                 # acknowledged one (late data may still fill it), and the FIN applies after it
                 ds.fin_at = ds.offset + end_diff
                 if ds.acked_to is None:
-                    ds.acked_mark = conn.dirs[0].packets + conn.dirs[1].packets
+                    ds.acked_mark = conn.news
                 ds.acked_to = max(ds.acked_to or 0, ds.fin_at)
             elif end_diff <= 0:
                 ds.fin_at = ds.offset
@@ -297,7 +329,7 @@ class TcpReassembler:
             self._close(conn, ts, frame, "fin")
 
     def _settle_acked(self, conn: Connection, d: int, ds: Direction, ts: float, frame: int,
-                      final: bool = False) -> None:
+                      final: bool = False, upto: int | None = None) -> None:
         """Acknowledged but missing bytes become a gap once REORDER_PACKETS more packets of the
         connection went by without them (or at its end)."""
         if ds.fin_at is not None:
@@ -309,14 +341,18 @@ class TcpReassembler:
             return
         if ds.fin_at is None and ds.acked_to == ds.offset + 1 and not ds.pending:
             return  # one acknowledged unit and nothing after it: the FIN, not yet captured
-        if not final and conn.dirs[0].packets + conn.dirs[1].packets - ds.acked_mark < REORDER_PACKETS:
+        if not final and conn.news - ds.acked_mark < REORDER_PACKETS:
             return
-        while ds.acked_to is not None and ds.acked_to > ds.offset:
+        target = ds.acked_to if upto is None else min(ds.acked_to, upto)
+        while target > ds.offset:
             before = ds.offset
-            self._force_gap(conn, d, ds, ts, frame, ds.acked_to - ds.offset)
+            self._force_gap(conn, d, ds, ts, frame, target - ds.offset)
             if ds.offset == before:
                 break
-        ds.acked_to = None
+        if ds.acked_to <= ds.offset or upto is None:
+            ds.acked_to = None
+        else:  # the rest (beyond the answer's ACK) gets its own reordering window
+            ds.acked_mark = conn.news
         if ds.fin_at is not None and ds.offset >= ds.fin_at and not conn.closed:
             self._apply_fin(conn, d, ds, ts, frame)
 
