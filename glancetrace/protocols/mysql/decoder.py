@@ -293,7 +293,9 @@ class MysqlDecoder:
     def _find_command(self, b: bytes) -> int | None:
         """Offset of a plausible command packet (or compressed packet) start in b."""
         hdr = 7 if self.compressed else 4
-        for pos in range(0, min(len(b) - hdr, 8192) + 1):
+        # a plain candidate needs its command byte too (b[pos + 4]): stop one byte earlier
+        last = len(b) - hdr - (0 if self.compressed else 1)
+        for pos in range(0, min(last, 8192) + 1):
             if self.compressed:
                 if b[pos + 3] != 0 and pos:
                     continue
@@ -312,7 +314,10 @@ class MysqlDecoder:
 
     def _server_packet(self, seq, p, ff, fts, lf, lts) -> None:
         if self.phase == "handshake":
-            self._server_handshake(seq, p, ff, fts, lf, lts)
+            try:
+                self._server_handshake(seq, p, ff, fts, lf, lts)
+            except (Short, IndexError, ValueError) as e:  # a damaged handshake packet, as for requests
+                self._handshake_damaged("server", ff, e)
             return
         if not self.pending:
             if len(self.notes) < 50:
@@ -605,7 +610,10 @@ class MysqlDecoder:
 
     def _client_packet(self, seq, p, ff, fts, lf, lts) -> None:
         if self.phase == "handshake":
-            self._client_handshake(seq, p, ff, fts, lf, lts)
+            try:
+                self._client_handshake(seq, p, ff, fts, lf, lts)
+            except (Short, IndexError, ValueError) as e:  # a damaged handshake packet, as for requests
+                self._handshake_damaged("client", ff, e)
             return
         if seq != 0:
             # auth data of COM_CHANGE_USER or LOCAL INFILE contents: never kept
@@ -810,12 +818,22 @@ class MysqlDecoder:
         elif h == 0x01:
             hs.notes.append(f"auth more data ({n - 1} bytes)")
 
+    def _handshake_damaged(self, side: str, frame: int, e: Exception) -> None:
+        note = f"malformed {side} handshake packet at frame {frame}: {type(e).__name__}"
+        if self.hs is not None:
+            self.hs.notes.append(note)
+        else:
+            self._note(note)
+
     def _end_handshake(self, lf) -> None:
         self.phase = "command"
         self.hs_done = True
         self.out.append(self.hs)
 
     def _greeting(self, hs: MysqlHandshake, p) -> None:
+        if not len(p):  # a zero-length packet where the greeting should be: nothing to read
+            hs.notes.append("empty greeting packet")
+            return
         if p[0] != 10:
             hs.notes.append(f"protocol version {p[0]}")
         ver, pos = cstring(p, 1)
