@@ -18,6 +18,7 @@ def test_bounded_atheris_run(decoder, tmp_path):
     corpus = tmp_path / "corpus"
     proc = subprocess.run(
         [sys.executable, "-m", f"tests.fuzz.atheris_{decoder}", "-runs=3000", "-max_total_time=20",
+         "-rss_limit_mb=0",  # the child inherits pytest's peak RSS figure across fork+exec
          f"-artifact_prefix={tmp_path}/", str(corpus)],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     tail = "\n".join(proc.stderr.splitlines()[-25:])
