@@ -71,14 +71,17 @@ def write_seeds(corpus: str, streams) -> None:
             f.write(blob)
 
 
-def main(test_one_input, seed_streams) -> None:
+def main(make, seeds) -> None:
+    """Fuzz the decoders `make` builds, starting from the rig connections `seeds` ((scenario, port)...)."""
     import atheris
+
+    from tests.fuzz.seeds import streams
 
     args = list(sys.argv)
     dirs = [a for a in args[1:] if not a.startswith("-")]
     if dirs:
-        write_seeds(dirs[0], seed_streams())
+        write_seeds(dirs[0], [c for sc, port in seeds for c in streams(sc, port)])
     if not any(a.startswith("-max_len") for a in args):
         args.append("-max_len=65536")
-    atheris.Setup(args, test_one_input)
+    atheris.Setup(args, lambda data: run_decoder(make, data))
     atheris.Fuzz()

@@ -10,7 +10,7 @@ import atheris
 with atheris.instrument_imports(include=["glancetrace"]):
     from glancetrace.protocols.http import HttpDecoder
 
-from tests.fuzz.atheris_common import main, run_decoder  # noqa: E402
+from tests.fuzz.atheris_common import main  # noqa: E402
 
 SEEDS = [("plain_overcloud", 9292), ("plain_overcloud", 5000), ("failures", 9292), ("failures", 5000)]
 
@@ -19,14 +19,5 @@ def make():
     return HttpDecoder(1, "10.0.0.1:40000", "10.0.0.2:9292", body_cap=1 << 16)
 
 
-def test_one_input(data: bytes) -> None:
-    run_decoder(make, data)
-
-
-def seed_streams():
-    from tests.fuzz.seeds import streams
-    return [c for sc, port in SEEDS for c in streams(sc, port)]
-
-
 if __name__ == "__main__":
-    main(test_one_input, seed_streams)
+    main(make, SEEDS)

@@ -1,4 +1,4 @@
-"""Coverage-guided fuzzing of the MYSQL decoder (atheris), seeded with real rig connections.
+"""Coverage-guided fuzzing of the MySQL decoder (atheris), seeded with real rig connections.
 
     python -m tests.fuzz.atheris_mysql -runs=100000 CORPUS_DIR      (or: bash scripts/fuzz.sh mysql 600)
 
@@ -10,7 +10,7 @@ import atheris
 with atheris.instrument_imports(include=["glancetrace"]):
     from glancetrace.protocols.mysql import MysqlDecoder
 
-from tests.fuzz.atheris_common import main, run_decoder  # noqa: E402
+from tests.fuzz.atheris_common import main  # noqa: E402
 
 SEEDS = [("plain_overcloud", 3306), ("concurrent", 3306), ("failures", 3306)]
 
@@ -19,14 +19,5 @@ def make():
     return MysqlDecoder(1, "10.0.0.1:40000", "10.0.0.2:3306")
 
 
-def test_one_input(data: bytes) -> None:
-    run_decoder(make, data)
-
-
-def seed_streams():
-    from tests.fuzz.seeds import streams
-    return [c for sc, port in SEEDS for c in streams(sc, port)]
-
-
 if __name__ == "__main__":
-    main(test_one_input, seed_streams)
+    main(make, SEEDS)

@@ -11,7 +11,7 @@ with atheris.instrument_imports(include=["glancetrace"]):
     from glancetrace.protocols.http import HttpDecoder
     from glancetrace.protocols.tls import TlsDecoder
 
-from tests.fuzz.atheris_common import main, run_decoder  # noqa: E402
+from tests.fuzz.atheris_common import main  # noqa: E402
 
 SEEDS = [("tls_overcloud", 13292), ("tls_overcloud", 13000)]
 KEYS = []  # the rig key log, loaded once
@@ -25,14 +25,5 @@ def make():
                       inner=lambda: HttpDecoder(1, "10.0.0.1:40000", "10.0.0.2:13292", tls=True))
 
 
-def test_one_input(data: bytes) -> None:
-    run_decoder(make, data)
-
-
-def seed_streams():
-    from tests.fuzz.seeds import streams
-    return [c for sc, port in SEEDS for c in streams(sc, port)]
-
-
 if __name__ == "__main__":
-    main(test_one_input, seed_streams)
+    main(make, SEEDS)
