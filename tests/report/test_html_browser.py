@@ -53,7 +53,8 @@ def test_harness_sees_and_blocks_network(browser, tmp_path):
     p = tmp_path / "leaky.html"
     p.write_text('<!doctype html><img src="http://127.0.0.1:9/x.png"><script>fetch("http://127.0.0.1:9/y")</script>')
     with offline_page(browser, p) as page:
-        wait_until(lambda: len(page.requests) >= 2)
+        # Playwright delivers request events only inside its own calls: wait in the page, not in time.sleep
+        wait_until(lambda: page.wait_for_timeout(50) or len(page.requests) >= 2)
         assert sorted(page.requests) == ["http://127.0.0.1:9/x.png", "http://127.0.0.1:9/y"]
 
 
