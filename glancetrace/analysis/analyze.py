@@ -283,7 +283,7 @@ def _upload_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> 
         if tx.gap and tx.status is not None and tx.status < 300:
             continue  # Glance took it whole; the capture lost bytes (a capture-gap finding says so)
         if tx.status is None or tx.truncated or tx.incomplete:
-            total = f" of {int(expected):,}" if expected and expected.isdigit() else ""
+            total = f" of {int(expected):,}" if expected and expected.isascii() and expected.isdigit() else ""
             if tx.status is None:
                 ending = "no response: the capture or the connection ended first"
             else:
@@ -296,7 +296,7 @@ def _upload_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> 
         if tx.status >= 300 or tx.gap:
             continue
         size = img.fields.get("size")
-        if size is not None and str(size).isdigit() and int(size) != body.size:
+        if size is not None and str(size).isascii() and str(size).isdigit() and int(size) != body.size:
             out.append(Finding("error", "size-mismatch",
                                f"{label}: {human_bytes(body.size)} crossed the wire but Glance recorded size "
                                f"{human_bytes(int(size))}", image_id=img.id, call_id=cid, frames=frames))

@@ -24,7 +24,8 @@ from glancetrace.pipeline import decode
 from glancetrace.tcp.reassembly import TcpReassembler
 from tests.fuzz.seeds import pcap_bytes, segments
 
-EXAMPLES = int(os.environ.get("GLANCETRACE_FUZZ_EXAMPLES", "80"))
+EXAMPLES = int(os.environ.get("GLANCETRACE_FUZZ_EXAMPLES",
+                              "300" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "80"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                     database=None)
 

@@ -10,7 +10,7 @@
   segment starts, by design, so there the events may depend on the cuts.)
 
 tests/hardening/test_decoder_properties.py has more chunking checks of HTTP and MySQL.
-Longer runs: `bash scripts/fuzz.sh hypothesis 600`.
+Longer runs: `bash scripts/fuzz.sh 10` (ten minutes).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from glancetrace.protocols.mysql import MysqlDecoder
 from glancetrace.protocols.tls import TlsDecoder
 from tests.fuzz.seeds import streams, tls_keys
 
-EXAMPLES = int(os.environ.get("GLANCETRACE_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("GLANCETRACE_FUZZ_EXAMPLES",
+                              "600" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "150"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                     database=None)
 
@@ -193,3 +194,16 @@ def test_real_streams_same_events_in_any_chunking(proto, data, a, b):
 def test_pure_junk_never_raises(proto, junk):
     dec, events = run(MAKERS[proto], [(d, b) for d, b in junk if b])
     assert not internal_errors(dec, events)
+
+
+def test_non_ascii_digits_in_content_length():
+    # found by atheris: b"22\xb3" decodes (latin-1) to "22³", which str.isdigit() accepts and int() refuses
+    items = seed("http", 0)
+    d, first = items[0]
+    assert d == 0 and b"\r\n\r\n" in first
+    head, rest = first.split(b"\r\n\r\n", 1)
+    lines = [ln for ln in head.split(b"\r\n") if not ln.lower().startswith(b"content-length")]
+    bad = b"\r\n".join(lines + [b"Content-Length: 22\xb3"]) + b"\r\n\r\n" + rest
+    dec, events = run(http, [(0, bad)] + items[1:])
+    assert not internal_errors(dec, events)
+    assert any(type(e).__name__ == "HttpTransaction" for e in events)

@@ -644,4 +644,4 @@ def _content_length(v: str) -> int | None:
     if len(vals) != 1:
         return None
     x = vals.pop()
-    return int(x) if x.isdigit() else None
+    return int(x) if x.isascii() and x.isdigit() else None  # not "²": int() refuses it
