@@ -15,7 +15,6 @@ import argparse
 import http.client
 import os
 import pathlib
-import socket
 import ssl
 import subprocess
 import sys
