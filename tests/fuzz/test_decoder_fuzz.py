@@ -207,3 +207,11 @@ def test_non_ascii_digits_in_content_length():
     dec, events = run(http, [(0, bad)] + items[1:])
     assert not internal_errors(dec, events)
     assert any(type(e).__name__ == "HttpTransaction" for e in events)
+
+
+def test_mid_stream_start_at_a_handshake_response():
+    # found by fuzz.sh: a capture starting at the client's handshake response, fed 2 bytes at a time,
+    # anchored a "COM_SLEEP" on the response's zero filler; byte by byte it did not
+    items = seed("mysql", 0)
+    start = next(i for i, (d, b) in enumerate(items) if d == 0 and b and b[3] == 1)
+    check("mysql", items[start:start + 1], [1], [2], same_events=True)

@@ -304,7 +304,9 @@ class MysqlDecoder:
                     return pos
                 continue
             ln = int.from_bytes(b[pos:pos + 3], "little")
-            if b[pos + 3] != 0 or ln == 0 or b[pos + 4] not in C.COMMANDS:
+            # COM_SLEEP (0x00) is the server's own state, never sent by a client: runs of zero
+            # bytes (handshake filler, binary parameters) must not anchor a command
+            if b[pos + 3] != 0 or ln == 0 or not b[pos + 4] or b[pos + 4] not in C.COMMANDS:
                 continue
             if pos + 4 + ln == len(b) or (pos == 0 and ln < (1 << 24)):
                 return pos
