@@ -34,6 +34,14 @@ def _signed32(x: int) -> int:
     return x - (1 << 32) if x & 0x80000000 else x
 
 
+def _proven_sent(ds: "Direction", upto: int, now: int) -> None:
+    """Bytes up to stream offset `upto` were sent (acknowledged, or numbered before a later
+    segment): missing ones wait REORDER_PACKETS packets from `now` before they become a gap."""
+    if ds.acked_to is None:
+        ds.acked_mark = now
+    ds.acked_to = max(ds.acked_to or 0, upto)
+
+
 def format_ip(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
@@ -206,27 +214,23 @@ class TcpReassembler:
                 conn.midstream = True
         # a peer acknowledging beyond what we have proves those bytes were sent; they are lost to
         # the capture unless they still turn up shortly (an ACK can be captured before its data)
-        answers_hole = False  # this segment was sent after the peer's missing bytes arrived
-        answered_to = 0  # how far into the peer's stream this segment's ACK reaches
+        # how far into the peer's stream this segment's ACK reaches past what arrived (0: not past):
+        # it was sent after those missing bytes
+        answered_to = 0
         other = conn.dirs[1 - d]
         if flags & ACK:
             if other.next_seq is not None and not other.fin:
                 ahead = _signed32(seg.ack - other.next_seq)
                 if 0 < ahead < ACK_JUMP_LIMIT:
-                    if other.acked_to is None:
-                        other.acked_mark = conn.news
                     answered_to = other.offset + ahead
-                    other.acked_to = max(other.acked_to or 0, answered_to)
-                    answers_hole = True
+                    _proven_sent(other, answered_to, conn.news)
         if not plen and not flags & RST and ds.next_seq is not None and not ds.fin:
             # a bare ACK (or FIN) numbered past what arrived of its own side proves those bytes were sent
             ahead = _signed32(seg.seq - ds.next_seq)
             if 0 < ahead < ACK_JUMP_LIMIT:
-                if ds.acked_to is None:
-                    ds.acked_mark = conn.news
-                ds.acked_to = max(ds.acked_to or 0, ds.offset + ahead)
+                _proven_sent(ds, ds.offset + ahead, conn.news)
         if other.acked_to is not None:
-            if plen and answers_hole:
+            if plen and answered_to:
                 # data that answers the hole must reach the decoder after it: settle now, but only
                 # what this answer acknowledges (a later ACK may also count a FIN)
                 self._settle_acked(conn, 1 - d, other, ts, frame, final=True, upto=answered_to)
@@ -275,9 +279,7 @@ class TcpReassembler:
                 # a FIN proves every byte before it was sent: the hole is settled like an
                 # acknowledged one (late data may still fill it), and the FIN applies after it
                 ds.fin_at = ds.offset + end_diff
-                if ds.acked_to is None:
-                    ds.acked_mark = conn.news
-                ds.acked_to = max(ds.acked_to or 0, ds.fin_at)
+                _proven_sent(ds, ds.fin_at, conn.news)
             elif end_diff <= 0:
                 ds.fin_at = ds.offset
         if ds.fin_at is not None and ds.offset >= ds.fin_at:

@@ -42,20 +42,9 @@ def parse(data: bytes):
 
 def run_decoder(make, data: bytes) -> None:
     """Feed one input; raise on anything a decoder must never do."""
-    dec = make()
-    events = []
-    for i, item in enumerate(parse(data)):
-        if item[1] is None:
-            events += dec.gap(item[0], item[2], float(i), i + 1)
-        else:
-            events += dec.feed(item[0], memoryview(item[1]), float(i), i + 1)
-    events += dec.close(1e9, 1 << 30, "fin")
-    notes = list(getattr(dec, "notes", []))
-    inner = getattr(dec, "inner", None)
-    notes += getattr(inner, "notes", []) if inner is not None else []
-    for e in events:
-        notes += getattr(e, "notes", None) or getattr(e, "anomalies", None) or []
-    bad = [n for n in notes if "decoder error" in n or "internal error" in n]
+    from tests.fuzz.seeds import feed, internal_errors
+
+    bad = internal_errors(*feed(make, parse(data)))
     if bad:
         raise AssertionError(f"a decoder caught its own exception: {bad[0]}")
 

@@ -1,5 +1,8 @@
-"""Seeds for the fuzzers, cut out of the real rig captures: TCP segment lists and reassembled
-byte streams (with the TLS key log where the stream is TLS)."""
+"""Seeds for the fuzz and property tests, cut out of the real rig captures: TCP segment lists and
+reassembled byte streams (with the TLS key log where the stream is TLS), and how to feed them to a
+sans-I/O decoder.
+
+A stream is a list of items: (direction, bytes), or (direction, None, nbytes) for a capture gap."""
 
 from __future__ import annotations
 
@@ -28,18 +31,20 @@ class _Recorder:
         pass
 
 
-def _frames(scenario: str):
+def _frames(scenario: str, max_frames: int | None = MAX_FRAMES):
     r = CaptureReader(capture(scenario))
     for frame, ts, iface, data, _orig in r.packets():
-        if frame > MAX_FRAMES:
+        if max_frames is not None and frame > max_frames:
             break
         yield frame, ts, r.info.interfaces[iface].linktype, data
 
 
 @functools.lru_cache(maxsize=None)
-def streams(scenario: str, port: int, limit: int = 4, max_bytes: int = 150_000) -> tuple:
+def streams(scenario: str, port: int, limit: int = 4, max_bytes: int = 150_000,
+            max_frames: int | None = MAX_FRAMES) -> tuple:
     """Up to `limit` whole connections to `port` as ((direction, bytes), …) in delivery order,
-    each cut after `max_bytes` (no connection with a capture gap is taken)."""
+    each cut after `max_bytes` (no connection with a capture gap is taken), from the first
+    `max_frames` frames (None: the whole capture)."""
     recs: list[_Recorder] = []
 
     def factory(conn):
@@ -51,7 +56,7 @@ def streams(scenario: str, port: int, limit: int = 4, max_bytes: int = 150_000) 
     tcp = TcpReassembler(factory, server_ports={port})
     link = LinkDecoder()
     last = (0.0, 0)
-    for frame, ts, lt, data in _frames(scenario):
+    for frame, ts, lt, data in _frames(scenario, max_frames):
         seg = link.decode(lt, data, ts)
         if seg is not None:
             tcp.add(seg, ts, frame)
@@ -73,11 +78,12 @@ def streams(scenario: str, port: int, limit: int = 4, max_bytes: int = 150_000) 
 
 
 @functools.lru_cache(maxsize=None)
-def segments(scenario: str, port: int, which: int = 0) -> tuple:
-    """The `which`-th connection to `port`: its segments as captured, (Segment, ts, frame), payloads copied."""
+def segments(scenario: str, port: int, which: int = 0, max_frames: int | None = MAX_FRAMES) -> tuple:
+    """The `which`-th connection to `port`: its segments as captured, (Segment, ts, frame), payloads copied
+    (looked for in the first `max_frames` frames; None: the whole capture)."""
     link = LinkDecoder()
     conns: dict = {}
-    for frame, ts, lt, data in _frames(scenario):
+    for frame, ts, lt, data in _frames(scenario, max_frames):
         seg = link.decode(lt, data, ts)
         if seg is None or port not in (seg.sport, seg.dport):
             continue
@@ -105,3 +111,44 @@ def pcap_bytes(scenario: str, frames: int = 300) -> bytes:
     for _ in range(frames):
         off += 16 + struct.unpack_from("<I", data, off + 8)[0]
     return data[:off]
+
+
+def feed(make, items):
+    """A fresh decoder from `make` fed every item (gaps as gaps) and closed: (decoder, events)."""
+    dec = make()
+    events = []
+    for i, item in enumerate(items):
+        if item[1] is None:
+            events += dec.gap(item[0], item[2], float(i), i + 1)
+        else:
+            events += dec.feed(item[0], memoryview(item[1]), float(i), i + 1)
+    events += dec.close(float(len(items)), len(items) + 1, "fin")
+    return dec, events
+
+
+def rechunk(items, cuts):
+    """The same bytes per direction cut into pieces of the sizes in `cuts` (cycled); gaps stay."""
+    out, k = [], 0
+    for item in items:
+        if item[1] is None:
+            out.append(item)
+            continue
+        d, b = item
+        pos = 0
+        while pos < len(b):
+            n = max(1, cuts[k % len(cuts)])
+            k += 1
+            out.append((d, b[pos:pos + n]))
+            pos += n
+    return out
+
+
+def internal_errors(dec, events) -> list[str]:
+    """Notes saying a decoder's own code raised (it notes "decoder error …" and goes on): a bug, not damage."""
+    notes = list(getattr(dec, "notes", []))
+    for e in events:
+        notes += getattr(e, "notes", None) or getattr(e, "anomalies", None) or []
+    inner = getattr(dec, "inner", None)
+    if inner is not None:
+        notes += getattr(inner, "notes", [])
+    return [n for n in notes if "decoder error" in n or "internal error" in n]

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from glancetrace.protocols.http import HttpDecoder
 from glancetrace.protocols.mysql import MysqlDecoder
 from glancetrace.protocols.tls import TlsDecoder
-from tests.fuzz.seeds import streams, tls_keys
+from tests.fuzz.seeds import feed as run
+from tests.fuzz.seeds import internal_errors, rechunk, streams, tls_keys
 
 EXAMPLES = int(os.environ.get("GLANCETRACE_FUZZ_EXAMPLES",
                               "600" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "150"))
@@ -89,44 +90,6 @@ def damaged(draw, proto: str):
             b = b[j:]
         chunks[i + (op == "gap")][1] = b
     return [tuple(c) for c in chunks if c[1] is None or c[1]]
-
-
-def rechunk(items, cuts):
-    out, k = [], 0
-    for item in items:
-        if item[1] is None:
-            out.append(item)
-            continue
-        d, b = item
-        pos = 0
-        while pos < len(b):
-            n = max(1, cuts[k % len(cuts)])
-            k += 1
-            out.append((d, b[pos:pos + n]))
-            pos += n
-    return out
-
-
-def run(make, items):
-    dec = make()
-    events = []
-    for i, item in enumerate(items):
-        if item[1] is None:
-            events += dec.gap(item[0], item[2], float(i), i + 1)
-        else:
-            events += dec.feed(item[0], memoryview(item[1]), float(i), i + 1)
-    events += dec.close(float(len(items)), len(items) + 1, "fin")
-    return dec, events
-
-
-def internal_errors(dec, events) -> list[str]:
-    notes = list(getattr(dec, "notes", []))
-    for e in events:
-        notes += getattr(e, "notes", None) or getattr(e, "anomalies", None) or []
-    inner = getattr(dec, "inner", None)
-    if inner is not None:
-        notes += getattr(inner, "notes", [])
-    return [n for n in notes if "decoder error" in n or "internal error" in n]
 
 
 def signature(events):

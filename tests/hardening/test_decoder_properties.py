@@ -16,10 +16,15 @@ from hypothesis import strategies as st
 
 from glancetrace.protocols.http import HttpDecoder
 from glancetrace.protocols.mysql import MysqlDecoder
-from tests.hardening.streams import streams
+from tests.fuzz.seeds import feed, rechunk
+from tests.fuzz.seeds import streams as _streams
 
 EXAMPLES = 300 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 25
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def streams(scenario, port):
+    return _streams(scenario, port, limit=6, max_bytes=200_000, max_frames=None)  # the whole capture
 
 
 def http_decoder():
@@ -37,19 +42,6 @@ CASES = [("plain_overcloud", 9292, http_decoder), ("failures", 9292, http_decode
 FROM_START = [c for c in CASES if c[0] != "concurrent"]
 
 
-def run(make, chunks, gaps=()):
-    """Feed (direction, bytes) chunks; `gaps` is a set of chunk indexes replaced by a gap."""
-    dec = make()
-    events = []
-    for i, (d, b) in enumerate(chunks):
-        if i in gaps:
-            events += dec.gap(d, len(b), float(i), i + 1)
-        else:
-            events += dec.feed(d, b, float(i), i + 1)
-    events += dec.close(float(len(chunks)), len(chunks), "end of capture")
-    return events
-
-
 def signature(events):
     """What must not depend on chunking: the decoded facts, not the frame numbers."""
     out = []
@@ -65,20 +57,6 @@ def signature(events):
     return out
 
 
-def rechunk(chunks, cuts):
-    """The same bytes per direction, cut at other places (direction changes are kept)."""
-    out = []
-    k = 0
-    for d, b in chunks:
-        pos = 0
-        while pos < len(b):
-            size = max(1, cuts[k % len(cuts)])
-            k += 1
-            out.append((d, b[pos:pos + size]))
-            pos += size
-    return out
-
-
 @SETTINGS
 @given(case=st.sampled_from(FROM_START), which=st.integers(0, 5),
        cuts=st.lists(st.integers(1, 3000), min_size=1, max_size=20))
@@ -86,9 +64,9 @@ def test_chunking_does_not_change_the_events(case, which, cuts):
     scenario, port, make = case
     conns = streams(scenario, port)
     chunks = conns[which % len(conns)]
-    whole = signature(run(make, chunks))
+    whole = signature(feed(make, chunks)[1])
     assert whole, "the seed stream decodes to something"
-    assert signature(run(make, rechunk(chunks, cuts))) == whole
+    assert signature(feed(make, rechunk(chunks, cuts))[1]) == whole
 
 
 @SETTINGS
@@ -113,7 +91,8 @@ def test_damaged_streams_never_raise_and_are_reported(case, which, data):
         i = data.draw(st.integers(0, n - 1))
         chunks.insert(i, [chunks[i][0], data.draw(st.binary(min_size=1, max_size=64))])
     gaps = set(data.draw(st.lists(st.integers(0, len(chunks) - 1), max_size=3)))
-    events = run(make, [tuple(c) for c in chunks if c[1]], gaps)  # must not raise
+    items = [(d, None, len(b)) if i in gaps else (d, b) for i, (d, b) in enumerate(chunks) if b]
+    _dec, events = feed(make, items)  # must not raise
     # whatever came out is well-formed: the facts the analysis reads are of the right types
     for e in events:
         if type(e).__name__ == "HttpTransaction":
@@ -137,14 +116,6 @@ def test_a_gap_inside_a_message_marks_it(case, which, data):
     i = data.draw(st.sampled_from(big))
     d, b = chunks[i]
     cut = data.draw(st.integers(50, len(b) - 50))
-    dec = make()
-    events = []
-    for j, (dd, bb) in enumerate(chunks):
-        if j == i:
-            events += dec.feed(d, b[:cut], float(j), j + 1)
-            events += dec.gap(d, len(b) - cut, float(j), j + 1)
-        else:
-            events += dec.feed(dd, bb, float(j), j + 1)
-    events += dec.close(float(len(chunks)), len(chunks), "end of capture")
+    _dec, events = feed(make, [*chunks[:i], (d, b[:cut]), (d, None, len(b) - cut), *chunks[i + 1:]])
     marked = [e for e in events if getattr(e, "gap", False) or getattr(e, "incomplete", False)]
     assert marked, "the message the gap cut through is marked"

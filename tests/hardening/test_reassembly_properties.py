@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from glancetrace.capture.link import Segment
 from glancetrace.tcp.reassembly import TcpReassembler
-from tests.hardening.streams import segments
+from tests.fuzz.seeds import segments as _segments
 
 EXAMPLES = 300 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 30
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -48,6 +48,10 @@ def replay(segs):
 def stream_bytes(parts):
     """The delivered stream with gaps as None runs: [(bytes or None, length)]."""
     return [(p, len(p)) if isinstance(p, bytes) else (None, p) for p in parts]
+
+
+def segments(scenario, port, k):
+    return _segments(scenario, port, k, max_frames=None)  # the chosen connections lie past the fuzzers' first frames
 
 
 ORIGINAL = {}
