@@ -152,3 +152,24 @@ def internal_errors(dec, events) -> list[str]:
     if inner is not None:
         notes += getattr(inner, "notes", [])
     return [n for n in notes if "decoder error" in n or "internal error" in n]
+
+
+def signature(events):
+    """What must not depend on how the bytes were cut: the decoded facts, not frame numbers."""
+    out = []
+    for e in events:
+        name = type(e).__name__
+        if name == "HttpTransaction":
+            out.append((name, e.method, e.uri, e.status, e.request_body.size, e.request_body.md5,
+                        e.response_body.size, e.response_body.md5, e.incomplete, e.gap, e.truncated))
+        elif name == "SqlStatement":
+            out.append((name, e.command, e.sql, e.result, e.rows, e.affected_rows, e.error_code,
+                        e.incomplete, e.gap))
+        elif name == "MysqlHandshake":
+            out.append((name, e.user, e.database, e.server_version, e.result, e.capabilities))
+        elif name == "TlsSession":
+            out.append((name, e.version, e.cipher, e.decrypted, e.records_up, e.records_down,
+                        e.plaintext_up, e.plaintext_down, e.auth_failures, e.gaps))
+        else:
+            out.append((name,))
+    return out

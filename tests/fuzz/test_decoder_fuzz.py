@@ -24,7 +24,7 @@ from glancetrace.protocols.http import HttpDecoder
 from glancetrace.protocols.mysql import MysqlDecoder
 from glancetrace.protocols.tls import TlsDecoder
 from tests.fuzz.seeds import feed as run
-from tests.fuzz.seeds import internal_errors, rechunk, streams, tls_keys
+from tests.fuzz.seeds import internal_errors, rechunk, signature, streams, tls_keys
 
 EXAMPLES = int(os.environ.get("GLANCETRACE_FUZZ_EXAMPLES",
                               "600" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "150"))
@@ -92,26 +92,6 @@ def damaged(draw, proto: str):
     return [tuple(c) for c in chunks if c[1] is None or c[1]]
 
 
-def signature(events):
-    out = []
-    for e in events:
-        name = type(e).__name__
-        if name == "HttpTransaction":
-            out.append((name, e.method, e.uri, e.status, e.request_body.size, e.request_body.md5,
-                        e.response_body.size, e.response_body.md5, e.incomplete, e.gap, e.truncated))
-        elif name == "SqlStatement":
-            out.append((name, e.command, e.sql, e.result, e.rows, e.affected_rows, e.error_code,
-                        e.incomplete, e.gap))
-        elif name == "MysqlHandshake":
-            out.append((name, e.user, e.database, e.result, e.capabilities))
-        elif name == "TlsSession":
-            out.append((name, e.version, e.cipher, e.decrypted, e.records_up, e.records_down,
-                        e.plaintext_up, e.plaintext_down, e.auth_failures, e.gaps))
-        else:
-            out.append((name,))
-    return out
-
-
 def check(proto, items, cuts_a, cuts_b, same_events: bool):
     make = MAKERS[proto]
     dec_a, ev_a = run(make, rechunk(items, cuts_a))
@@ -134,7 +114,10 @@ cuts = st.lists(st.integers(1, 1500), min_size=1, max_size=12)
 def clean(draw, proto: str):
     """A real stream, possibly without its first or last deliveries (capture started or ended mid-way)."""
     chunks = seed(proto, draw(st.integers(0, 20)))
-    start = draw(st.integers(0, max(0, len(chunks) - 1))) if draw(st.booleans()) else 0
+    # MySQL begun mid-stream finds packet starts again at segment boundaries, so there the events
+    # depend on how TCP cut the bytes (a known limit, see README): only its endings are cut off
+    cut_start = proto != "mysql" and draw(st.booleans())
+    start = draw(st.integers(0, max(0, len(chunks) - 1))) if cut_start else 0
     end = draw(st.integers(start + 1, len(chunks)))
     return chunks[start:end]
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from glancetrace.protocols.http import HttpDecoder
 from glancetrace.protocols.mysql import MysqlDecoder
-from tests.fuzz.seeds import feed, rechunk
+from tests.fuzz.seeds import feed, rechunk, signature
 from tests.fuzz.seeds import streams as _streams
 
 EXAMPLES = 300 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 25
@@ -40,21 +40,6 @@ CASES = [("plain_overcloud", 9292, http_decoder), ("failures", 9292, http_decode
 # connections seen from their start: a capture begun mid-stream is resynchronised on segment boundaries
 # (where MySQL packets start), so only these owe the same events to any chunking
 FROM_START = [c for c in CASES if c[0] != "concurrent"]
-
-
-def signature(events):
-    """What must not depend on chunking: the decoded facts, not the frame numbers."""
-    out = []
-    for e in events:
-        name = type(e).__name__
-        if name == "HttpTransaction":
-            out.append((name, e.method, e.uri, e.status, e.request_body.size, e.request_body.md5,
-                        e.response_body.size, e.incomplete, e.gap))
-        elif name == "SqlStatement":
-            out.append((name, e.command, e.sql, e.result, e.affected_rows, e.rows, e.error_code, e.incomplete))
-        elif name == "MysqlHandshake":
-            out.append((name, e.user, e.database, e.server_version))
-    return out
 
 
 @SETTINGS
