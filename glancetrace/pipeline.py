@@ -212,27 +212,27 @@ class Pipeline:
         decode = link.decode
         ifaces = info.interfaces
         linktypes = res.link_types
-        last_ts, frame = 0.0, 0
         shift = o.offsets.get(path, 0.0)
+        select = None
         if self.shard is not None:
-            from .capture.split import flow_index
+            from .capture.shard import FlowShards
             mine, n = self.shard
-            frag_owner: dict = {}
-        for frame, ts, iface, data, origlen in reader.packets():
+            shard_of = FlowShards(n).of
+
+            def select(linktype, data):
+                return shard_of(linktype, data) == mine
+        for frame, ts, iface, data, origlen in reader.packets(select):
             ts += shift
-            lt = ifaces[iface].linktype
-            if self.shard is not None and flow_index(lt, data, n, frag_owner) != mine:
-                continue
-            seg = decode(lt, data, ts)
+            seg = decode(ifaces[iface].linktype, data, ts)
             if seg is not None:
                 add(seg, ts, frame)
             if progress is not None and not frame & 0x3FFF:
                 progress(frame, 0)
-            last_ts = ts
         for ifc in info.interfaces:
             linktypes[LINK_NAMES.get(ifc.linktype, f"linktype {ifc.linktype}")] += 1
         link.finish()
-        tcp.finish(last_ts, frame)
+        # connections still open end with the capture's last frame, whichever shard has it
+        tcp.finish((info.last_ts or 0.0) + shift, info.packets)
         res.packets += info.packets
         res.tcp_segments += tcp.segments
         res.skipped.update(link.skipped)

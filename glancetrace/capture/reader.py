@@ -11,7 +11,7 @@ from __future__ import annotations
 import mmap
 import struct
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import UnusableInput
 from .source import Source, open_source
@@ -139,12 +139,17 @@ class CaptureReader:
             self.info.truncated = True
             self._warn(f"gzip data ends early or is damaged after frame {frames}: {self.source.damaged}")
 
-    def packets(self) -> Iterator[tuple[int, float, int, memoryview, int]]:
+    def packets(self, select: Callable[[int, memoryview], bool] | None = None
+                ) -> Iterator[tuple[int, float, int, memoryview, int]]:
+        """(frame number, seconds, interface, frame bytes, original length) of every packet,
+        or of those `select(linktype, bytes)` keeps: a shard of a parallel pass skips the
+        others before a tuple is made for them, which is most of what walking them costs."""
         if self.info.format == "pcap":
-            yield from self._pcap_packets()
+            yield from self._pcap_packets(select)
         else:
+            ifaces = self.info.interfaces
             for kind, frame, ts, iface, data, origlen, _raw in self._pcapng_blocks(want_raw=False):
-                if kind == PACKET:
+                if kind == PACKET and (select is None or select(ifaces[iface].linktype, data)):
                     yield frame, ts, iface, data, origlen
 
     def blocks(self) -> Iterator[tuple[int, float, memoryview]]:
@@ -181,8 +186,9 @@ class CaptureReader:
             sec, frac = unpack_from(buf, start)
             yield PACKET, 0, sec * 1_000_000_000 + frac * mult, 0, buf, start, end, start + 16, end
 
-    def _pcap_records(self, want_raw: bool):
+    def _pcap_records(self, want_raw: bool, select=None):
         rec = struct.Struct(self._endian + "IIII")
+        linktype = self.info.interfaces[0].linktype if self.info.interfaces else -1
         unpack_from = rec.unpack_from
         scale = self._scale
         snap_limit = max(self.info.interfaces[0].snaplen, 262144) if self.info.interfaces else MAX_RECORD
@@ -219,7 +225,9 @@ class CaptureReader:
                 if want_raw:
                     yield frame, ts, mv, off, end
                 else:
-                    yield frame, ts, mv[off + 16:end], origlen
+                    data = mv[off + 16:end]
+                    if select is None or select(linktype, data):
+                        yield frame, ts, data, origlen
                 off = end
                 if off > release_at:
                     release_at = _release(mv, off)
@@ -233,8 +241,8 @@ class CaptureReader:
         if frames:
             self.info.last_ts = ts
 
-    def _pcap_packets(self):
-        for frame, ts, data, origlen in self._pcap_records(False):
+    def _pcap_packets(self, select):
+        for frame, ts, data, origlen in self._pcap_records(False, select):
             yield frame, ts, 0, data, origlen
 
     def _pcap_blocks(self):

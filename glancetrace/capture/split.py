@@ -343,8 +343,8 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
 _IPV6_EXT = frozenset({0, 43, 60, 51, 135, 139, 140})
 
 
-def _ipv4_key(ip, frag_owner: dict) -> tuple[bytes, bool]:
-    """Key of an IPv4 packet: endpoints (with ports for TCP), and whether it is TCP."""
+def _ipv4_key(ip, frag_owner: dict) -> bytes:
+    """Key of an IPv4 packet: endpoints (with ports for TCP)."""
     ihl = (ip[0] & 0x0F) * 4
     frag = (ip[6] << 8) | ip[7]
     proto = ip[9]
@@ -355,7 +355,7 @@ def _ipv4_key(ip, frag_owner: dict) -> tuple[bytes, bool]:
         key = frag_owner.get(fkey)
         if not frag & 0x2000:
             frag_owner.pop(fkey, None)
-        return key if key is not None else _pair(a, b), proto == 6
+        return key if key is not None else _pair(a, b)
     if proto == 6 and len(ip) >= ihl + 4:
         key = _pair(a + bytes(ip[ihl:ihl + 2]), b + bytes(ip[ihl + 2:ihl + 4]))
     else:
@@ -364,17 +364,17 @@ def _ipv4_key(ip, frag_owner: dict) -> tuple[bytes, bool]:
         if len(frag_owner) > 65536:
             frag_owner.clear()  # fragments whose ends never came: forget them
         frag_owner[(a, b, ip[4], ip[5], proto)] = key
-    return key, proto == 6
+    return key
 
 
-def _ipv6_key(ip) -> tuple[bytes, bool]:
+def _ipv6_key(ip) -> bytes:
     a, b = bytes(ip[8:24]), bytes(ip[24:40])
     nxt, off = ip[6], 40
     while nxt in _IPV6_EXT:
         nxt, off = ip[off], off + ((ip[off + 1] + 2) * 4 if nxt == 51 else (ip[off + 1] + 1) * 8)
     if nxt == 6 and len(ip) >= off + 4:
-        return _pair(a + bytes(ip[off:off + 2]), b + bytes(ip[off + 2:off + 4])), True
-    return _pair(a, b), False
+        return _pair(a + bytes(ip[off:off + 2]), b + bytes(ip[off + 2:off + 4]))
+    return _pair(a, b)
 
 
 def _pair(x: bytes, y: bytes) -> bytes:
@@ -387,26 +387,31 @@ def flow_index(linktype: int, data, k: int, frag_owner: dict) -> int:
     ports, either direction); other IP traffic: by its address pair; the rest
     (ARP, LLDP, undecodable frames): piece 0."""
     # fast path for the common frame (Ethernet, IPv4 without options, TCP, not a fragment):
-    # the same key as below, read at fixed offsets
+    # the same key as flow_key's, read at fixed offsets
     if linktype == 1 and len(data) >= 38 and data[12] == 8 and data[13] == 0 and data[14] == 0x45 \
             and data[23] == 6 and not (data[20] & 0x3F or data[21]):
         a = bytes(data[26:30]) + bytes(data[34:36])
         b = bytes(data[30:34]) + bytes(data[36:38])
         return zlib.crc32(a + b if a <= b else b + a) % k
+    key = flow_key(linktype, data, frag_owner)
+    return 0 if key is None else zlib.crc32(key) % k
+
+
+def flow_key(linktype: int, data, frag_owner: dict) -> bytes | None:
+    """The same bytes for both directions of a connection (addresses and ports; for
+    other IP traffic the address pair); None for frames that are not IP."""
     try:
         l3 = network_layer(linktype, data)
         if l3 is None:
-            return 0
+            return None
         proto, off = l3
         if proto == ETH_IPV4 and len(data) >= off + 20:
-            key, _tcp = _ipv4_key(data[off:], frag_owner)
-        elif proto == ETH_IPV6 and len(data) >= off + 40:
-            key, _tcp = _ipv6_key(data[off:])
-        else:
-            return 0
+            return _ipv4_key(data[off:], frag_owner)
+        if proto == ETH_IPV6 and len(data) >= off + 40:
+            return _ipv6_key(data[off:])
     except (struct.error, IndexError):
-        return 0
-    return zlib.crc32(key) % k
+        pass
+    return None
 
 
 def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -> SplitResult:
