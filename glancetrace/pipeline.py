@@ -217,10 +217,7 @@ class Pipeline:
         if self.shard is not None:
             from .capture.shard import FlowShards
             mine, n = self.shard
-            shard_of = FlowShards(n).of
-
-            def select(linktype, data):
-                return shard_of(linktype, data) == mine
+            select = FlowShards(n).selects(mine)
         for frame, ts, iface, data, origlen in reader.packets(select):
             ts += shift
             seg = decode(ifaces[iface].linktype, data, ts)

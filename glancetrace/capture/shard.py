@@ -11,6 +11,7 @@ image uploads carry most of them.  Frames that are not IP go to shard 0.
 from __future__ import annotations
 
 import struct
+from typing import Callable
 
 from .split import flow_key
 
@@ -43,6 +44,11 @@ class FlowShards:
         s = 0 if key is None else self._assign(key)
         self.load[s] += len(data)
         return s
+
+    def selects(self, k: int) -> Callable[[int, memoryview], bool]:
+        """A `select` for CaptureReader.packets: keeps the frames of shard k."""
+        of = self.of
+        return lambda linktype, data: of(linktype, data) == k
 
     def _assign(self, key: bytes) -> int:
         s = self._by_key.get(key)
