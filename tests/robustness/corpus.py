@@ -1,18 +1,21 @@
 """Bad captures made from real ones, inside the tests (nothing binary is committed).
 
 Every builder takes a real capture (a slice of a rig capture: the first image upload
-of a scenario, so the CLI runs in a second or two) and writes a damaged or re-framed
-copy.  Records are edited at the byte level (classic pcap, as tcpdump wrote them) or
-with the Wireshark tools (editcap, mergecap), keeping the real packet contents.
+of a scenario, so the CLI runs in a second or two), writes a damaged or re-framed copy
+to `dst` and returns its path.  Records are edited at the byte level (classic pcap, as
+tcpdump wrote them) or with the Wireshark tools (editcap, mergecap), keeping the real
+packet contents.  Frame numbers in arguments and results are 1-based, as Wireshark's.
 """
 
 from __future__ import annotations
 
-import shutil
+import gzip
+import pathlib
 import struct
 import subprocess
 from dataclasses import dataclass
 
+from tests.capture.capfiles import fragment_tcp
 from tests.support.loopback import need
 from tests.support.rig import RIG, keys
 
@@ -26,15 +29,19 @@ SLICES = {
 
 def make_slice(name: str, tmp) -> str:
     scenario, frames = SLICES[name]
-    need("editcap")
     out = tmp / f"{name}.pcap"
     if not out.exists():
-        subprocess.run(["editcap", "-F", "pcap", "-r", str(RIG / scenario / "capture.pcap"), str(out), frames], check=True)
+        editcap("-F", "pcap", "-r", RIG / scenario / "capture.pcap", out, frames)
     return str(out)
 
 
 def slice_keys(name: str) -> str | None:
     return keys(SLICES[name][0])
+
+
+def editcap(*args) -> None:
+    need("editcap")
+    subprocess.run(["editcap", *map(str, args)], check=True, capture_output=True)
 
 
 # -- classic pcap at the byte level ---------------------------------------------------
@@ -70,12 +77,9 @@ class Pcap:
                 f.write(d)
         return str(path)
 
-    def record_offsets(self) -> list[int]:
-        offs, off = [], 24
-        for h, d in self.records:
-            offs.append(off)
-            off += 16 + len(d)
-        return offs
+    def record_offset(self, frame: int) -> int:
+        """File offset of the record header of 1-based `frame`."""
+        return 24 + sum(16 + len(d) for _h, d in self.records[:frame - 1])
 
 
 def tcp_of(frame: bytes | bytearray):
@@ -100,7 +104,71 @@ def payload(frame) -> bytes:
     return bytes(frame[t[4]:t[5]]) if t else b""
 
 
-# -- link-layer re-framing (same IP packets, other link types) ------------------------
+def same_flow(cap: Pcap, i: int) -> list[int]:
+    """0-based indexes of every frame (both directions) of frame index i's TCP connection."""
+    a, b = ports(cap.records[i][1])
+    return [j for j, (_h, d) in enumerate(cap.records) if ports(d) in ((a, b), (b, a))]
+
+
+def upload_frames(cap: Pcap) -> tuple[int, list[int]]:
+    """0-based indexes of the PUT …/file request frame and of the client's data frames of
+    its connection after it."""
+    put = next(i for i, (_h, d) in enumerate(cap.records) if payload(d).startswith(b"PUT /v2/images/"))
+    cport = ports(cap.records[put][1])[0]
+    body = [j for j in same_flow(cap, put) if j > put and ports(cap.records[j][1])[0] == cport
+            and payload(cap.records[j][1])]
+    return put, body
+
+
+# -- files nothing can be read from --------------------------------------------------------
+
+# kind -> the file's bytes, from the first 200 KB of a real capture
+UNUSABLE = {
+    "empty": lambda real: b"",
+    "zero packets": lambda real: real[:24],
+    "wrong magic": lambda real: b"\x0b\xad\xca\xfe" + real[4:],
+    "text file": lambda real: b"2026-11-27 01:52:01 glance-api INFO upload started\n" * 50,
+    "truncated global header": lambda real: real[:17],
+    "gzip'd text": lambda real: gzip.compress(b"not a capture\n" * 100),
+}
+
+
+def unusable(src: str, dst, kind: str) -> str:
+    dst.write_bytes(UNUSABLE[kind](open(src, "rb").read(200_000)))
+    return str(dst)
+
+
+# -- damaged files ------------------------------------------------------------------------
+
+def ends_inside_record(src: str, dst, frame: int) -> str:
+    """The file stops 10 bytes into the packet after `frame`, as when tcpdump is killed."""
+    data = open(src, "rb").read()
+    dst.write_bytes(data[:Pcap.read(src).record_offset(frame + 1) + 16 + 10])
+    return str(dst)
+
+
+def record_claims(src: str, dst, frame: int, caplen: int) -> str:
+    """The record header of `frame` claims `caplen` captured bytes (past the end of the file)."""
+    data = bytearray(open(src, "rb").read())
+    struct.pack_into("<I", data, Pcap.read(src).record_offset(frame) + 8, caplen)
+    dst.write_bytes(bytes(data))
+    return str(dst)
+
+
+def gzip_cut(src: str, dst) -> str:
+    """A gzip'd capture of which only the first two thirds were copied."""
+    z = gzip.compress(open(src, "rb").read())
+    dst.write_bytes(z[:len(z) * 2 // 3])
+    return str(dst)
+
+
+def snaplen(src: str, dst, n: int) -> str:
+    """As `tcpdump -s n` would have written it: every packet cut after n bytes."""
+    editcap("-s", n, src, dst)
+    return str(dst)
+
+
+# -- other framings of the same IP packets ------------------------------------------------
 
 def to_link(src: str, dst, kind: str) -> str:
     """Ethernet → Linux cooked v1 / v2, raw IPv4 with 802.1Q tags, or IPv6 (addresses mapped)."""
@@ -126,21 +194,13 @@ def to_link(src: str, dst, kind: str) -> str:
     return cap.write(dst, linktype)
 
 
-# -- Wireshark tools --------------------------------------------------------------------
-
-def editcap(*args) -> None:
-    need("editcap")
-    subprocess.run(["editcap", *map(str, args)], check=True, capture_output=True)
-
-
-def duplicated(src: str, dst) -> str:
-    """Every packet twice (mergecap of a capture with itself), as a SPAN port doubling traffic."""
-    need("mergecap")
-    subprocess.run(["mergecap", "-F", "pcap", "-w", str(dst), src, src], check=True, capture_output=True)
+def fragmented(src: str, dst) -> str:
+    """Every TCP segment of 48+ payload bytes as three IPv4 fragments, the last one first."""
+    fragment_tcp(pathlib.Path(src), dst)
     return str(dst)
 
 
-def to_pcapng_with_unknown_blocks(src: str, dst) -> str:
+def pcapng_with_unknown_blocks(src: str, dst) -> str:
     """pcapng (editcap) with a block type nobody defined and a custom block after every IDB
     and one more before the last packet: readers must step over them."""
     ng = dst.with_suffix(".tmp.pcapng")
@@ -164,37 +224,33 @@ def to_pcapng_with_unknown_blocks(src: str, dst) -> str:
     return str(dst)
 
 
-def need_all(*tools) -> None:
-    for t in tools:
-        need(t)
-    assert all(shutil.which(t) for t in tools)
+# kind -> builder(src, dst)
+REFRAMED = {
+    **{kind: (lambda src, dst, kind=kind: to_link(src, dst, kind)) for kind in ("sll", "sll2", "ipv6", "vlan")},
+    "fragments": fragmented,
+    "pcapng-unknown-blocks": pcapng_with_unknown_blocks,
+}
 
 
-# -- byte surgery on real records -------------------------------------------------------
+# -- TCP damage ---------------------------------------------------------------------------
 
-def find_frames(cap: Pcap, start: bytes, port: int | None = None) -> list[int]:
-    """0-based indexes of the frames whose TCP payload starts with `start` (on `port`, if given)."""
-    out = []
-    for i, (_h, d) in enumerate(cap.records):
-        p = ports(d)
-        if p and (port is None or port in p) and payload(d).startswith(start):
-            out.append(i)
-    return out
+def starting_at(src: str, dst, frame: int) -> str:
+    """tcpdump started late: nothing before `frame` (the frames are numbered from 1 again)."""
+    editcap("-r", src, dst, f"{frame}-{len(Pcap.read(src).records)}")
+    return str(dst)
 
 
-def same_flow(cap: Pcap, i: int) -> list[int]:
-    """Indexes of every frame (both directions) of frame i's TCP connection."""
-    a, b = ports(cap.records[i][1])
-    return [j for j, (_h, d) in enumerate(cap.records) if ports(d) in ((a, b), (b, a))]
+def without_frames(src: str, dst, frames) -> str:
+    """Lost packets: the listed frames are not in the copy."""
+    editcap(src, dst, *frames)  # editcap deletes the frames it is given
+    return str(dst)
 
 
-def upload_frames(cap: Pcap) -> tuple[int, list[int]]:
-    """The PUT …/file request frame and the client's data frames of its connection after it."""
-    put = find_frames(cap, b"PUT /v2/images/")[0]
-    cport = ports(cap.records[put][1])[0]
-    body = [j for j in same_flow(cap, put) if j > put and ports(cap.records[j][1])[0] == cport
-            and payload(cap.records[j][1])]
-    return put, body
+def duplicated(src: str, dst) -> str:
+    """Every packet twice (mergecap of a capture with itself), as a SPAN port doubling traffic."""
+    need("mergecap")
+    subprocess.run(["mergecap", "-F", "pcap", "-w", str(dst), src, src], check=True, capture_output=True)
+    return str(dst)
 
 
 def rst_mid_upload(src: str, dst) -> str:
@@ -219,8 +275,11 @@ def rst_mid_upload(src: str, dst) -> str:
     return cap.write(dst)
 
 
-def chunk_size_garbled(src: str, dst) -> str:
-    """The first chunk-size line of a chunked request body becomes non-hex (same length)."""
+# -- protocol damage ----------------------------------------------------------------------
+
+def chunk_size_garbled(src: str, dst) -> tuple[str, int]:
+    """The first chunk-size line of a chunked request body becomes non-hex (same length);
+    returns (path, frame of the request head)."""
     cap = Pcap.read(src)
     for i, (_h, d) in enumerate(cap.records):
         t = tcp_of(d)
@@ -239,27 +298,24 @@ def chunk_size_garbled(src: str, dst) -> str:
             eol = frame.index(b"\r\n", k)
             assert eol > k, "a chunk-size line"
             frame[k:eol] = b"z" * (eol - k)
-            return cap.write(dst)
+            return cap.write(dst), i + 1
     raise AssertionError("no chunked request in the capture")
 
 
 def mysql_length_past_stream(src: str, dst) -> str:
     """A client COM_QUERY packet near the end of a MySQL connection claims 16 MB."""
     cap = Pcap.read(src)
-    queries = find_frames(cap, b"", 3306)
-    queries = [i for i in queries if len(payload(cap.records[i][1])) > 5
-               and payload(cap.records[i][1])[3:5] == b"\x00\x03" and ports(cap.records[i][1])[1] == 3306]
-    i = queries[-3]  # a few statements before the end: what follows must not vanish unreported
-    frame = cap.records[i][1]
+    queries = [i for i, (_h, d) in enumerate(cap.records)
+               if ports(d) and ports(d)[1] == 3306 and len(payload(d)) > 5 and payload(d)[3:5] == b"\x00\x03"]
+    frame = cap.records[queries[-3]][1]  # a few statements before the end: what follows must not vanish unreported
     k = tcp_of(frame)[4]
     frame[k:k + 3] = b"\xf0\xff\xff"
-    cap.write(dst)
-    return str(dst)
+    return cap.write(dst)
 
 
 def tls_bad_tag(src: str, dst) -> tuple[str, int]:
     """One client application-data record on the Glance TLS port gets a flipped tag byte;
-    returns (path, 1-based frame number)."""
+    returns (path, frame of that record)."""
     cap = Pcap.read(src)
     for i, (_h, d) in enumerate(cap.records):
         p = ports(d)
