@@ -34,3 +34,15 @@ def test_dask_local_cluster_gives_the_same_analysis():
                                   dashboard_address=None) as cluster:
         res = run_on_dask([capture("failures")], Options(), cluster.scheduler_address, shards=4)
     assert analyze(res).to_dict() == analysed("failures")
+
+
+def test_default_jobs_is_one_per_core_for_big_inputs(tmp_path, monkeypatch):
+    from glancetrace.cli import options
+    monkeypatch.setattr(options.os, "cpu_count", lambda: 6)
+    small, big = tmp_path / "small.pcap", tmp_path / "big.pcap"
+    small.write_bytes(b"\0" * 1000)
+    with open(big, "wb") as f:
+        f.truncate(200 << 20)  # sparse: only its size matters
+    assert options.default_jobs([str(small)]) == 1
+    assert options.default_jobs([str(big)]) == 6
+    assert options.default_jobs([str(small), str(tmp_path / "missing.pcap")]) == 1
