@@ -36,13 +36,14 @@ def test_dask_local_cluster_gives_the_same_analysis():
     assert analyze(res).to_dict() == analysed("failures")
 
 
-def test_default_jobs_is_one_per_core_for_big_inputs(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cores, jobs_big", [(1, 1), (2, 1), (4, 2), (6, 3)])
+def test_default_jobs_is_one_per_two_cores_for_big_inputs(tmp_path, monkeypatch, cores, jobs_big):
     from glancetrace.cli import options
-    monkeypatch.setattr(options.os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(options.os, "cpu_count", lambda: cores)
     small, big = tmp_path / "small.pcap", tmp_path / "big.pcap"
     small.write_bytes(b"\0" * 1000)
     with open(big, "wb") as f:
-        f.truncate(200 << 20)  # sparse: only its size matters
+        f.truncate(300 << 20)  # sparse: only its size matters
     assert options.default_jobs([str(small)]) == 1
-    assert options.default_jobs([str(big)]) == 6
-    assert options.default_jobs([str(small), str(tmp_path / "missing.pcap")]) == 1
+    assert options.default_jobs([str(big)]) == jobs_big
+    assert options.default_jobs([str(big), str(tmp_path / "missing.pcap")]) == 1

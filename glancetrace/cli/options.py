@@ -29,7 +29,7 @@ def capture_options(f):
                           "estimated from shared packets when not given."),
         click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
                      help="Worker processes, each decoding a share of the TCP connections "
-                          "[default: one per core for inputs over 128 MiB, else 1]."),
+                          "[default: half the cores on machines with 4 or more and inputs over 256 MiB, else 1]."),
         click.option("--dask", "dask_address", metavar="ADDRESS", default=None,
                      help="Run the per-shard decoding on a Dask distributed cluster (scheduler address); "
                           "the captures must be readable at the same path on its workers."),
@@ -76,15 +76,19 @@ def align_clocks(captures: list[str], options: Options, quiet: bool) -> None:
 
 
 def default_jobs(captures) -> int:
-    """Processes for a pass when --jobs is not given: one per core for inputs over
-    128 MiB; below that, forking and merging cost about what the shards save
-    (benchmarks/README.md: 200 MiB, 2 cores: 3.2 s against 3.3-4.0 s)."""
+    """Processes for a pass when --jobs is not given.
+
+    One process keeps about 1.4 cores busy (the second hashes image bytes, see
+    protocols/http/digests.py), and every shard walks all records, so on two cores
+    `--jobs 2` is no faster (benchmarks/README.md: 2 GiB, 16.1 s against 16.9 s;
+    200 MiB, 3.1 s against 2.8 s).  With four or more cores, one process per two
+    cores, for inputs big enough to amortise the forks."""
     cores = os.cpu_count() or 1
     try:
         total = sum(os.path.getsize(c) for c in captures)
     except OSError:
         return 1
-    return cores if total > 128 << 20 else 1
+    return cores // 2 if cores >= 4 and total > 256 << 20 else 1
 
 
 def run_pass(captures, options: Options, quiet: bool, dask_address: str | None = None) -> PassResult:
