@@ -79,7 +79,8 @@ class _Collector:
 
 class _StartTls(_Collector):
     """MySQL's SSL request turns the rest of the connection into TLS: a TLS decoder takes over,
-    so the connection is reported with its handshake facts instead of as opaque bytes."""
+    so the connection is reported with its handshake facts instead of as opaque bytes, and
+    with the key it hands the decrypted bytes back to the MySQL decoder."""
 
     __slots__ = ("make_tls",)
 
@@ -145,10 +146,11 @@ class Pipeline:
         from .protocols.mysql import MysqlDecoder
         return MysqlDecoder(conn.stream, conn.client, conn.server)
 
-    def _tls(self, conn: Connection, inner: bool = True):
+    def _tls(self, conn: Connection, inner: Callable[[], object] | None = None):
+        """TLS; its decrypted bytes go to `inner()` (default: HTTP)."""
         from .protocols.tls import TlsDecoder
         return TlsDecoder(conn.stream, conn.client, conn.server, keys=self._keylog(),
-                          inner=(lambda: self._http(conn, tls=True)) if inner else None)
+                          inner=inner or (lambda: self._http(conn, tls=True)))
 
     def _keylog(self):
         if self._keys is None:
@@ -172,7 +174,8 @@ class Pipeline:
         if port in o.mysql_ports:
             if not o.want_mysql:
                 return None
-            return _StartTls(self._mysql(conn), sink, lambda: self._tls(conn, inner=False))
+            mysql = self._mysql(conn)
+            return _StartTls(mysql, sink, lambda: self._tls(conn, inner=mysql.inside_tls))
         if port in o.http_ports:
             return _Collector(self._http(conn), sink) if o.want_http else None
         if port in o.tls_ports:

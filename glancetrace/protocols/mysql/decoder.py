@@ -37,6 +37,9 @@ class _Prepared:
         self.long_data: dict[int, LongData] = {}
 
 
+_TLS_OPAQUE = "TLS requested: the rest of the connection is encrypted"
+
+
 class _Pending:
     """A command waiting for (or receiving) its response."""
 
@@ -829,8 +832,21 @@ class MysqlDecoder:
 
     def _end_handshake(self, lf) -> None:
         self.phase = "command"
-        self.hs_done = True
-        self.out.append(self.hs)
+        if not self.hs_done:  # a login inside TLS ends the handshake reported at the SSL request
+            self.hs_done = True
+            self.out.append(self.hs)
+
+    def inside_tls(self) -> "MysqlDecoder":
+        """The TLS after the SSL request could be decrypted: its bytes come back here, starting
+        with the client's login (the greeting was in clear).  The handshake event, reported
+        at the SSL request, is completed in place (user, result)."""
+        self.phase = "handshake"
+        self.framers = [PlainFramer(), PlainFramer()]
+        hs = self.hs
+        if hs is not None:
+            hs.client_capabilities = None
+            hs.notes = [n for n in hs.notes if n != _TLS_OPAQUE] + ["TLS decrypted with the key log"]
+        return self
 
     def _greeting(self, hs: MysqlHandshake, p) -> None:
         if not len(p):  # a zero-length packet where the greeting should be: nothing to read
@@ -884,7 +900,7 @@ class MysqlDecoder:
             # SSL request: the rest of the connection is TLS
             hs.ssl = True
             hs.result = None
-            hs.notes.append("TLS requested: the rest of the connection is encrypted")
+            hs.notes.append(_TLS_OPAQUE)
             self._end_handshake(lf)
             self.phase = "tls"
             return

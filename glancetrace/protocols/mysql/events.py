@@ -63,6 +63,7 @@ class SqlStatement:
     incomplete: bool = False
     gap: bool = False
     inferred: bool = False  # decoded without seeing the handshake: capabilities were guessed
+    tls: bool = False  # carried inside TLS (decrypted with the key log)
     database: str | None = None
     user: str | None = None
     notes: list[str] = field(default_factory=list)

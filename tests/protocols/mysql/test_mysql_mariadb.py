@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import ssl
 import subprocess
 from decimal import Decimal
 
@@ -44,6 +45,7 @@ class Scenario:
         self.threads: dict[str, int] = {}  # role → server thread id
         self.ports: dict[str, int] = {}  # role → client port
         self.big_query_len = 0
+        self.keylog = None  # the TLS client's key log (SSLKEYLOGFILE format)
 
 
 def _port(conn) -> int:
@@ -80,10 +82,15 @@ def _run_clients(db, sc: Scenario, midstream_conn) -> None:
     c.commit()
     c.close()
 
-    # TLS: the SSL request, then nothing readable
-    c = pymysql.connect(**db.connect_args(ssl={"check_hostname": False, "verify_mode": 0}))
+    # TLS: the SSL request, then nothing readable without the client's key log
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    ctx.keylog_filename = sc.keylog = str(db.base / "keys.log")
+    c = pymysql.connect(**db.connect_args(ssl=ctx))
     sc.threads["tls"], sc.ports["tls"] = c.thread_id(), _port(c)
-    c.cursor().execute("SELECT 'secret'")
+    cur = c.cursor()
+    cur.execute("SELECT 'secret'")
+    cur.execute("SELECT id, name FROM t ORDER BY id LIMIT 2")
     c.close()
 
     # the connection opened before tcpdump started
@@ -226,8 +233,29 @@ def test_prepared_statements_show_their_values(capture):
 def test_tls_connection_is_reported_encrypted(capture):
     sc, _, res, _, _ = capture
     hs = next(h for h in res.of_type(MysqlHandshake) if h.thread_id == sc.threads["tls"])
-    assert hs.ssl and hs.user is None
+    assert hs.ssl and hs.user is None and hs.result is None
     assert not [s for s in res.of_type(SqlStatement) if s.conn_id == hs.conn_id]
+
+
+def test_tls_connection_is_decrypted_with_the_key_log(capture):
+    """With the client's key log, the statements inside TLS are decoded as the server logged them."""
+    sc, log, _, pcap, port = capture
+    res = pipeline.decode(str(pcap), mysql_ports={port}, want_http=False, sniff_other_ports=False,
+                          keylog=[sc.keylog])
+    hss = [h for h in res.of_type(MysqlHandshake) if h.thread_id == sc.threads["tls"]]
+    assert len(hss) == 1  # completed in place, not reported twice
+    hs = hss[0]
+    assert hs.ssl and hs.user == "gt" and hs.result == "ok" and "TLS decrypted with the key log" in hs.notes
+    stmts = [s for s in res.of_type(SqlStatement) if s.conn_id == hs.conn_id]
+    want = [arg for t, cmd, arg in log if t == sc.threads["tls"] and cmd == "Query"]
+    assert [s.sql for s in stmts if s.command == "COM_QUERY"] == want and len(want) >= 2
+    assert all(s.tls for s in stmts)
+    sel = next(s for s in stmts if s.sql.startswith("SELECT id, name"))
+    assert sel.result == "rows" and sel.rows == 2 and sel.columns == ["id", "name"]
+    assert stmts[-1].command == "COM_QUIT"
+    # the plaintext connections decode as without the key log
+    plain = [s for s in res.of_type(SqlStatement) if s.conn_id != hs.conn_id]
+    assert len(plain) == len([s for s in capture[2].of_type(SqlStatement)])
 
 
 def test_compressed_protocol(capture):
