@@ -31,9 +31,6 @@ class MysqlHandshake:
     auth_length: int | None = None  # length of the client's auth data (the data itself is a secret)
     connect_attrs: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
-    info: str | None = None  # the OK packet's human-readable info ("Rows matched: 1 ...")
-    results: int = 0  # results in the reply (result sets and OKs; several with multi-statements / CALL)
-    query_attributes: dict[str, Any] | None = None  # COM_QUERY attributes (CLIENT_QUERY_ATTRIBUTES)
 
 
 @dataclass
