@@ -175,7 +175,7 @@ def _lifecycles(an: Analysis) -> None:
                 call_id=row.call_id, frames=sql_frames(row), failed=m.ok is False,
                 previous=sc.expected, uncertain=m.ok is None))
     for call in an.calls:
-        if not call.image_id or call.service != "glance":
+        if not call.image_id or call.service not in ("glance", "swift"):
             continue
         img = image(call.image_id)
         if call.hop != "backend" or call.peer is None:
@@ -220,6 +220,7 @@ def _findings(an: Analysis) -> None:
                                    f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
                                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
         _upload_checks(an, img, label, out)
+        _store_checks(an, img, label, out)
     explained = {f.call_id for f in out if f.code == "upload-interrupted"}
     for call in an.calls:
         if call.hop == "backend" and call.peer and calls[call.peer].tx.status is not None:
@@ -311,6 +312,31 @@ def _upload_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> 
             out.append(Finding("error", "hash-mismatch",
                                f"{label}: {algo} of the uploaded bytes differs from Glance's os_hash_value",
                                image_id=img.id, call_id=cid, frames=frames))
+
+
+def _store_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> None:
+    """Glance → Swift: the bytes stored, Swift's ETag (its md5 of them) and Glance's checksum agree.
+    Segments of a large image each have their own md5, so only whole objects are compared."""
+    calls = {c.id: c for c in an.calls}
+    checksum = img.fields.get("checksum")
+    for cid in img.calls:
+        call = calls[cid]
+        m = call.meaning
+        if call.kind != "store_put" or m.segment is not None or m.manifest:
+            continue
+        tx = call.tx
+        if tx.status is None or tx.status >= 300 or tx.gap or tx.incomplete:
+            continue  # not stored: the HTTP status / capture-gap findings say so
+        wire = tx.request_body.md5
+        frames = call_frames(call)
+        if m.etag and wire and m.etag != wire:
+            out.append(Finding("error", "store-etag-mismatch",
+                               f"{label}: Swift's ETag {m.etag} is not the md5 of the bytes Glance sent it ({wire})",
+                               image_id=img.id, call_id=cid, frames=frames))
+        if checksum and wire and checksum != wire:
+            out.append(Finding("error", "store-checksum-mismatch",
+                               f"{label}: md5 of the bytes Glance stored in Swift {wire} differs from Glance's "
+                               f"checksum {checksum}", image_id=img.id, call_id=cid, frames=frames))
 
 
 def _short(s: str | None, n: int = 160) -> str:

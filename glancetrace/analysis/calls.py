@@ -59,7 +59,7 @@ def build_calls(transactions: list[tuple[int, HttpTransaction]]) -> list[Call]:
         svc_type = service_of(tx, services)
         svc = SERVICE_OF_TYPE.get(svc_type, "other") if svc_type else "other"
         call = Call(id=f"c{i + 1}", tx=tx, capture=cap, service=svc, kind="http", summary="")
-        m = classify_http(tx, services) if svc in ("keystone", "glance") else None
+        m = classify_http(tx, services) if svc in ("keystone", "glance", "swift") else None
         if m is not None:
             call.meaning, call.kind, call.summary = m, m.action, m.summary
             call.image_id = getattr(m, "image_id", None)

@@ -6,7 +6,7 @@ from typing import Iterable
 
 from glancetrace.protocols.http.events import HttpTransaction
 
-from . import glance_api, keystone
+from . import glance_api, keystone, swift
 from .common import split_target
 
 # Default ports (TripleO: 13000/13292 are the TLS public endpoints behind haproxy).
@@ -39,6 +39,8 @@ class ServiceMap:
 def service_of(tx: HttpTransaction, services: ServiceMap | None = None) -> str | None:
     """'identity', 'image', another catalog type, or None when unknown."""
     path, _ = split_target(tx.uri)
+    if path and swift.is_swift_path(path):
+        return "object-store"
     if path and keystone.is_keystone_path(path):
         return "identity"
     if path and glance_api.is_glance_path(path):
@@ -61,10 +63,12 @@ def service_of(tx: HttpTransaction, services: ServiceMap | None = None) -> str |
 
 
 def classify_http(tx: HttpTransaction, services: ServiceMap | None = None):
-    """A KeystoneCall, a GlanceCall, or None for other services / unknown traffic."""
+    """A KeystoneCall, a GlanceCall, a SwiftCall, or None for other services / unknown traffic."""
     svc = service_of(tx, services)
     if svc == "identity":
         return keystone.classify(tx)
     if svc == "image":
         return glance_api.classify(tx)
+    if svc == "object-store":
+        return swift.classify(tx)
     return None
