@@ -192,9 +192,11 @@ class Pipeline:
             from .parallel import run_sharded
             self.result = run_sharded(paths, self.opt)
             return self.result
+        from .protocols.http.digests import responsive_gil
         res = self.result
-        for path in paths:
-            self._run_one(path, progress)
+        with responsive_gil():
+            for path in paths:
+                self._run_one(path, progress)
         return res
 
     def _run_one(self, path: str, progress) -> None:
