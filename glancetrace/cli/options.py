@@ -78,10 +78,10 @@ def align_clocks(captures: list[str], options: Options, quiet: bool) -> None:
 def default_jobs(captures) -> int:
     """Processes for a pass when --jobs is not given.
 
-    One process keeps about 1.4 cores busy (the second hashes image bytes, see
+    One process keeps 1.3-1.6 cores busy (the second hashes image bytes, see
     protocols/http/digests.py), and every shard walks all records, so on two cores
-    `--jobs 2` is no faster (benchmarks/README.md: 2 GiB, 16.1 s against 16.9 s;
-    200 MiB, 3.1 s against 2.8 s).  With four or more cores, one process per two
+    `--jobs 2` is no faster (benchmarks/README.md: 2 GiB, 12.2 s against 12.0 s;
+    200 MiB, 2.4 s against 2.3 s).  With four or more cores, one process per two
     cores, for inputs big enough to amortise the forks."""
     cores = os.cpu_count() or 1
     try:
