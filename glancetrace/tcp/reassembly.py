@@ -42,6 +42,13 @@ def _proven_sent(ds: "Direction", upto: int, now: int) -> None:
     ds.acked_to = max(ds.acked_to or 0, upto)
 
 
+def _reopened(ds: Direction, seq: int) -> bool:
+    """A SYN with another initial sequence number after this side's data: a new connection on the
+    same ports whose predecessor was not seen to close (FIN or RST lost).  Wireshark starts a new
+    tcp.stream on the same rule; a SYN with the same number is a retransmission for both."""
+    return ds.isn is not None and seq != ds.isn and (ds.offset > 0 or ds.fin)
+
+
 def format_ip(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
@@ -67,6 +74,7 @@ class Direction:
     retransmitted: int = 0
     conflicting_overlaps: int = 0
     syn: bool = False
+    isn: int | None = None  # sequence number of this side's SYN
     fin: bool = False
     packets: int = 0
     acked_to: int | None = None  # stream offset the peer acknowledged beyond what arrived
@@ -182,8 +190,10 @@ class TcpReassembler:
             conn, d = self._new_connection(seg, ts, frame)
         else:
             conn, d = entry
-            if conn.closed and seg.flags & SYN and not seg.flags & ACK:
-                conn, d = self._new_connection(seg, ts, frame)  # port reuse: a new stream
+            if seg.flags & SYN and not seg.flags & ACK and (conn.closed or _reopened(conn.dirs[d], seg.seq)):
+                # port reuse: a new stream (numbered as Wireshark numbers tcp.stream)
+                self._close(conn, conn.last_ts, conn.last_frame, "port reused")
+                conn, d = self._new_connection(seg, ts, frame)
         conn.last_ts = ts
         conn.last_frame = frame
         handler = conn.handler
@@ -199,6 +209,7 @@ class TcpReassembler:
                 conn.repeats += 1
             else:
                 ds.syn = True
+                ds.isn = seg.seq
                 if ds.next_seq is None:  # a SYN captured after this side's first data changes nothing
                     ds.next_seq = (seg.seq + 1) & M32
             return

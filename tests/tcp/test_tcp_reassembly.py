@@ -211,3 +211,49 @@ def test_reorder_retransmit_conflict_and_keepalive_probe(caps, tmp_path):
     assert client.conflicting_overlaps == 1
     assert client.retransmitted >= len(_tcp(frames[a][1])[1].data) + 1
     assert client.gap_bytes == 0
+
+
+def _reuse_ports(src, dst, from_frame: int, shift: int) -> None:
+    """From `from_frame` on, the connection (same ports) uses another initial sequence number on the
+    side that sends the SYN, as a new connection would: its sequence numbers and the ACKs of them move."""
+    with open(src, "rb") as f, open(dst, "wb") as g:
+        reader = dpkt.pcap.Reader(f)
+        writer = dpkt.pcap.Writer(g, linktype=reader.datalink())
+        client = None
+        raw_ip = reader.datalink() == 101
+        for i, (ts, buf) in enumerate(reader, 1):
+            pkt = dpkt.ip.IP(buf) if raw_ip else dpkt.ethernet.Ethernet(buf)
+            ip = pkt if raw_ip else pkt.data
+            tcp = ip.data
+            if i >= from_frame:
+                if client is None:
+                    client = tcp.sport  # the SYN's sender
+                if tcp.sport == client:
+                    tcp.seq = (tcp.seq + shift) % M32
+                elif tcp.flags & dpkt.tcp.TH_ACK:
+                    tcp.ack = (tcp.ack + shift) % M32
+                tcp.sum = ip.sum = 0  # recomputed
+                buf = bytes(pkt)
+            writer.writepkt(buf, ts)
+
+
+def test_port_reuse_without_a_close_is_a_new_stream_as_in_wireshark(thirdparty, tmp_path):
+    """percona tcpdump036: one connection half-closed (the client's FIN only), then the same ports
+    an hour later.  With the same initial sequence number Wireshark keeps one tcp.stream (the second
+    SYN is a retransmission to it) and so do we; with another one both start a new stream, and the
+    query of the second connection is decoded."""
+    src = thirdparty / "percona-toolkit" / "pcap" / "tcpdump036.pcap"
+    reused = tmp_path / "reused.pcap"
+    _reuse_ports(src, reused, from_frame=10, shift=1_000_000)
+    for path, streams in ((src, 1), (reused, 2)):
+        oracle = {int(f): int(s) for f, s in tshark_fields(path, "tcp", ["frame.number", "tcp.stream"])}
+        assert len(set(oracle.values())) == streams
+        res = decode(str(path), mysql_ports={3306})
+        assert len(res.connections) == streams
+        assert [c.first_frame for c in res.connections] == sorted({min(f for f, s in oracle.items() if s == st)
+                                                                   for st in set(oracle.values())})
+    from glancetrace.protocols.mysql import SqlStatement
+    q = [s for s in res.of_type(SqlStatement) if s.command == "COM_QUERY"]
+    assert [(s.conn_id, s.sql, s.row_data) for s in q] == [
+        (oracle[18], 'select "paris in the the spring" as trick', [["paris in the the spring"]])]
+    assert res.connections[0].closed == "port reused"

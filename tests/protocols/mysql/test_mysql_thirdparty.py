@@ -215,8 +215,10 @@ def _all_mysql_traces(thirdparty):
     return z + p
 
 
-# tcpdump036: the 4-tuple is reused an hour after its FIN with the same ISN; TCP reassembly takes the
-# second connection's segments for retransmissions, so its query never reaches the decoder.
+# tcpdump036: the 4-tuple is reused an hour after a one-sided FIN with the same ISN; like Wireshark (one
+# tcp.stream) we take the second SYN for a retransmission, so the second connection's bytes are repeats
+# and its query never reaches the decoder (tshark shows it because it dissects each packet on its own).
+# With another ISN it is a new stream and decoded: tests/tcp/test_tcp_reassembly.py.
 REASSEMBLY_DROPS = {"tcpdump036.pcap"}
 
 
