@@ -7,12 +7,10 @@ each batch while the main thread decodes the next packets.  Between its three
 updates the thread must take the GIL back, which can wait a whole switch
 interval (5 ms) while the decoder runs: with 1 MiB batches those waits made
 hashing 130 MiB take 1.6 s instead of 0.5 s and stalled the decoder 0.35 s
-(200 MiB bench capture); with 4 MiB, 1.0-1.3 s and no stall.  The decoder
-still waited at the end of each body for the batches queued behind those
-waits, so a pass also shortens the switch interval to 0.5 ms
-(`responsive_gil`): the hashing thread then gets the GIL back within 0.5 ms,
-hashes 130 MiB in 0.7 s, and the pass takes 0.96-0.99 s instead of
-1.22-1.25 s.  One thread and
+(200 MiB bench capture); with 4 MiB, 1.0-1.3 s and no stall.  A pass also
+shortens the switch interval to 0.5 ms (`responsive_gil`): the hashing thread
+then gets the GIL back sooner, hashes the 130 MiB in 0.7 s, and the pass takes
+0.91-1.11 s instead of 1.21-1.30 s (benchmarks/README.md).  One thread and
 a FIFO queue keep every digest's updates in order; a bound on bytes in flight
 keeps memory flat when hashing falls behind.  benchmarks/bench_http.py shows
 the effect.
