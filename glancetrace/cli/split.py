@@ -80,6 +80,10 @@ def command(infile: str, out: str, count: int | None, seconds: int | None, flows
             res = split_editcap(infile, out, count=count or 0, seconds=seconds or 0, progress=progress)
     for w in res.warnings:
         click.echo(f"glancetrace: warning: {infile}: {w}", err=True)
+    if not res.packets:
+        for f in res.files:  # empty pieces would only look like a result
+            os.remove(f)
+        raise UnusableInput(f"{infile}: no packets could be read; nothing written")
     if not quiet:
         click.echo(f"{res.packets} packets into {len(res.files)} files "
                    f"({res.files[0]}{' …' if len(res.files) > 1 else ''})", err=True)

@@ -138,11 +138,12 @@ def test_every_command_refuses_a_text_file_the_same_way(slices, tmp_path, comman
     assert run.rc == 2 and run.err_lines == [f"glancetrace: {path}: not a pcap or pcapng capture (unknown magic {magic})"]
 
 
-@pytest.mark.xfail(strict=True, reason="split writes an empty piece and exits 0 on a capture without "
-                                       "packets (as editcap does); the other commands exit 2")
 def test_split_of_zero_packets_exits_2(slices, tmp_path):
+    """Unlike editcap (one empty piece, status 0): nothing could be read, so nothing is written."""
     path = corpus.unusable(slices["upload"], tmp_path / "zero.pcap", "zero packets")
-    assert glancetrace(*argv("split", path, tmp_path)).rc == 2
+    run = glancetrace(*argv("split", path, tmp_path))
+    assert run.rc == 2 and run.err_lines == [f"glancetrace: {path}: no packets could be read; nothing written"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zero.pcap"]
 
 
 # -- damaged files: what was read before the damage is used, and the damage is told -------
