@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -72,14 +74,17 @@ def digest_table(df, console: Console) -> None:
 
 
 def images_table(doc: dict, console: Console) -> None:
-    t = Table(title=f"{len(doc['images'])} images", header_style="bold")
-    for col in ("image", "name", "final", "size", "transitions", "calls", "findings"):
-        t.add_column(col, overflow="fold")
+    t = Table(title=f"{len(doc['images'])} images", header_style="bold", box=box.SIMPLE_HEAD)
+    # the id whole on its line (to paste into a search or a filter), name and size under it
+    t.add_column("image", no_wrap=True, overflow="ellipsis", width=36)
+    t.add_column("final", no_wrap=True)
+    t.add_column("transitions", overflow="fold")
+    t.add_column("findings", justify="right")
     for im in doc["images"]:
         tr = " → ".join(("✗" if x["failed"] else "") + x["status"] for x in im["transitions"])
-        t.add_row(im["id"], im["name"] or "-", im["final_status"] or "-",
-                  "-" if im["size"] is None else f"{int(im['size']):,}", tr, str(len(im["calls"])),
-                  str(len(im["findings"])), style="red" if any(
+        size = "size unknown" if im["size"] is None else f"{int(im['size']):,} bytes"
+        t.add_row(f"{im['id']}\n[dim]{size}, {escape(im['name'] or '-')}[/]",
+                  im["final_status"] or "-", tr, str(len(im["findings"])), style="red" if any(
                       f["severity"] == "error" and f["image_id"] == im["id"] for f in doc["findings"]) else None)
     console.print(t)
 
