@@ -34,8 +34,8 @@ SKIP_NOT_IP = "not IP (ARP, LLDP, …)"
 SKIP_NOT_TCP = "not TCP (UDP, ICMP, …)"
 SKIP_LINKTYPE = "unsupported link type"
 SKIP_MALFORMED = "malformed or cut-off headers"
-SKIP_FRAGMENT = "IPv4 fragment (held for reassembly)"
-SKIP_FRAGMENT_LOST = "IPv4 fragments never completed"
+SKIP_FRAGMENT = "IP fragment (held for reassembly)"
+SKIP_FRAGMENT_LOST = "IP fragments never completed"
 MAX_PENDING_DATAGRAMS = 4096  # incomplete fragmented datagrams kept at once (memory bound)
 
 
@@ -92,6 +92,13 @@ class Segment:
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 
+def skip_ipv6_ext(ip, nxt: int, off: int) -> tuple[int, int]:
+    """(next header, offset) after the IPv6 extension headers that precede a fragment header or TCP."""
+    while nxt in _IPV6_EXT:
+        nxt, off = ip[off], off + ((ip[off + 1] + 2) * 4 if nxt == 51 else (ip[off + 1] + 1) * 8)
+    return nxt, off
+
+
 class LinkDecoder:
     """Decodes frames of any supported link type into TCP segments.
 
@@ -141,7 +148,14 @@ class LinkDecoder:
             self.skipped[SKIP_MALFORMED] += 1
             return None
         if frag & 0x3FFF:  # more-fragments set or a non-zero offset
-            return self._fragment(ip, ihl, total, ident, frag, proto, src, dst, ts)
+            data = self._fragment((bytes(src), bytes(dst), ident, proto), bytes(ip[ihl:total]),
+                                  (frag & 0x1FFF) * 8, bool(frag & 0x2000), ts)
+            if data is None:
+                return None
+            if proto != 6:
+                self.skipped[SKIP_NOT_TCP] += 1
+                return None
+            return self._tcp(memoryview(data), len(data), src, dst)
         if proto != 6:
             self.skipped[SKIP_NOT_TCP] += 1
             return None
@@ -157,19 +171,20 @@ class LinkDecoder:
         nxt = ip[6]
         src = bytes(ip[8:24])
         dst = bytes(ip[24:40])
-        off = 40
-        while nxt in _IPV6_EXT:
-            nxt2 = ip[off]
-            hlen = (ip[off + 1] + 2) * 4 if nxt == 51 else (ip[off + 1] + 1) * 8
-            nxt = nxt2
-            off += hlen
-        if nxt == 44:  # IPv6 fragments: rare for TCP; counted, not reassembled
-            self.skipped[SKIP_FRAGMENT_LOST] += 1
-            return None
+        end = 40 + plen if plen else len(ip)
+        nxt, off = skip_ipv6_ext(ip, nxt, 40)
+        if nxt == 44:  # a fragment: the datagram's fragmentable part, once all of it is here
+            first = ip[off]  # the header the fragmentable part starts with
+            offflag = _H.unpack_from(ip, off + 2)[0]
+            data = self._fragment((src, dst, bytes(ip[off + 4:off + 8]), "v6"), bytes(ip[off + 8:end]),
+                                  offflag & 0xFFF8, bool(offflag & 1), 0.0)
+            if data is None:
+                return None
+            ip, end = memoryview(data), len(data)
+            nxt, off = skip_ipv6_ext(ip, first, 0)
         if nxt != 6:
             self.skipped[SKIP_NOT_TCP] += 1
             return None
-        end = 40 + plen if plen else len(ip)
         return self._tcp(ip[off:end], end - off, src, dst)
 
     def _tcp(self, tcp: memoryview, declared: int, src: bytes, dst: bytes) -> Segment | None:
@@ -186,21 +201,20 @@ class LinkDecoder:
             missing = 0
         return Segment(bytes(src), sport, bytes(dst), dport, seq, ack, flags, win, payload, missing)
 
-    def _fragment(self, ip, ihl, total, ident, frag, proto, src, dst, ts) -> Segment | None:
-        key = (bytes(src), bytes(dst), ident, proto)
+    def _fragment(self, key: tuple, part: bytes, offset: int, more: bool, ts: float) -> bytes | None:
+        """Hold one fragment (IPv4 or IPv6) of a datagram; its whole payload once every part is here."""
         st = self._frags.get(key)
         if st is None:
             if len(self._frags) >= MAX_PENDING_DATAGRAMS:
                 self._drop(next(iter(self._frags)))  # the oldest: its other fragments never came
-            st = self._frags[key] = {"parts": {}, "last": None, "header": None, "ts": ts, "n": 0}
+            st = self._frags[key] = {"parts": {}, "last": None, "first": False, "ts": ts, "n": 0}
         st["n"] += 1  # fragment frames held (duplicates included) for the skip accounting
-        offset = (frag & 0x1FFF) * 8
-        st["parts"][offset] = bytes(ip[ihl:total])
+        st["parts"][offset] = part
         if offset == 0:
-            st["header"] = bytes(ip[:ihl])
-        if not frag & 0x2000:  # no more fragments: this one ends the datagram
-            st["last"] = offset + total - ihl
-        if st["last"] is None or st["header"] is None:
+            st["first"] = True
+        if not more:  # no more fragments: this one ends the datagram
+            st["last"] = offset + len(part)
+        if st["last"] is None or not st["first"]:
             self.skipped[SKIP_FRAGMENT] += 1
             return None
         data = bytearray()
@@ -214,10 +228,7 @@ class LinkDecoder:
             return None
         del self._frags[key]
         self.fragments_reassembled += 1
-        if proto != 6:
-            self.skipped[SKIP_NOT_TCP] += 1
-            return None
-        return self._tcp(memoryview(bytes(data[:st["last"]])), st["last"], src, dst)
+        return bytes(data[:st["last"]])
 
     def _drop(self, key) -> None:
         # the fragments were already counted as held; re-label them as lost

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import UnusableInput
-from .link import ETH_IPV4, ETH_IPV6, network_layer
+from .link import ETH_IPV4, ETH_IPV6, network_layer, skip_ipv6_ext
 from .reader import BT_DSB, BT_IDB, MAX_RECORD, PACKET, PCAPNG_SHB, CaptureReader
 
 NS = 1_000_000_000
@@ -340,9 +340,6 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
 
 # -- by connection -------------------------------------------------------------------
 
-_IPV6_EXT = frozenset({0, 43, 60, 51, 135, 139, 140})
-
-
 def _ipv4_key(ip, frag_owner: dict) -> bytes:
     """Key of an IPv4 packet: endpoints (with ports for TCP)."""
     ihl = (ip[0] & 0x0F) * 4
@@ -367,14 +364,30 @@ def _ipv4_key(ip, frag_owner: dict) -> bytes:
     return key
 
 
-def _ipv6_key(ip) -> bytes:
+def _ipv6_key(ip, frag_owner: dict) -> bytes:
+    """Key of an IPv6 packet, as _ipv4_key's: a fragment goes with its datagram's first one."""
     a, b = bytes(ip[8:24]), bytes(ip[24:40])
-    nxt, off = ip[6], 40
-    while nxt in _IPV6_EXT:
-        nxt, off = ip[off], off + ((ip[off + 1] + 2) * 4 if nxt == 51 else (ip[off + 1] + 1) * 8)
+    nxt, off = skip_ipv6_ext(ip, ip[6], 40)
+    fkey = None
+    if nxt == 44:
+        ident = (a, b, bytes(ip[off + 4:off + 8]))
+        offflag = (ip[off + 2] << 8) | ip[off + 3]
+        if offflag & 0xFFF8:  # a later fragment has no ports
+            key = frag_owner.get(ident)
+            if not offflag & 1:
+                frag_owner.pop(ident, None)
+            return key if key is not None else _pair(a, b)
+        fkey = ident if offflag & 1 else None
+        nxt, off = skip_ipv6_ext(ip, ip[off], off + 8)
     if nxt == 6 and len(ip) >= off + 4:
-        return _pair(a + bytes(ip[off:off + 2]), b + bytes(ip[off + 2:off + 4]))
-    return _pair(a, b)
+        key = _pair(a + bytes(ip[off:off + 2]), b + bytes(ip[off + 2:off + 4]))
+    else:
+        key = _pair(a, b)
+    if fkey is not None:  # first fragment of several
+        if len(frag_owner) > 65536:
+            frag_owner.clear()
+        frag_owner[fkey] = key
+    return key
 
 
 def _pair(x: bytes, y: bytes) -> bytes:
@@ -408,7 +421,7 @@ def flow_key(linktype: int, data, frag_owner: dict) -> bytes | None:
         if proto == ETH_IPV4 and len(data) >= off + 20:
             return _ipv4_key(data[off:], frag_owner)
         if proto == ETH_IPV6 and len(data) >= off + 40:
-            return _ipv6_key(data[off:])
+            return _ipv6_key(data[off:], frag_owner)
     except (struct.error, IndexError):
         pass
     return None

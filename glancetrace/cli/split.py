@@ -24,7 +24,7 @@ HELP = """Cut capture IN into smaller captures named after OUT.
        K files OUT-PREFIX_flowNNNNNofKKKKK.SUFFIX in which every TCP
        connection, both directions, lands whole in one file (by a hash of
        its two address:port endpoints).  Other IP traffic (UDP, ICMP) goes
-       with its address pair, IPv4 fragments with their datagram's first
+       with its address pair, IP fragments with their datagram's first
        fragment; non-IP frames (ARP, LLDP) go to file 0.  Why: a split by
        count or time cuts connections in half, and a piece that starts in
        the middle of an upload cannot be reassembled or decoded on its own.

@@ -5,7 +5,7 @@ hundred KB, UDP datagrams) is recorded at the same time by several tcpdumps:
 plain Ethernet-framed lo, nanosecond timestamps, snaplen 96, `-i any` (SLL) and
 `-i any -y LINUX_SLL2`.  The other variants are derived from those with the
 standard tools (mergecap for a two-interface pcapng, gzip) or with dpkt (VLAN
-tags, IPv4 fragments, big-endian byte order), keeping real packet contents.
+tags, IPv4 and IPv6 fragments, big-endian byte order), keeping real packet contents.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def derive(tmp, paths: dict) -> None:
     # 802.1Q and QinQ tags on every other frame
     paths["vlan"] = tmp / "vlan.pcap"
     add_vlan_tags(lo, paths["vlan"])
-    # IPv4 fragments: the TCP segments with data cut into 3 fragments each
+    # IPv4 and IPv6 fragments: the TCP segments with data cut into 3 fragments each
     paths["frag"] = tmp / "frag.pcap"
     fragment_tcp(lo, paths["frag"])
     # two interfaces with different link types in one pcapng
@@ -154,11 +154,13 @@ def add_vlan_tags(src, dst) -> None:
 
 
 def fragment_tcp(src, dst, parts: int = 3) -> None:
-    """Every IPv4 TCP segment with a payload of 48+ bytes as `parts` IPv4 fragments."""
+    """Every IPv4 and IPv6 TCP segment with a payload of 48+ bytes as `parts` fragments
+    (an IPv6 fragment header on each IPv6 one)."""
     def frag(i, buf):
         eth = dpkt.ethernet.Ethernet(buf)
         ip = eth.data
-        if not isinstance(ip, dpkt.ip.IP) or not isinstance(ip.data, dpkt.tcp.TCP) or len(ip.data.data) < 48:
+        if not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)) or not isinstance(ip.data, dpkt.tcp.TCP) \
+                or len(ip.data.data) < 48:
             yield buf
             return
         body = bytes(ip.data)
@@ -169,10 +171,14 @@ def fragment_tcp(src, dst, parts: int = 3) -> None:
         order = order[-1:] + order[:-1]
         for k in order:
             more = k < len(pieces) - 1
-            f = dpkt.ip.IP(src=ip.src, dst=ip.dst, p=ip.p, ttl=ip.ttl, id=i & 0xFFFF,
-                           mf=int(more), offset=k * step // 8)
-            f.data = pieces[k]
-            f.len = 20 + len(pieces[k])
-            e = dpkt.ethernet.Ethernet(src=eth.src, dst=eth.dst, type=eth.type, data=bytes(f))
-            yield bytes(e)
+            if isinstance(ip, dpkt.ip.IP):
+                f = dpkt.ip.IP(src=ip.src, dst=ip.dst, p=ip.p, ttl=ip.ttl, id=i & 0xFFFF,
+                               mf=int(more), offset=k * step // 8)
+                f.data = pieces[k]
+                f.len = 20 + len(pieces[k])
+                f = bytes(f)
+            else:  # fixed header (next header 44), fragment header, the piece
+                head = struct.pack("!IHBB", 0x60000000, 8 + len(pieces[k]), 44, ip.hlim) + ip.src + ip.dst
+                f = head + struct.pack("!BBHI", 6, 0, (k * step) | int(more), i) + pieces[k]
+            yield bytes(dpkt.ethernet.Ethernet(src=eth.src, dst=eth.dst, type=eth.type, data=f))
     _copy(src, dst, frag)
