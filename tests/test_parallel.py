@@ -3,7 +3,7 @@
 import pytest
 
 from glancetrace.analysis.analyze import analyze
-from glancetrace.parallel import run_on_dask
+from glancetrace.parallel import _first_frame, plan_captures, run_on_dask
 from glancetrace.pipeline import Options, decode
 from tests.support.rig import analysed, capture, keys
 
@@ -36,14 +36,55 @@ def test_dask_local_cluster_gives_the_same_analysis():
     assert analyze(res).to_dict() == analysed("failures")
 
 
-@pytest.mark.parametrize("cores, jobs_big", [(1, 1), (2, 1), (4, 2), (6, 3)])
-def test_default_jobs_is_one_per_two_cores_for_big_inputs(tmp_path, monkeypatch, cores, jobs_big):
+@pytest.mark.parametrize("cores, one_big, two_big", [(1, 1, 1), (2, 1, 2), (4, 2, 2), (6, 3, 3)])
+def test_default_jobs(tmp_path, monkeypatch, cores, one_big, two_big):
+    """One process per two cores from four cores on; on two, one per capture (whole captures per
+    worker, nothing read twice); one process for small inputs."""
     from glancetrace.cli import options
     monkeypatch.setattr(options.os, "cpu_count", lambda: cores)
-    small, big = tmp_path / "small.pcap", tmp_path / "big.pcap"
-    small.write_bytes(b"\0" * 1000)
-    with open(big, "wb") as f:
-        f.truncate(300 << 20)  # sparse: only its size matters
+    head = open(capture("failures"), "rb").read(24)  # a real pcap header, then sparse space
+    small, big, big2 = tmp_path / "small.pcap", tmp_path / "big.pcap", tmp_path / "big2.pcap"
+    small.write_bytes(head + b"\0" * 1000)
+    for p in (big, big2):
+        with open(p, "wb") as f:
+            f.write(head)
+            f.truncate(300 << 20)
     assert options.default_jobs([str(small)]) == 1
-    assert options.default_jobs([str(big)]) == jobs_big
+    assert options.default_jobs([str(big)]) == one_big
+    assert options.default_jobs([str(big), str(big2)]) == two_big
     assert options.default_jobs([str(big), str(tmp_path / "missing.pcap")]) == 1
+
+
+def _event_keys(res):
+    return [(type(e).__name__, e.capture, getattr(e, "conn_id", None), _first_frame(e)) for e in res.events]
+
+
+def test_whole_captures_per_worker_give_the_same_pass():
+    """Several captures, at least one per worker: each worker decodes whole captures, and the merged
+    pass is the single-process one, event for event, in the same order."""
+    paths = [capture(s) for s in ("failures", "concurrent", "plain_overcloud")]
+    assert plan_captures(paths, 2) is not None
+    single = decode(paths)
+    merged = decode(paths, jobs=2)
+    assert _event_keys(merged) == _event_keys(single)
+    assert [c.path for c in merged.captures] == paths
+    assert [(c.stream, c.first_frame) for c in merged.connections] == [(c.stream, c.first_frame)
+                                                                        for c in single.connections]
+    assert merged.conn_captures == single.conn_captures
+    assert (merged.packets, merged.tcp_segments, merged.skipped, merged.warnings) == \
+           (single.packets, single.tcp_segments, single.skipped, single.warnings)
+    assert analyze(merged).to_dict() == analyze(single).to_dict()
+
+
+def test_captures_are_planned_by_size(tmp_path):
+    sizes = {"a": 50, "b": 30, "c": 25, "d": 5}
+    paths = []
+    for name, kib in sizes.items():
+        p = tmp_path / f"{name}.pcap"
+        p.write_bytes(open(capture("failures"), "rb").read(24) + b"\0" * (kib << 10))
+        paths.append(str(p))
+    assert plan_captures(paths, 2) == [[0, 3], [1, 2]]  # 55 and 55 KiB
+    assert plan_captures(paths[:1], 2) is None  # fewer captures than workers: shard by connection
+    ng = tmp_path / "x.pcapng"
+    ng.write_bytes(bytes.fromhex("0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000"))
+    assert plan_captures(paths + [str(ng)], 2) is None  # its secrets may serve another capture

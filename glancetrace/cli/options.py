@@ -11,6 +11,7 @@ import time
 import click
 
 from ..errors import UnusableInput
+from ..parallel import plan_captures
 from ..pipeline import Options, PassResult, Pipeline
 from .common import progress_wanted
 
@@ -29,7 +30,8 @@ def capture_options(f):
                           "estimated from shared packets when not given."),
         click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
                      help="Worker processes, each decoding a share of the TCP connections "
-                          "[default: half the cores on machines with 4 or more and inputs over 256 MiB, else 1]."),
+                          "[default: for inputs over 256 MiB, half the cores on machines with 4 or more, one per capture "
+                          "(up to the cores) with several pcap captures; else 1]."),
         click.option("--dask", "dask_address", metavar="ADDRESS", default=None,
                      help="Run the per-shard decoding on a Dask distributed cluster (scheduler address); "
                           "the captures must be readable at the same path on its workers."),
@@ -79,16 +81,23 @@ def default_jobs(captures) -> int:
     """Processes for a pass when --jobs is not given.
 
     One process keeps 1.3-1.6 cores busy (the second hashes image bytes, see
-    protocols/http/digests.py), and every shard walks all records, so on two cores
-    `--jobs 2` is no faster (benchmarks/README.md: 2 GiB, 12.2 s against 12.0 s;
-    200 MiB, 2.4 s against 2.3 s).  With four or more cores, one process per two
-    cores, for inputs big enough to amortise the forks."""
+    protocols/http/digests.py), and sharding one capture by connection makes every
+    shard walk all its records, so on two cores that is no faster (benchmarks/README.md:
+    2 GiB, 12.2 s against 12.0 s).  Several captures go whole to the workers, nothing
+    read twice, which pays on two cores too (two 200 MiB captures: 4.6-4.9 s against
+    5.3-7.2 s).  With four or more cores, one process per two cores.  Small inputs:
+    one process (forking and merging cost about what they save)."""
     cores = os.cpu_count() or 1
     try:
         total = sum(os.path.getsize(c) for c in captures)
     except OSError:
         return 1
-    return cores // 2 if cores >= 4 and total > 256 << 20 else 1
+    if total <= 256 << 20 or cores < 2:
+        return 1
+    if cores >= 4:
+        return cores // 2
+    n = min(cores, len(captures))
+    return n if n > 1 and plan_captures(list(captures), n) else 1
 
 
 def run_pass(captures, options: Options, quiet: bool, dask_address: str | None = None) -> PassResult:
