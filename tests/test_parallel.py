@@ -33,7 +33,10 @@ def test_dask_local_cluster_gives_the_same_analysis():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         res = run_on_dask([capture("failures")], Options(), cluster.scheduler_address, shards=4)
+        two = [capture("failures"), capture("concurrent")]
+        both = run_on_dask(two, Options(), cluster.scheduler_address, shards=2)  # a capture per task
     assert analyze(res).to_dict() == analysed("failures")
+    assert _event_keys(both) == _event_keys(decode(two))
 
 
 @pytest.mark.parametrize("cores, one_big, two_big", [(1, 1, 1), (2, 1, 2), (4, 2, 2), (6, 3, 3)])
