@@ -1,11 +1,13 @@
-"""Which shard of a parallel pass decodes a frame.
+"""Which shard of a parallel pass (or piece of `split --flows`) a frame goes to.
 
 Every worker of `--jobs N` reads every frame and must agree with the others
 without talking to them, so the choice depends only on the frames seen so far:
 a connection goes to the shard that has carried the fewest bytes when its
-first frame arrives.  Hashing the endpoints instead (as `split --flows` does)
+first frame arrives.  Hashing the endpoints instead (as `split --flows` did)
 left one shard of two with 65 % of the bench capture's bytes, because a few
-image uploads carry most of them.  Frames that are not IP go to shard 0.
+image uploads carry most of them.  Other IP traffic goes with its address
+pair, a fragment with its datagram's first one; frames that are not IP go to
+shard 0.
 """
 
 from __future__ import annotations
@@ -13,7 +15,84 @@ from __future__ import annotations
 import struct
 from typing import Callable
 
-from .split import flow_key
+from .link import ETH_IPV4, ETH_IPV6, network_layer, skip_ipv6_ext
+
+
+# -- the key of a flow: the same bytes for both directions ------------------------------
+
+def _ipv4_key(ip, frag_owner: dict) -> bytes:
+    """Key of an IPv4 packet: endpoints (with ports for TCP)."""
+    ihl = (ip[0] & 0x0F) * 4
+    frag = (ip[6] << 8) | ip[7]
+    proto = ip[9]
+    a, b = bytes(ip[12:16]), bytes(ip[16:20])
+    offset = frag & 0x1FFF
+    if offset:  # a later fragment has no ports: follow the first one of its datagram
+        fkey = (a, b, ip[4], ip[5], proto)
+        key = frag_owner.get(fkey)
+        if not frag & 0x2000:
+            frag_owner.pop(fkey, None)
+        return key if key is not None else _pair(a, b)
+    if proto == 6 and len(ip) >= ihl + 4:
+        key = _pair(a + bytes(ip[ihl:ihl + 2]), b + bytes(ip[ihl + 2:ihl + 4]))
+    else:
+        key = _pair(a, b)
+    if frag & 0x2000:  # first fragment of several
+        if len(frag_owner) > 65536:
+            frag_owner.clear()  # fragments whose ends never came: forget them
+        frag_owner[(a, b, ip[4], ip[5], proto)] = key
+    return key
+
+
+def _ipv6_key(ip, frag_owner: dict) -> bytes:
+    """Key of an IPv6 packet, as _ipv4_key's: a fragment goes with its datagram's first one."""
+    a, b = bytes(ip[8:24]), bytes(ip[24:40])
+    nxt, off = skip_ipv6_ext(ip, ip[6], 40)
+    fkey = None
+    if nxt == 44:
+        ident = (a, b, bytes(ip[off + 4:off + 8]))
+        offflag = (ip[off + 2] << 8) | ip[off + 3]
+        if offflag & 0xFFF8:  # a later fragment has no ports
+            key = frag_owner.get(ident)
+            if not offflag & 1:
+                frag_owner.pop(ident, None)
+            return key if key is not None else _pair(a, b)
+        fkey = ident if offflag & 1 else None
+        nxt, off = skip_ipv6_ext(ip, ip[off], off + 8)
+    if nxt == 6 and len(ip) >= off + 4:
+        key = _pair(a + bytes(ip[off:off + 2]), b + bytes(ip[off + 2:off + 4]))
+    else:
+        key = _pair(a, b)
+    if fkey is not None:  # first fragment of several
+        if len(frag_owner) > 65536:
+            frag_owner.clear()
+        frag_owner[fkey] = key
+    return key
+
+
+def _pair(x: bytes, y: bytes) -> bytes:
+    # the same key for both directions
+    return x + y if x <= y else y + x
+
+
+def flow_key(linktype: int, data, frag_owner: dict) -> bytes | None:
+    """The same bytes for both directions of a connection (addresses and ports; for
+    other IP traffic the address pair); None for frames that are not IP."""
+    try:
+        l3 = network_layer(linktype, data)
+        if l3 is None:
+            return None
+        proto, off = l3
+        if proto == ETH_IPV4 and len(data) >= off + 20:
+            return _ipv4_key(data[off:], frag_owner)
+        if proto == ETH_IPV6 and len(data) >= off + 40:
+            return _ipv6_key(data[off:], frag_owner)
+    except (struct.error, IndexError):
+        pass
+    return None
+
+
+# -- which shard -------------------------------------------------------------------------
 
 # Ethernet + IPv4 at fixed offsets: ethertype, version/IHL, flags/fragment offset,
 # protocol, then both addresses and both ports as one key

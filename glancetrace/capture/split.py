@@ -25,13 +25,12 @@ import mmap
 import os
 import struct
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import UnusableInput
-from .link import ETH_IPV4, ETH_IPV6, network_layer, skip_ipv6_ext
 from .reader import BT_DSB, BT_IDB, MAX_RECORD, PACKET, PCAPNG_SHB, CaptureReader
+from .shard import FlowShards
 
 NS = 1_000_000_000
 WRITE_BUFFER = 1 << 20
@@ -340,95 +339,9 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
 
 # -- by connection -------------------------------------------------------------------
 
-def _ipv4_key(ip, frag_owner: dict) -> bytes:
-    """Key of an IPv4 packet: endpoints (with ports for TCP)."""
-    ihl = (ip[0] & 0x0F) * 4
-    frag = (ip[6] << 8) | ip[7]
-    proto = ip[9]
-    a, b = bytes(ip[12:16]), bytes(ip[16:20])
-    offset = frag & 0x1FFF
-    if offset:  # a later fragment has no ports: follow the first one of its datagram
-        fkey = (a, b, ip[4], ip[5], proto)
-        key = frag_owner.get(fkey)
-        if not frag & 0x2000:
-            frag_owner.pop(fkey, None)
-        return key if key is not None else _pair(a, b)
-    if proto == 6 and len(ip) >= ihl + 4:
-        key = _pair(a + bytes(ip[ihl:ihl + 2]), b + bytes(ip[ihl + 2:ihl + 4]))
-    else:
-        key = _pair(a, b)
-    if frag & 0x2000:  # first fragment of several
-        if len(frag_owner) > 65536:
-            frag_owner.clear()  # fragments whose ends never came: forget them
-        frag_owner[(a, b, ip[4], ip[5], proto)] = key
-    return key
-
-
-def _ipv6_key(ip, frag_owner: dict) -> bytes:
-    """Key of an IPv6 packet, as _ipv4_key's: a fragment goes with its datagram's first one."""
-    a, b = bytes(ip[8:24]), bytes(ip[24:40])
-    nxt, off = skip_ipv6_ext(ip, ip[6], 40)
-    fkey = None
-    if nxt == 44:
-        ident = (a, b, bytes(ip[off + 4:off + 8]))
-        offflag = (ip[off + 2] << 8) | ip[off + 3]
-        if offflag & 0xFFF8:  # a later fragment has no ports
-            key = frag_owner.get(ident)
-            if not offflag & 1:
-                frag_owner.pop(ident, None)
-            return key if key is not None else _pair(a, b)
-        fkey = ident if offflag & 1 else None
-        nxt, off = skip_ipv6_ext(ip, ip[off], off + 8)
-    if nxt == 6 and len(ip) >= off + 4:
-        key = _pair(a + bytes(ip[off:off + 2]), b + bytes(ip[off + 2:off + 4]))
-    else:
-        key = _pair(a, b)
-    if fkey is not None:  # first fragment of several
-        if len(frag_owner) > 65536:
-            frag_owner.clear()
-        frag_owner[fkey] = key
-    return key
-
-
-def _pair(x: bytes, y: bytes) -> bytes:
-    # the same key for both directions
-    return x + y if x <= y else y + x
-
-
-def flow_index(linktype: int, data, k: int, frag_owner: dict) -> int:
-    """Which of k pieces a frame goes to.  TCP: by its connection (both addresses and
-    ports, either direction); other IP traffic: by its address pair; the rest
-    (ARP, LLDP, undecodable frames): piece 0."""
-    # fast path for the common frame (Ethernet, IPv4 without options, TCP, not a fragment):
-    # the same key as flow_key's, read at fixed offsets
-    if linktype == 1 and len(data) >= 38 and data[12] == 8 and data[13] == 0 and data[14] == 0x45 \
-            and data[23] == 6 and not (data[20] & 0x3F or data[21]):
-        a = bytes(data[26:30]) + bytes(data[34:36])
-        b = bytes(data[30:34]) + bytes(data[36:38])
-        return zlib.crc32(a + b if a <= b else b + a) % k
-    key = flow_key(linktype, data, frag_owner)
-    return 0 if key is None else zlib.crc32(key) % k
-
-
-def flow_key(linktype: int, data, frag_owner: dict) -> bytes | None:
-    """The same bytes for both directions of a connection (addresses and ports; for
-    other IP traffic the address pair); None for frames that are not IP."""
-    try:
-        l3 = network_layer(linktype, data)
-        if l3 is None:
-            return None
-        proto, off = l3
-        if proto == ETH_IPV4 and len(data) >= off + 20:
-            return _ipv4_key(data[off:], frag_owner)
-        if proto == ETH_IPV6 and len(data) >= off + 40:
-            return _ipv6_key(data[off:], frag_owner)
-    except (struct.error, IndexError):
-        pass
-    return None
-
-
 def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -> SplitResult:
-    """K pieces (all created, some maybe empty), each TCP connection whole in one."""
+    """K pieces (all created, some maybe empty), each TCP connection whole in one: the piece
+    that has the fewest bytes when its first frame comes (capture/shard.py)."""
     if k < 1:
         raise ValueError("k must be at least 1")
     reader = _open_reader(path)
@@ -436,7 +349,7 @@ def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -
     pre = _Preamble(reader.info.format)
     ifaces = reader.info.interfaces
     pieces: list[_Piece] | None = None
-    frag_owner: dict = {}
+    shards = FlowShards(k)
     last_buf = None
     done = 0
     tick = 0
@@ -461,7 +374,7 @@ def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -
             if pieces is None:
                 start_blocks = pre.start()
                 pieces = [_Piece(flow_piece_name(out, i, k), start_blocks) for i in range(k)]
-            p = pieces[flow_index(ifaces[iface].linktype, buf[ds:de], k, frag_owner)]
+            p = pieces[shards.of(ifaces[iface].linktype, buf[ds:de])]
             p.add(buf, start, end)
             p.packets += 1
             if progress is not None and start - tick > 64 << 20:

@@ -22,8 +22,9 @@ HELP = """Cut capture IN into smaller captures named after OUT.
        one; an empty file for each interval without packets.
 --flows K
        K files OUT-PREFIX_flowNNNNNofKKKKK.SUFFIX in which every TCP
-       connection, both directions, lands whole in one file (by a hash of
-       its two address:port endpoints).  Other IP traffic (UDP, ICMP) goes
+       connection, both directions, lands whole in one file (the file with
+       the fewest bytes when it starts, so the files come out of similar
+       size).  Other IP traffic (UDP, ICMP) goes
        with its address pair, IP fragments with their datagram's first
        fragment; non-IP frames (ARP, LLDP) go to file 0.  Why: a split by
        count or time cuts connections in half, and a piece that starts in
