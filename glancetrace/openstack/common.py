@@ -21,7 +21,11 @@ def split_target(uri: str | None) -> tuple[str, list[tuple[str, str]]]:
     """(path, query pairs) of a request target (origin-form or absolute-form)."""
     if not uri:
         return "", []
-    u = urlsplit(uri)
+    try:
+        u = urlsplit(uri)
+    except ValueError:  # "//[" or "http://[x": an authority urlsplit cannot read; keep what is there
+        path, _, query = uri.partition("?")
+        return path or "/", parse_qsl(query, keep_blank_values=True)
     path = u.path or "/"
     return path, parse_qsl(u.query, keep_blank_values=True)
 

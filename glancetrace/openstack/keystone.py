@@ -79,8 +79,8 @@ def _endpoints(catalog: Any) -> list[Endpoint]:
         for ep in svc.get("endpoints") or []:
             if not isinstance(ep, dict) or not isinstance(ep.get("url"), str):
                 continue
-            u = urlsplit(ep["url"])
-            try:
+            try:  # a malformed URL ("http://[x", a port out of range) names no endpoint
+                u = urlsplit(ep["url"])
                 port = u.port or (443 if u.scheme == "https" else 80)
             except ValueError:
                 continue

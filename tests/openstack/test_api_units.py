@@ -126,3 +126,23 @@ def test_garbage_never_raises():
               tx("GET", "/v2/images?limit=abc", 200, resp={"images": [None, 3, {"id": 5}]})]:
         c = classify_http(t, ServiceMap())
         assert c is None or c.summary
+
+
+def test_request_targets_urlsplit_cannot_read_are_still_classified():
+    """An HTTP request line can carry any target; a malformed authority must not stop the analysis."""
+    from glancetrace.analysis.calls import build_calls
+    for uri in ("//[/", "http://[abc/v2/images?limit=5", "/v2/images/%zz?x=[", "/v1/AUTH_p/glance/[::"):
+        tx = HttpTransaction(0, "c:1", "s:9292", method="GET", uri=uri, status=200)
+        call = build_calls([(0, tx)])[0]
+        assert call.summary and call.service in ("glance", "swift", "other"), uri
+
+
+def test_catalog_urls_urlsplit_cannot_read_are_skipped():
+    catalog = [{"type": "image", "name": "glance", "endpoints": [
+        {"interface": "public", "url": "http://[bad/v2"}, {"interface": "admin", "url": "http://h:99999"},
+        {"interface": "internal", "url": "http://10.0.0.5:9292"}]}]
+    call = keystone(tx("POST", "/v3/auth/tokens", 201, server="10.0.0.5:5000",
+                       req={"auth": {"identity": {"methods": ["password"]}}},
+                       resp={"token": {"methods": ["password"], "catalog": catalog}},
+                       resp_headers=[("X-Subject-Token", "gAAAA")]))
+    assert [(e.interface, e.host, e.port) for e in call.catalog] == [("internal", "10.0.0.5", 9292)]
