@@ -91,12 +91,18 @@ def images_table(doc: dict, console: Console) -> None:
 
 def findings_list(doc: dict, console: Console, limit: int = 20) -> None:
     colour = {"error": "red", "warning": "yellow", "info": "cyan"}
+    # two columns, so a long message wraps under itself and the filter sits under its message
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", no_wrap=True, min_width=7)
+    grid.add_column()
     for f in doc["findings"][:limit]:
-        console.print(f"[{colour.get(f['severity'], 'white')}]{f['severity']:>7}[/] {f['message']}")
+        text = escape(f["message"])
         if f.get("wireshark_filter"):
-            console.print(f"         [dim]{f['wireshark_filter']}[/]")
+            text += f"\n[dim]{escape(f['wireshark_filter'])}[/]"
+        grid.add_row(f"[{colour.get(f['severity'], 'white')}]{escape(f['severity'])}[/]", text)
     if len(doc["findings"]) > limit:
-        console.print(f"         … and {len(doc['findings']) - limit} more")
+        grid.add_row("", f"… and {len(doc['findings']) - limit} more")
+    console.print(grid)
 
 
 def summary_paragraph(doc: dict, written: str | None) -> str:

@@ -22,3 +22,16 @@ def test_images_table_keeps_ids_whole(width):
         assert lines[row].rstrip().endswith(str(len(im["findings"])))
         if im["size"] is not None:
             assert f"{int(im['size']):,} bytes" in lines[row + 1]
+
+
+def test_findings_list_keeps_filters_whole_under_their_message():
+    doc = analysed("failures")
+    out = io.StringIO()
+    terminal.findings_list(doc, Console(file=out, width=80, color_system=None), limit=3)
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    for f in doc["findings"][:3]:
+        i = next(i for i, line in enumerate(lines) if line.strip() == f["wireshark_filter"])  # whole
+        start = max(j for j in range(i) if lines[j].lstrip().startswith(f["severity"]))
+        assert " ".join(x.strip() for x in lines[start:i]) == f"{f['severity']} {f['message']}"
+    assert lines[-1].strip() == f"… and {len(doc['findings']) - 3} more"
