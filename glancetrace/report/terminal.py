@@ -24,31 +24,46 @@ def frames(fr) -> str:
     return "-" if not fr else (str(fr[0]) if fr[0] == fr[1] else f"{fr[0]}-{fr[1]}")
 
 
+def _table(title: str, columns: list[tuple[str, str]]) -> Table:
+    """A light table: numbers and times never wrap; the text columns take the rest, a "wide" one
+    three times as much as a "wrap" one."""
+    t = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD)
+    for name, kind in columns:
+        if kind in ("wrap", "wide"):
+            t.add_column(name, overflow="fold", ratio=3 if kind == "wide" else 1)
+        else:
+            t.add_column(name, no_wrap=True, justify="right" if kind == "num" else "left")
+    return t
+
+
 def http_table(rows: list[dict], console: Console) -> None:
-    t = Table(title=f"{len(rows)} HTTP transactions", show_lines=False, header_style="bold")
-    for col in ("time (UTC)", "stream", "server", "request", "status", "ms", "up", "down", "frames", "flags"):
-        t.add_column(col, overflow="fold", justify="right" if col in ("ms", "up", "down", "stream") else "left")
+    t = _table(f"{len(rows)} HTTP transactions", [
+        ("time (UTC)", "text"), ("tcp", "num"), ("request", "wide"), ("status", "text"), ("ms", "num"),
+        ("frames", "text")])
     for r in rows:
         end = r["response_end"] or r["request_end"]
         lat = (end - r["request_time"]) if end and r["request_time"] else None
-        flags = ",".join(k for k in ("tls", "incomplete", "gap", "truncated") if r.get(k))
+        # under the request: where it went, the body sizes and what was odd about it
+        about = [r["server"], f"{r['request_body_size']:,} B up, {r['response_body_size']:,} B down"]
+        about += [k for k in ("tls", "incomplete", "gap", "truncated") if r.get(k)]
         st = "-" if r["status"] is None else str(r["status"])
         style = "red" if r["status"] and r["status"] >= 500 else "yellow" if r["status"] and r["status"] >= 400 else None
-        t.add_row(utc(r["request_time"] or r["response_time"]), str(r["conn_id"]), r["server"],
-                  f"{r['method'] or '?'} {r['uri'] or '?'}", st, ms(lat), f"{r['request_body_size']:,}",
-                  f"{r['response_body_size']:,}", f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
-                  flags, style=style)
+        t.add_row(utc(r["request_time"] or r["response_time"]), str(r["conn_id"]),
+                  escape(f"{r['method'] or '?'} {r['uri'] or '?'}") + f"\n[dim]{escape(', '.join(about))}[/]",
+                  st, ms(lat), f"{frames(r['request_frames'])} → {frames(r['response_frames'])}", style=style)
     console.print(t)
 
 
 def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
-    t = Table(title=f"{len(rows)} SQL statements", header_style="bold")
-    for col in ("time (UTC)", "stream", "command", "statement", "result", "ms", "frames"):
-        t.add_column(col, overflow="fold", justify="right" if col in ("ms", "stream") else "left")
+    t = _table(f"{len(rows)} SQL statements", [
+        ("time (UTC)", "text"), ("tcp", "num"), ("statement", "wide"), ("result", "text"), ("ms", "num"),
+        ("frames", "text")])
     for r in rows:
         sql = " ".join((r["sql"] or "").split())
         if len(sql) > width:
             sql = sql[: width - 1] + "…"
+        if r["command"] != "COM_QUERY":  # the command says what a statement without SQL text did
+            sql = f"{r['command']} {sql}".rstrip()
         if r["result"] == "error":
             res = f"ERR {r['error_code']}"
         elif r["result"] == "rows":
@@ -57,7 +72,7 @@ def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
             res = f"ok {r['affected_rows']}"
         else:
             res = "no response"
-        t.add_row(utc(r["request_time"]), str(r["conn_id"]), r["command"], sql, res, ms(r["latency"]),
+        t.add_row(utc(r["request_time"]), str(r["conn_id"]), escape(sql), res, ms(r["latency"]),
                   f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
                   style="red" if r["result"] == "error" else None)
     console.print(t)

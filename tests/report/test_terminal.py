@@ -35,3 +35,25 @@ def test_findings_list_keeps_filters_whole_under_their_message():
         start = max(j for j in range(i) if lines[j].lstrip().startswith(f["severity"]))
         assert " ".join(x.strip() for x in lines[start:i]) == f"{f['severity']} {f['message']}"
     assert lines[-1].strip() == f"… and {len(doc['findings']) - 3} more"
+
+
+@pytest.mark.parametrize("table", ["http", "sql"])
+def test_http_and_sql_tables_keep_times_and_frames_whole_at_80_columns(table):
+    from glancetrace.pipeline import decode
+    from glancetrace.protocols.http import HttpTransaction
+    from glancetrace.protocols.mysql import SqlStatement
+    from glancetrace.report import tables
+    from tests.support.rig import capture
+    res = decode(capture("failures"))
+    if table == "http":
+        rows = tables.http_rows(res.of_type(HttpTransaction)[:30])
+    else:
+        rows = tables.sql_rows(res.of_type(SqlStatement)[:30])
+    out = io.StringIO()
+    (terminal.http_table if table == "http" else terminal.sql_table)(rows, Console(file=out, width=80,
+                                                                                   color_system=None))
+    text = out.getvalue()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    for r in rows:  # the time and the frame numbers a Wireshark user jumps to are whole, on one line
+        assert terminal.utc(r["request_time"] or r.get("response_time")) in text
+        assert f"{terminal.frames(r['request_frames'])} → {terminal.frames(r['response_frames'])}" in text
