@@ -84,8 +84,8 @@ def default_jobs(captures) -> int:
     protocols/http/digests.py), and sharding one capture by connection makes every
     shard walk all its records, so on two cores that is no faster (benchmarks/README.md:
     2 GiB, 12.2 s against 12.0 s).  Several captures go whole to the workers, nothing
-    read twice, which pays on two cores too (two 200 MiB captures: 4.6-4.9 s against
-    5.3-7.2 s).  With four or more cores, one process per two cores.  Small inputs:
+    read twice, which pays on two cores too (two 200 MiB captures: 3.7 s against 4.0 s;
+    two 2 GiB captures: 18.1 s against 19.6 s).  With four or more cores, one process per two cores.  Small inputs:
     one process (forking and merging cost about what they save)."""
     cores = os.cpu_count() or 1
     try:
