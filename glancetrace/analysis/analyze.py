@@ -219,8 +219,8 @@ def _findings(an: Analysis) -> None:
                                    f"status change of {label} {t.previous or '?'} → {t.status} failed: the "
                                    f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
                                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
-        _upload_checks(an, img, label, out)
-        _store_checks(an, img, label, out)
+        _upload_checks(img, label, calls, out)
+        _store_checks(img, label, calls, out)
     explained = {f.call_id for f in out if f.code == "upload-interrupted"}
     for call in an.calls:
         if call.hop == "backend" and call.peer and calls[call.peer].tx.status is not None:
@@ -270,9 +270,8 @@ def _findings(an: Analysis) -> None:
             by_img[f.image_id].findings.append(f.id)
 
 
-def _upload_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> None:
+def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding]) -> None:
     """Compare the bytes that crossed the wire with what Glance recorded."""
-    calls = {c.id: c for c in an.calls}
     for cid in img.calls:
         call = calls[cid]
         if call.kind not in ("upload", "stage"):
@@ -314,11 +313,10 @@ def _upload_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> 
                                image_id=img.id, call_id=cid, frames=frames))
 
 
-def _store_checks(an: Analysis, img: Image, label: str, out: list[Finding]) -> None:
+def _store_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding]) -> None:
     """Glance → Swift: the bytes stored, Swift's ETag (its md5 of them) and Glance's checksum agree.
     A large image's segments each have their own ETag, so only a whole object is held against
     the checksum; a manifest's ETag is not the md5 of its body."""
-    calls = {c.id: c for c in an.calls}
     checksum = img.fields.get("checksum")
     for cid in img.calls:
         call = calls[cid]
