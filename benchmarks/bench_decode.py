@@ -24,7 +24,7 @@ r = CaptureReader(sys.argv[1]); d = LinkDecoder(); lts = [i.linktype for i in r.
 n = segs = 0
 for frame, ts, iface, data, origlen in r.packets():
     n += 1
-    if d.decode(r.info.interfaces[iface].linktype, data, ts) is not None:
+    if d.decode(r.info.interfaces[iface].linktype, data) is not None:
         segs += 1
 print(n, segs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

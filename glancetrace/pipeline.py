@@ -225,7 +225,7 @@ class Pipeline:
             select = FlowShards(n).selects(mine)
         for frame, ts, iface, data, origlen in reader.packets(select):
             ts += shift
-            seg = decode(ifaces[iface].linktype, data, ts)
+            seg = decode(ifaces[iface].linktype, data)
             if seg is not None:
                 add(seg, ts, frame)
             if progress is not None and not frame & 0x3FFF:

@@ -33,7 +33,7 @@ def first_times(path: str, limit: int = 200_000) -> Iterator[tuple[int, float]]:
     ifaces = reader.info.interfaces
     seen: set[int] = set()
     for frame, ts, iface, data, _ in reader.packets():
-        seg = link.decode(ifaces[iface].linktype, data, ts)
+        seg = link.decode(ifaces[iface].linktype, data)
         if seg is not None and len(seg.payload):
             key = hash((seg.src, seg.sport, seg.dst, seg.dport, seg.seq, len(seg.payload) + seg.missing))
             if key not in seen:

@@ -92,6 +92,13 @@ class Segment:
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 
+def ipv6_fragment(ip, off: int) -> tuple[int, bytes, int, bool]:
+    """The IPv6 fragment header at `off`: (first header of the fragmentable part, identification,
+    byte offset of this fragment, more fragments follow)."""
+    offflag = (ip[off + 2] << 8) | ip[off + 3]
+    return ip[off], bytes(ip[off + 4:off + 8]), offflag & 0xFFF8, bool(offflag & 1)
+
+
 def skip_ipv6_ext(ip, nxt: int, off: int) -> tuple[int, int]:
     """(next header, offset) after the IPv6 extension headers that precede a fragment header or TCP."""
     while nxt in _IPV6_EXT:
@@ -111,7 +118,7 @@ class LinkDecoder:
         self._frags: dict[tuple, dict] = {}
         self.fragments_reassembled = 0
 
-    def decode(self, linktype: int, data: memoryview, ts: float = 0.0) -> Segment | None:
+    def decode(self, linktype: int, data: memoryview) -> Segment | None:
         # fast path for nearly every frame of a big capture: Ethernet, IPv4 without
         # options, TCP, not a fragment: one unpack instead of four layers of calls
         if linktype == LINKTYPE_ETHERNET and len(data) >= 54:
@@ -132,7 +139,7 @@ class LinkDecoder:
                 return None
             proto, off = l3
             if proto == ETH_IPV4:
-                return self._ipv4(data[off:], ts)
+                return self._ipv4(data[off:])
             if proto == ETH_IPV6:
                 return self._ipv6(data[off:])
             self.skipped[SKIP_NOT_IP] += 1
@@ -141,7 +148,7 @@ class LinkDecoder:
             self.skipped[SKIP_MALFORMED] += 1
             return None
 
-    def _ipv4(self, ip: memoryview, ts: float) -> Segment | None:
+    def _ipv4(self, ip: memoryview) -> Segment | None:
         vihl, _tos, total, ident, frag, _ttl, proto, _csum, src, dst = _IPV4.unpack_from(ip, 0)
         ihl = (vihl & 0x0F) * 4
         if vihl >> 4 != 4 or ihl < 20:
@@ -149,7 +156,7 @@ class LinkDecoder:
             return None
         if frag & 0x3FFF:  # more-fragments set or a non-zero offset
             data = self._fragment((bytes(src), bytes(dst), ident, proto), bytes(ip[ihl:total]),
-                                  (frag & 0x1FFF) * 8, bool(frag & 0x2000), ts)
+                                  (frag & 0x1FFF) * 8, bool(frag & 0x2000))
             if data is None:
                 return None
             if proto != 6:
@@ -174,10 +181,8 @@ class LinkDecoder:
         end = 40 + plen if plen else len(ip)
         nxt, off = skip_ipv6_ext(ip, nxt, 40)
         if nxt == 44:  # a fragment: the datagram's fragmentable part, once all of it is here
-            first = ip[off]  # the header the fragmentable part starts with
-            offflag = _H.unpack_from(ip, off + 2)[0]
-            data = self._fragment((src, dst, bytes(ip[off + 4:off + 8]), "v6"), bytes(ip[off + 8:end]),
-                                  offflag & 0xFFF8, bool(offflag & 1), 0.0)
+            first, ident, offset, more = ipv6_fragment(ip, off)
+            data = self._fragment((src, dst, ident, "v6"), bytes(ip[off + 8:end]), offset, more)
             if data is None:
                 return None
             ip, end = memoryview(data), len(data)
@@ -201,13 +206,13 @@ class LinkDecoder:
             missing = 0
         return Segment(bytes(src), sport, bytes(dst), dport, seq, ack, flags, win, payload, missing)
 
-    def _fragment(self, key: tuple, part: bytes, offset: int, more: bool, ts: float) -> bytes | None:
+    def _fragment(self, key: tuple, part: bytes, offset: int, more: bool) -> bytes | None:
         """Hold one fragment (IPv4 or IPv6) of a datagram; its whole payload once every part is here."""
         st = self._frags.get(key)
         if st is None:
             if len(self._frags) >= MAX_PENDING_DATAGRAMS:
                 self._drop(next(iter(self._frags)))  # the oldest: its other fragments never came
-            st = self._frags[key] = {"parts": {}, "last": None, "first": False, "ts": ts, "n": 0}
+            st = self._frags[key] = {"parts": {}, "last": None, "first": False, "n": 0}
         st["n"] += 1  # fragment frames held (duplicates included) for the skip accounting
         st["parts"][offset] = part
         if offset == 0:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from typing import Callable
 
-from .link import ETH_IPV4, ETH_IPV6, network_layer, skip_ipv6_ext
+from .link import ETH_IPV4, ETH_IPV6, ipv6_fragment, network_layer, skip_ipv6_ext
 
 
 # -- the key of a flow: the same bytes for both directions ------------------------------
@@ -50,15 +50,15 @@ def _ipv6_key(ip, frag_owner: dict) -> bytes:
     nxt, off = skip_ipv6_ext(ip, ip[6], 40)
     fkey = None
     if nxt == 44:
-        ident = (a, b, bytes(ip[off + 4:off + 8]))
-        offflag = (ip[off + 2] << 8) | ip[off + 3]
-        if offflag & 0xFFF8:  # a later fragment has no ports
-            key = frag_owner.get(ident)
-            if not offflag & 1:
-                frag_owner.pop(ident, None)
+        first, ident, offset, more = ipv6_fragment(ip, off)
+        datagram = (a, b, ident)
+        if offset:  # a later fragment has no ports
+            key = frag_owner.get(datagram)
+            if not more:
+                frag_owner.pop(datagram, None)
             return key if key is not None else _pair(a, b)
-        fkey = ident if offflag & 1 else None
-        nxt, off = skip_ipv6_ext(ip, ip[off], off + 8)
+        fkey = datagram if more else None
+        nxt, off = skip_ipv6_ext(ip, first, off + 8)
     if nxt == 6 and len(ip) >= off + 4:
         key = _pair(a + bytes(ip[off:off + 2]), b + bytes(ip[off + 2:off + 4]))
     else:

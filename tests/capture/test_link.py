@@ -23,7 +23,7 @@ def decode_all(path):
     n = 0
     for frame, ts, iface, data, _orig in r.packets():
         n += 1
-        seg = link.decode(r.info.interfaces[iface].linktype, data, ts)
+        seg = link.decode(r.info.interfaces[iface].linktype, data)
         if seg is not None:
             segs[frame] = (seg, bytes(seg.payload))
     link.finish()

@@ -57,7 +57,7 @@ def streams(scenario: str, port: int, limit: int = 4, max_bytes: int = 150_000,
     link = LinkDecoder()
     last = (0.0, 0)
     for frame, ts, lt, data in _frames(scenario, max_frames):
-        seg = link.decode(lt, data, ts)
+        seg = link.decode(lt, data)
         if seg is not None:
             tcp.add(seg, ts, frame)
         last = (ts, frame)
@@ -84,7 +84,7 @@ def segments(scenario: str, port: int, which: int = 0, max_frames: int | None = 
     link = LinkDecoder()
     conns: dict = {}
     for frame, ts, lt, data in _frames(scenario, max_frames):
-        seg = link.decode(lt, data, ts)
+        seg = link.decode(lt, data)
         if seg is None or port not in (seg.sport, seg.dport):
             continue
         key = frozenset({(seg.src, seg.sport), (seg.dst, seg.dport)})

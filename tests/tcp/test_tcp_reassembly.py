@@ -57,7 +57,7 @@ def reassemble(path) -> TcpReassembler:
     reader, link = CaptureReader(str(path)), LinkDecoder()
     frame, ts = 0, 0.0
     for frame, ts, iface, data, _ in reader.packets():
-        seg = link.decode(reader.info.interfaces[iface].linktype, data, ts)
+        seg = link.decode(reader.info.interfaces[iface].linktype, data)
         if seg is not None:
             tcp.add(seg, ts, frame)
     tcp.finish(ts, frame)

@@ -71,7 +71,7 @@ def streams(pcap, ports) -> tuple[list[Stream], list[bytes]]:
     ifs = reader.info.interfaces
     last, fr = 0.0, 0
     for fr, ts, iface, data, _ in reader.packets():
-        seg = link.decode(ifs[iface].linktype, data, ts)
+        seg = link.decode(ifs[iface].linktype, data)
         if seg is not None:
             tcp.add(seg, ts, fr)
         last = ts
