@@ -2,15 +2,13 @@
 
 Hashing gigabytes of image data is about half the work of a pass.  hashlib
 releases the GIL for updates of 2 KiB or more, but TCP segments are ~1.4 KiB,
-so segments are gathered into 4 MiB batches and a background thread hashes
+so segments are gathered into 1 MiB batches and a background thread hashes
 each batch while the main thread decodes the next packets.  Between its three
 updates the thread must take the GIL back, which can wait a whole switch
-interval (5 ms) while the decoder runs: with 1 MiB batches those waits made
-hashing 130 MiB take 1.6 s instead of 0.5 s and stalled the decoder 0.35 s
-(200 MiB bench capture); with 4 MiB, 1.0-1.3 s and no stall.  A pass also
-shortens the switch interval to 0.5 ms (`responsive_gil`): the hashing thread
-then gets the GIL back sooner, hashes the 130 MiB in 0.7 s, and the pass takes
-0.91-1.11 s instead of 1.21-1.30 s (benchmarks/README.md).  One thread and
+interval (5 ms by default) while the decoder runs, so a pass shortens the
+interval to 0.5 ms (`responsive_gil`): on the 2 GiB bench capture the pass
+took 10.8 s instead of 15.8 s (benchmarks/bench_hashing.py; bigger batches,
+4 MiB, gave 12.6 s without it and nothing more with it).  One thread and
 a FIFO queue keep every digest's updates in order; a bound on bytes in flight
 keeps memory flat when hashing falls behind.  benchmarks/bench_http.py shows
 the effect.
@@ -25,8 +23,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-BATCH = 4 << 20
-MAX_IN_FLIGHT = 32 << 20  # bytes queued for hashing before the decoder waits
+BATCH = 1 << 20
+MAX_IN_FLIGHT = 16 << 20  # bytes queued for hashing before the decoder waits
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
