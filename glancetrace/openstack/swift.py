@@ -59,13 +59,9 @@ def classify(tx: HttpTransaction) -> SwiftCall:
     call.etag = etag.strip('"').lower() if etag else None
     what = f"{container}/{obj}" if obj else (container or account or "?")
     if action == "store_put":
-        size = tx.request_body.size
-        kind = "manifest of" if call.manifest else f"segment {call.segment} of" if call.segment else ""
-        detail = f"{kind} image data" if kind else "image data"
-        call.summary = f"Swift: {_VERBS[action]} {detail} {what} ({size:,} bytes)"
-    elif action in _VERBS:
-        call.summary = f"Swift: {_VERBS[action]} {what}"
-    else:
-        call.summary = f"Swift: {method or '?'} {what}"
-    call.summary += f" → {tx.status}" if tx.status is not None else " → no response"
+        part = "manifest of " if call.manifest else f"segment {call.segment} of " if call.segment else ""
+        what = f"{part}image data {what} ({tx.request_body.size:,} bytes)"
+    verb = _VERBS.get(action, method or "?")
+    outcome = tx.status if tx.status is not None else "no response"
+    call.summary = f"Swift: {verb} {what} → {outcome}"
     return call

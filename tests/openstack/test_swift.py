@@ -50,30 +50,57 @@ def test_swift_puts_are_linked_to_their_images(swift_capture):
     assert not [f for f in doc["findings"] if f["code"].startswith("store-")]
 
 
-def test_bytes_damaged_on_the_way_to_swift_are_found(swift_capture, tmp_path):
-    """One byte changed in a Swift PUT (only there): Swift's ETag and Glance's checksum both disagree."""
-    damaged = tmp_path / "damaged.pcap"
-    with open(swift_capture, "rb") as f, open(damaged, "wb") as g:
+def damaged(src, dst, pick, change):
+    """`src` with the TCP payload of the first segment `pick(tcp)` accepts replaced by `change(payload)`
+    (same length, so sequence numbers stay right)."""
+    with open(src, "rb") as f, open(dst, "wb") as g:
         reader = dpkt.pcap.Reader(f)
         writer = dpkt.pcap.Writer(g, linktype=reader.datalink())
         done = False
         for ts, buf in reader:
             eth = dpkt.ethernet.Ethernet(buf)
             tcp = eth.data.data if isinstance(eth.data, dpkt.ip.IP) else None
-            if not done and isinstance(tcp, dpkt.tcp.TCP) and tcp.dport == 8080 and len(tcp.data) > 1000:
-                data = bytearray(tcp.data)
-                data[700] ^= 0xFF  # inside a 1,448-byte segment of image data, far from chunk-size lines
-                tcp.data = bytes(data)
+            if not done and isinstance(tcp, dpkt.tcp.TCP) and pick(tcp):
+                new = change(bytes(tcp.data))
+                assert len(new) == len(tcp.data)
+                tcp.data = new
                 done = True
                 buf = bytes(eth)
             writer.writepkt(buf, ts)
-    doc = doc_of(damaged)
+    assert done
+    return dst
+
+
+def flip(payload: bytes) -> bytes:
+    # inside a 1,448-byte segment of image data, far from chunk-size lines
+    return payload[:700] + bytes([payload[700] ^ 0xFF]) + payload[701:]
+
+
+def test_bytes_damaged_on_the_way_to_swift_are_found(swift_capture, tmp_path):
+    """One byte changed in a Swift PUT (only there): Swift's ETag and Glance's checksum both disagree."""
+    path = damaged(swift_capture, tmp_path / "damaged.pcap", lambda t: t.dport == 8080 and len(t.data) > 1000, flip)
+    doc = doc_of(path)
     found = {f["code"]: f for f in doc["findings"]}
     assert {"store-etag-mismatch", "store-checksum-mismatch"} <= set(found)
     put = next(c for c in doc["calls"] if c["id"] == found["store-checksum-mismatch"]["call_id"])
     assert put["service"] == "swift" and put["status"] == 201 and not put["incomplete"]
     # the upload to Glance itself was not touched: no upload finding for it
     assert not [f for f in doc["findings"] if f["code"] in ("checksum-mismatch", "hash-mismatch")]
+
+
+def test_an_etag_that_is_not_the_md5_of_the_bytes_is_found(swift_capture, tmp_path):
+    """Swift answers with another md5 than that of what Glance sent (the bytes themselves agree with
+    Glance's checksum): only the ETag finding."""
+    def other_etag(payload: bytes) -> bytes:
+        i = payload.index(b"Etag: ") + 6
+        return payload[:i] + b"0" * 32 + payload[i + 32:]
+    path = damaged(swift_capture, tmp_path / "etag.pcap", lambda t: t.sport == 8080 and b"Etag: " in t.data,
+                   other_etag)
+    doc = doc_of(path)
+    codes = [f["code"] for f in doc["findings"] if f["code"].startswith("store-")]
+    assert codes == ["store-etag-mismatch"]
+    f = next(f for f in doc["findings"] if f["code"] == "store-etag-mismatch")
+    assert "0" * 32 in f["message"] and f["image_id"]
 
 
 @pytest.mark.parametrize("path, want", [
