@@ -9,8 +9,9 @@ from glancetrace.capture.shard import FlowShards
 from tests.support.loopback import tshark_fields
 
 
-def assigned(path, n, final=None):
-    """[(frame number, shard, loads before the frame)] for every frame of a capture."""
+def assigned(path, n):
+    """[(frame number, shard, loads before the frame)] for every frame of a capture, and the loads
+    at the end."""
     reader = CaptureReader(str(path))
     ifaces = reader.info.interfaces
     shards = FlowShards(n)
@@ -18,9 +19,7 @@ def assigned(path, n, final=None):
     for frame, _ts, iface, data, _orig in reader.packets():
         before = list(shards.load)
         out.append((frame, shards.of(ifaces[iface].linktype, data), before))
-    if final is not None:
-        final.extend(shards.load)
-    return out
+    return out, shards.load
 
 
 # vlan tags every other frame, so one connection goes through both the fixed-offset
@@ -29,8 +28,7 @@ def assigned(path, n, final=None):
 def test_each_connection_goes_whole_to_one_shard(caps, kind):
     if kind not in caps:
         pytest.skip(f"{kind} capture not made")
-    final = []
-    got = assigned(caps[kind], 3, final)
+    got, final = assigned(caps[kind], 3)
     by_frame = {frame: (shard, before) for frame, shard, before in got}
     # tshark's connection numbering, with IP reassembly so fragments count for their datagram
     rows = tshark_fields(caps[kind], "tcp", ["frame.number", "tcp.stream"])
@@ -51,7 +49,7 @@ def test_each_connection_goes_whole_to_one_shard(caps, kind):
 
 
 def test_a_new_connection_goes_to_the_shard_with_the_fewest_bytes(caps):
-    got = assigned(caps["lo"], 2)
+    got, _ = assigned(caps["lo"], 2)
     rows = tshark_fields(caps["lo"], "tcp", ["frame.number", "tcp.stream"])
     firsts = {}
     for number, stream in rows:
@@ -63,6 +61,6 @@ def test_a_new_connection_goes_to_the_shard_with_the_fewest_bytes(caps):
 
 
 def test_every_worker_makes_the_same_choices(caps):
-    a = [shard for _, shard, _ in assigned(caps["sll2"], 4)]
-    b = [shard for _, shard, _ in assigned(caps["sll2"], 4)]
+    a = [shard for _, shard, _ in assigned(caps["sll2"], 4)[0]]
+    b = [shard for _, shard, _ in assigned(caps["sll2"], 4)[0]]
     assert a == b and len(set(a)) > 1

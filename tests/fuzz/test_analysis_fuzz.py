@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
+import io
 import os
 
 from hypothesis import HealthCheck, given, settings
@@ -115,14 +115,8 @@ def damaged_pass(draw):
 @given(damaged_pass())
 def test_analysis_and_report_survive_any_decoded_field(res):
     doc = analyze(res).to_dict()
-    json.loads(json.dumps(doc, default=str))  # the JSON document can be written
-    tables.write_json(doc, _Sink())
+    tables.write_json(doc, io.StringIO())  # as `report --format json` writes it (strict: no NaN)
     assert render_html(doc).lower().startswith("<!doctype html>")
-
-
-class _Sink:
-    def write(self, s: str) -> int:
-        return len(s)
 
 
 def test_the_seed_is_real():
