@@ -19,6 +19,9 @@ for truth in "$out"/*.truth.json; do
   gzip -9c "$out/$name.mysql-general.tsv" > "$dest/mysql-general.tsv.gz"
   gzip -9c "$out/$name.client-debug.log" > "$dest/client-debug.log.gz"
 done
+# Glance's Swift store (tests/openstack/test_swift.py): written by the bench generator, 1 MiB
+python3 "$here/../shared/bench/make_capture.py" --size 1M --seed 3 --images 4 --swift \
+  --out "$here/tests/fixtures/swift/capture.pcap"
 # the sample the README's first command reports on
 [ -f "$here/tests/fixtures/rig/failures/capture.pcap" ] && cp "$here/tests/fixtures/rig/failures/capture.pcap" "$here/captures/sample-failures.pcap"
 bash "$rig/make_captures.sh" stop

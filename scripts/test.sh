@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh Debian machine (root): installs what the tests use, then runs pytest.
+# The whole test suite on a fresh Debian machine (root): installs what the tests use (Debian packages below,
+# Python packages into .venv by scripts/setup.sh), then runs pytest.
 # Real traffic needs real tools: tcpdump, tshark/editcap, MariaDB and Chromium come from Debian's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +23,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
-exec python3 -m pytest "$@"
+bash scripts/setup.sh test
+exec "${GLANCETRACE_VENV:-.venv}/bin/python" -m pytest "$@"

@@ -12,16 +12,13 @@ import pytest
 
 from glancetrace.capture.reader import CaptureReader
 from glancetrace.pipeline import decode
+from tests.conftest import THIRDPARTY
 from tests.support.rig import RIG
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "thirdparty"
 
 
 def _captures():
     caps = sorted(str(p) for p in RIG.glob("*/capture.pcap"))
-    if SHARED.is_dir():
-        caps += sorted(str(p) for p in SHARED.rglob("*.pcap*") if p.suffix in (".pcap", ".pcapng", ".gz"))
+    caps += sorted(str(p) for p in THIRDPARTY.rglob("*.pcap*") if p.suffix in (".pcap", ".pcapng", ".gz"))
     return caps
 
 

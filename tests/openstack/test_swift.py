@@ -1,12 +1,10 @@
 """Glance's Swift store: object PUTs linked to their images and checked against Glance's checksum.
 
-The capture is written by ../shared/bench/make_capture.py --swift (glance-api streams every image
+The capture (tests/fixtures/swift, remade by scripts/make_fixtures.sh with ../shared/bench/make_capture.py
+--swift --size 1M --seed 3 --images 4) has glance-api stream every image
 to Swift as a chunked PUT; Swift answers with the md5 as ETag; one upload is aborted); what Glance
 recorded comes from the SQL in the same capture, not from the generator.
 """
-
-import subprocess
-import sys
 
 import dpkt
 import pytest
@@ -15,16 +13,14 @@ from glancetrace.analysis.analyze import analyze
 from glancetrace.openstack import swift
 from glancetrace.pipeline import decode
 from glancetrace.protocols.http.events import HttpTransaction
+from tests.conftest import FIXTURES
 
 IMAGE = "3625e216-e620-4331-93a8-d093096f33b2"
 
 
 @pytest.fixture(scope="module")
-def swift_capture(shared_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("swift") / "swift.pcap"
-    subprocess.run([sys.executable, str(shared_dir / "bench" / "make_capture.py"), "--size", "8M", "--seed", "3",
-                    "--images", "4", "--swift", "--out", str(out)], check=True, capture_output=True)
-    return out
+def swift_capture():
+    return FIXTURES / "swift" / "capture.pcap"
 
 
 def doc_of(path) -> dict:
