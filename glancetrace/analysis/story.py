@@ -1,0 +1,119 @@
+"""Each image's story in a sentence or two, for the top of its card, the page and `--format md`.
+
+Built from the analysis document (already redacted), so every renderer tells the same story:
+created when and by whom, each upload with its bytes and how it ended, the state changes other
+calls made, failed calls, and the state the image was left in at the end of the capture.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .findings import human_bytes
+
+# states an image should not be left in: the story says how long it sat there
+UNFINISHED = ("queued", "saving", "uploading", "importing")
+_ASKED = ("delete", "deactivate", "reactivate", "update", "import", "stage")
+
+
+def clock(ts: float | None) -> str:
+    """UTC wall-clock time to the millisecond: what a support engineer matches against logs."""
+    if ts is None:
+        return "?"
+    try:
+        d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return "?"
+    return d.strftime("%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
+
+
+def _host(endpoint: str | None) -> str:
+    if not endpoint:
+        return "?"
+    host = endpoint.rsplit(":", 1)[0]
+    return host.strip("[]")
+
+
+def _upload(call: dict) -> str:
+    got = call.get("request_body_size")
+    words = f"upload of {human_bytes(got)} from {_host(call.get('client'))} at {clock(call.get('request_time'))}"
+    notes = " ".join(call.get("notes") or [])
+    if call.get("incomplete") and "rst" in notes:
+        words += f" was cut off (the connection was reset at {clock(call.get('request_end'))})"
+    elif call.get("incomplete") and "fin" in notes:
+        words += f" was cut off (the connection was closed at {clock(call.get('request_end'))})"
+    elif call.get("gap"):
+        words += " lost bytes in the capture"
+    return words + _answer(call)
+
+
+def _answer(call: dict) -> str:
+    status = call.get("status")
+    if status is None:
+        return "; no response was seen"
+    if status >= 400:
+        return f"; Glance answered {status} {call.get('reason') or ''}".rstrip()
+    return f" ({status})"
+
+
+def _transition_words(tr: dict) -> str:
+    prev = tr.get("previous")
+    if tr.get("failed"):
+        return f"a change to {tr['status']} failed at {clock(tr['time'])}"
+    if prev in ("saving", "importing") and tr["status"] == "queued":
+        return f"put back to queued at {clock(tr['time'])}"
+    return f"{tr['status']} at {clock(tr['time'])}"
+
+
+def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) -> list[str]:
+    """One or two sentences: the events of the image in time order, then how it ended."""
+    events: list[tuple[float, str]] = []
+    for cid in image.get("calls") or []:
+        call = calls.get(cid)
+        if call is None or call.get("request_time") is None:
+            continue
+        kind = call.get("kind") or ""
+        if kind == "create":
+            words = f"created at {clock(call['request_time'])} by {_host(call.get('client'))}"
+            if (call.get("status") or 0) >= 400:
+                words = f"create at {clock(call['request_time'])}" + _answer(call)
+        elif kind == "upload":
+            words = _upload(call)
+        elif kind in _ASKED:
+            words = f"{kind} asked at {clock(call['request_time'])}" + _answer(call)
+        elif (call.get("status") or 0) >= 400:
+            words = f"{call.get('method')} {kind or 'call'} at {clock(call['request_time'])}" + _answer(call)
+        else:
+            continue  # shows and lists: on the timeline, not in the story
+        events.append((call["request_time"], words))
+    for tr in image.get("transitions") or []:
+        if tr.get("status") in ("queued", "active", "deleted", "deactivated", "killed") or tr.get("failed"):
+            if tr.get("status") == "queued" and tr.get("previous") is None:
+                continue  # the create says it
+            events.append((tr["time"], _transition_words(tr)))
+    events.sort(key=lambda e: e[0])
+    first = "; ".join(w for _, w in events) or "no call about this image was seen"
+    return [_capitalise(first) + ".", _ending(image, capture_end)]
+
+
+def _ending(image: dict, capture_end: float | None) -> str:
+    status = image.get("final_status") or "unknown"
+    states = image.get("states") or []
+    since = states[-1]["start"] if states else None
+    if status in UNFINISHED:
+        idle = f", {capture_end - since:,.0f} s later" if capture_end and since else ""
+        return f"Still {status} at the end of the capture{idle}."
+    size = image.get("size")
+    tail = f" with {human_bytes(size)}" if status == "active" and size is not None else ""
+    return f"Ended {status}{tail}."
+
+
+def _capitalise(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def stories(doc: dict) -> dict[str, list[str]]:
+    """image id → its story, for every image of the analysis document."""
+    calls = {c["id"]: c for c in doc.get("calls") or []}
+    end = (doc.get("summary") or {}).get("last_ts")
+    return {img["id"]: image_story(img, calls, end) for img in doc.get("images") or []}
