@@ -20,7 +20,8 @@ apt_install() {
 command -v python3 >/dev/null || apt_install python3
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "glancetrace setup: needs Python 3.11 or newer, found $(python3 --version 2>&1)" >&2; exit 1; }
-if [ ! -x "$venv/bin/python" ]; then
+if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+  rm -rf "$venv"  # none yet, or one cut short before pip was in it
   # Debian ships venv's pip bootstrap (ensurepip) in python3-venv, not with python3 itself
   if ! python3 -m venv "$venv" >/dev/null 2>&1; then
     rm -rf "$venv"
