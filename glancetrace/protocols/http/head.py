@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
-# strict enough that resynchronising inside a body rarely hits a false start
-REQUEST_LINE = re.compile(rb"([A-Z][A-Z_-]{1,19}) ([^ \t\r\n]+) HTTP/(1\.[01])\r?\n")
-STATUS_LINE = re.compile(rb"HTTP/(1\.[01]) ([1-5]\d\d)(?:[ \t]([^\r\n]*))?\r?\n")
+# strict enough that resynchronising inside a body rarely hits a false start.  Any RFC 9110
+# token is a method (CONNECT, TRACE, Swift's COPY, WebDAV's PROPFIND, QUERY, lower case ...);
+# some servers write the status line's HTTP in lower case (Zeek accepts it too).
+METHOD = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}"
+REQUEST_LINE = re.compile(rb"(" + METHOD + rb") ([^ \t\r\n]+) HTTP/(1\.[01])\r?\n")
+STATUS_LINE = re.compile(rb"(?:HTTP|http)/(1\.[01]) ([1-5]\d\d)(?:[ \t]([^\r\n]*))?\r?\n")
 HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
@@ -53,9 +56,17 @@ def find_request_start(buf: bytes, line_start_at_0: bool) -> int:
 
 def find_status_start(buf: bytes, line_start_at_0: bool) -> int:
     """Offset of the first status line in `buf` that starts a line, or -1."""
+    upper = _find_status(buf, b"HTTP/1.", line_start_at_0)
+    if b"http/1." not in buf:  # one more C-speed scan: the lower-case form is rare
+        return upper
+    lower = _find_status(buf, b"http/1.", line_start_at_0)
+    return lower if upper < 0 or 0 <= lower < upper else upper
+
+
+def _find_status(buf: bytes, name: bytes, line_start_at_0: bool) -> int:
     i = 0
     while True:
-        i = buf.find(b"HTTP/1.", i)
+        i = buf.find(name, i)
         if i < 0:
             return -1
         if ((i == 0 and line_start_at_0) or (i > 0 and buf[i - 1] == 0x0A)) and STATUS_LINE.match(buf, i):
