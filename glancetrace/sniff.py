@@ -13,9 +13,13 @@ would on a listed port, and becomes the connection's handler.  The evidence also
 side is the client: on a connection seen without its handshake, where the reassembler could
 only guess from the port numbers, a request line sent by the "server" swaps the roles.
 
-Cheap on big captures: at most KEEP_BYTES are held (beyond that only the latest segment of
-each direction is kept, and decoding starts there, as if the capture had started there), and
-after LOOK_BYTES or LOOK_EVENTS without evidence the connection is given up for good.
+Cheap on big captures: a connection whose handshake was captured is given up as soon as the
+server's first bytes are neither a status line nor a TLS hello or MySQL greeting (a garbled
+request still gets a status line back); only connections seen from their middle, or of which
+only the client side shows, are searched further.  At most KEEP_BYTES
+are held (beyond that only the latest segment of each direction is kept, and decoding starts
+there, as if the capture had started there), and after LOOK_BYTES or LOOK_EVENTS without
+evidence the connection is given up for good.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from typing import Callable, NamedTuple
 from .protocols.http.head import find_request_start, find_status_start
 
 KEEP_BYTES = 64 << 10  # bytes held for the decoder while undecided
-LOOK_BYTES = 1 << 20  # bytes examined before a connection is given up as not ours
-LOOK_EVENTS = 512  # data deliveries and gaps examined, for streams of tiny segments
+LOOK_BYTES = 8 << 20  # bytes examined before a connection is given up as not ours
+LOOK_EVENTS = 8192  # data deliveries and gaps examined, for streams of tiny segments
 LINE_TAIL = 8192  # a start line may straddle two segments: this much of the last partial line is kept
 
 HTTP, TLS, MYSQL = "http", "tls", "mysql"
@@ -68,6 +72,13 @@ def http_evidence(data: bytes, side: int) -> int | None:
     if req < 0 and status < 0:
         return None
     return side if status < 0 or 0 <= req < status else 1 - side
+
+
+def could_start_response(head: bytes) -> bool:
+    """Whether a server's first bytes may begin an HTTP status line not whole yet (stray
+    CRLFs may come first, RFC 9112 2.2)."""
+    head = head.lstrip(b"\r\n")[:5]
+    return b"HTTP/".startswith(head) or b"http/".startswith(head)
 
 
 class _Ignored:
@@ -132,7 +143,10 @@ class Sniffer:
         self.events += 1
         found = self._evidence(direction, chunk)
         if found is not None:
-            self._decide(*found)
+            if found[0] is None:
+                self._give_up()
+            else:
+                self._decide(*found)
         elif self.looked > LOOK_BYTES or self.events > LOOK_EVENTS:
             self._give_up()
         elif self.held_bytes > KEEP_BYTES:
@@ -151,10 +165,12 @@ class Sniffer:
 
     # -- evidence -----------------------------------------------------------------
 
-    def _evidence(self, side: int, chunk: bytes) -> tuple[str, int] | None:
-        """(protocol, client side) when this chunk settles it."""
+    def _evidence(self, side: int, chunk: bytes) -> tuple[str | None, int] | None:
+        """(protocol, client side) when this chunk settles it; (None, 0) when it rules out
+        everything looked for."""
         kinds = self.kinds
-        if self.fresh[side]:
+        opening = self.fresh[side]
+        if opening:
             self.fresh[side] = False
             if TLS in kinds:
                 sender = tls_hello_sender(chunk)
@@ -163,7 +179,12 @@ class Sniffer:
             if MYSQL in kinds and is_mysql_greeting(chunk):
                 return MYSQL, 1 - side
         if HTTP not in kinds:
-            return None
+            return None, 0  # TLS and MySQL show at a side's first bytes or not at all
+        if opening and side == 1 and not self.conn.midstream and not could_start_response(chunk):
+            # the handshake named the server and these are its first bytes: an HTTP server
+            # answers with a status line (or this very segment shows a request line)
+            if http_evidence(chunk, side) is None:
+                return None, 0
         tail = self.tails[side]
         data = tail + chunk if tail else chunk
         client = http_evidence(data, side)
