@@ -64,11 +64,11 @@ def is_mysql_greeting(head: bytes) -> bool:
             and all(0x20 <= c < 0x7F for c in version))
 
 
-def http_evidence(data: bytes, side: int) -> int | None:
-    """Which side is the client when `data` (sent by `side`, starting at a line start) holds an
-    HTTP request line or status line, else None."""
-    req = find_request_start(data, True)
-    status = find_status_start(data, True)
+def http_evidence(data: bytes, side: int, seg_start: int = 0) -> int | None:
+    """Which side is the client when `data` (sent by `side`, starting at a line start, a new
+    segment at `seg_start`) holds an HTTP request line or status line, else None."""
+    req = find_request_start(data, True, seg_start)
+    status = find_status_start(data, True, seg_start)
     if req < 0 and status < 0:
         return None
     return side if status < 0 or 0 <= req < status else 1 - side
@@ -187,7 +187,7 @@ class Sniffer:
                 return None, 0
         tail = self.tails[side]
         data = tail + chunk if tail else chunk
-        client = http_evidence(data, side)
+        client = http_evidence(data, side, len(tail))
         if client is not None:
             return HTTP, client
         nl = data.rfind(b"\n")
