@@ -257,6 +257,9 @@ class _Sink:
     def gap(self, d, n, ts, frame):
         self.got.append((d, n))
 
+    def close(self, ts, frame, reason):
+        pass
+
 
 def test_handshake_seen_and_server_speaks_something_else():
     """SSH-like banner from the server of a connection whose handshake was seen: given up at once."""
@@ -295,3 +298,32 @@ def test_mysql_greeting_from_the_guessed_client_swaps_the_roles():
     (kind, roles), = built
     assert kind == sniff.MYSQL and (roles.client, roles.server) == ("10.0.0.2:7000", "10.0.0.1:40000")
     assert isinstance(conn.handler, sniff.Flipped) and conn.handler.inner.got[0][0] == 1
+
+
+def test_sniffer_on_arbitrary_input_never_raises_and_stays_bounded():
+    """Random chunks and gaps in both directions, on connections with and without their
+    handshake: the sniffer decides, gives up or keeps looking, never raises, never holds more
+    than KEEP_BYTES plus the last segment of each side."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    pieces = st.one_of(st.binary(max_size=3000), st.sampled_from([
+        b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n", b"\x16\x03\x01\x00\x05\x01", b"\r\n", b"http/1.0 2"]))
+    events = st.lists(st.tuples(st.integers(0, 1), st.one_of(pieces, st.integers(1, 5000))), max_size=40)
+
+    @settings(max_examples=300, deadline=None)
+    @given(events, st.booleans())
+    def run(evs, midstream):
+        conn, s, built = _sniffer(midstream)
+        for i, (d, what) in enumerate(evs):
+            h = conn.handler
+            if isinstance(what, int):
+                h.gap(d, what, 0.0, i)
+            else:
+                h.data(d, memoryview(what), 0.0, i)
+            if conn.handler is s:
+                assert s.held_bytes <= sniff.KEEP_BYTES + 2 * 5000
+        assert len(built) <= 1 and (conn.handler is s or conn.handler is sniff.IGNORED or built)
+        conn.handler.close(1.0, 99, "fin")
+
+    run()
