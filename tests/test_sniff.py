@@ -155,6 +155,16 @@ def test_damaged_starts_decode_as_on_a_listed_port(recs, tmp_path, damage, want)
         assert facts(got) == facts(txs(recs.path("full")))
 
 
+def test_request_line_later_in_the_stream(recs, tmp_path):
+    """Only the client's side, from inside the upload's body: nothing tells what this is until
+    the next request line, which is then decoded from there on."""
+    lt, frames = _frames(recs.path("client_only"))
+    path = _write(tmp_path / "x.pcap", lt, _inside_a_body(frames, recs.server_port))
+    (tx,) = txs(path)
+    assert (tx.method, tx.uri, tx.status, tx.client) == ("GET", "/missing", None, f"127.0.0.1:{recs.client_ports[0]}")
+    assert facts([tx]) == facts(listed(path, recs.server_port))
+
+
 # -- real OpenStack traffic with no port named -------------------------------------------------
 
 
