@@ -16,10 +16,10 @@ only guess from the port numbers, a request line sent by the "server" swaps the 
 Cheap on big captures: a connection whose handshake was captured is given up as soon as the
 server's first bytes are neither a status line nor a TLS hello or MySQL greeting (a garbled
 request still gets a status line back); only connections seen from their middle, or of which
-only the client side shows, are searched further.  At most KEEP_BYTES
-are held (beyond that only the latest segment of each direction is kept, and decoding starts
-there, as if the capture had started there), and after LOOK_BYTES or LOOK_EVENTS without
-evidence the connection is given up for good.
+only the client side shows, are searched further.  At most KEEP_BYTES are held (beyond that
+only the latest segment of each direction is kept, and decoding starts there, as if the
+capture had started there), and after LOOK_BYTES or LOOK_EVENTS without evidence the
+connection is given up for good.
 """
 
 from __future__ import annotations
