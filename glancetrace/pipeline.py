@@ -1,9 +1,9 @@
 """One streaming pass: capture → link → TCP → protocol decoders → events.
 
 The pipeline picks a decoder per connection by server port (defaults below,
-all overridable), sniffs the first bytes of connections on other ports for an
-HTTP request line or a TLS ClientHello, and collects every event the decoders
-emit.  Nothing here knows about OpenStack: that is the next layer up.
+all overridable), sniffs connections on other ports for HTTP, TLS or a MySQL
+greeting (sniff.py), and collects every event the decoders emit.  Nothing
+here knows about OpenStack: that is the next layer up.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from . import sniff
 from .capture.link import LINK_NAMES, LinkDecoder
 from .capture.reader import CaptureInfo, CaptureReader
+from .sniff import Roles
 from .tcp.reassembly import Connection, TcpReassembler
 
 HTTP_PORTS = frozenset({5000, 9292, 35357, 8080})
@@ -97,38 +99,6 @@ class _StartTls(_Collector):
             super().data(direction, payload, ts, frame)
 
 
-class _Sniffer:
-    """Connection on an unlisted port: look at its first client bytes, then decide."""
-
-    def __init__(self, conn: Connection, choose: Callable[[Connection, bytes], object | None], sink: list):
-        self.conn, self.choose, self.sink = conn, choose, sink
-        self.target = None
-        self.decided = False
-
-    def data(self, direction, payload, ts, frame):
-        if not self.decided:
-            self.decided = True
-            dec = self.choose(self.conn, bytes(payload[:16])) if direction == 0 else None
-            self.target = _Collector(dec, self.sink) if dec is not None else None
-            if dec is None:
-                self.conn.handler = None  # not ours: the reassembler only counts its packets from now on
-        if self.target is not None:
-            self.target.data(direction, payload, ts, frame)
-
-    def gap(self, direction, nbytes, ts, frame):
-        if self.target is not None:
-            self.target.gap(direction, nbytes, ts, frame)
-        elif not self.decided:
-            self.decided = True  # a gap first: cannot tell what it is
-
-    def close(self, ts, frame, reason):
-        if self.target is not None:
-            self.target.close(ts, frame, reason)
-
-
-HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ", b"OPTIONS ")
-
-
 class Pipeline:
     def __init__(self, options: Options | None = None, shard: tuple[int, int] | None = None):
         self.opt = options or Options()
@@ -138,15 +108,15 @@ class Pipeline:
 
     # -- decoder choice ---------------------------------------------------------
 
-    def _http(self, conn: Connection, tls: bool = False):
+    def _http(self, conn: Connection | Roles, tls: bool = False):
         from .protocols.http import HttpDecoder
         return HttpDecoder(conn.stream, conn.client, conn.server, body_cap=self.opt.body_cap, tls=tls)
 
-    def _mysql(self, conn: Connection):
+    def _mysql(self, conn: Connection | Roles):
         from .protocols.mysql import MysqlDecoder
         return MysqlDecoder(conn.stream, conn.client, conn.server)
 
-    def _tls(self, conn: Connection, inner: Callable[[], object] | None = None):
+    def _tls(self, conn: Connection | Roles, inner: Callable[[], object] | None = None):
         """TLS; its decrypted bytes go to `inner()` (default: HTTP)."""
         from .protocols.tls import TlsDecoder
         return TlsDecoder(conn.stream, conn.client, conn.server, keys=self._keylog(),
@@ -160,12 +130,17 @@ class Pipeline:
                 self._keys.load_file(path)
         return self._keys
 
-    def _sniffed(self, conn: Connection, head: bytes):
-        if self.opt.want_http and head.startswith(HTTP_METHODS):
-            return self._http(conn)
-        if head[:1] == b"\x16" and head[1:2] == b"\x03":  # TLS handshake record
-            return self._tls(conn)
-        return None
+    def _sniffed(self, kind: str, conn: Roles):
+        """Handler for a connection on an unlisted port once the sniffer knows its protocol."""
+        if kind == sniff.HTTP:
+            return _Collector(self._http(conn), self.result.events)
+        if kind == sniff.TLS:
+            return _Collector(self._tls(conn), self.result.events)
+        return self._mysql_handler(conn)
+
+    def _mysql_handler(self, conn: Connection | Roles):
+        mysql = self._mysql(conn)
+        return _StartTls(mysql, self.result.events, lambda: self._tls(conn, inner=mysql.inside_tls))
 
     def _factory(self, conn: Connection):
         port = conn.server_port
@@ -174,14 +149,15 @@ class Pipeline:
         if port in o.mysql_ports:
             if not o.want_mysql:
                 return None
-            mysql = self._mysql(conn)
-            return _StartTls(mysql, sink, lambda: self._tls(conn, inner=mysql.inside_tls))
+            return self._mysql_handler(conn)
         if port in o.http_ports:
             return _Collector(self._http(conn), sink) if o.want_http else None
         if port in o.tls_ports:
             return _Collector(self._tls(conn), sink) if o.want_http else None
         if o.sniff_other_ports:
-            return _Sniffer(conn, self._sniffed, sink)
+            kinds = frozenset(([sniff.HTTP, sniff.TLS] if o.want_http else [])
+                              + ([sniff.MYSQL] if o.want_mysql else []))
+            return sniff.Sniffer(conn, self._sniffed, kinds) if kinds else None
         return None
 
     # -- the pass ---------------------------------------------------------------

@@ -509,7 +509,7 @@ class HttpDecoder:
         # capture, messages very often begin exactly at a segment boundary
         carried = len(h.buf)
         data = bytes(h.buf) + bytes(mv[pos:]) if carried else bytes(mv[pos:])
-        i = find_request_start(data, True) if h.side == 0 else find_status_start(data, True)
+        i = (find_request_start if h.side == 0 else find_status_start)(data, True, carried)
         h.buf.clear()
         if i < 0:
             # keep the last partial line: a start line may straddle segments
