@@ -15,7 +15,7 @@ import pandas as pd
 from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
-from . import correlate, mysql_hops
+from . import correlate, mysql_hops, mysql_hops_report
 from .merge import dedupe_across_captures
 from .calls import Call, build_calls
 from .findings import STUCK_STATES, Finding, http_status_finding, human_bytes, sort_findings
@@ -252,6 +252,7 @@ def _findings(an: Analysis) -> None:
                                f"{_short(redact.redact_sql(s.sql, an.options.show_secrets))}",
                                image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
                                frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
+    out.extend(mysql_hops_report.close_findings(an.mysql_hops, mysql_hops_report.row_lookup(an.mysql_hops, an.sql)))
     undecrypted = [t for t in an.tls_sessions if not getattr(t, "decrypted", False)]
     if undecrypted:
         out.append(Finding("info", "tls-encrypted",

@@ -77,6 +77,7 @@ class MysqlHops:
     pairs: list[HopPair] = field(default_factory=list)
     checks: list[HealthChecks] = field(default_factory=list)
     back_of: dict[tuple, SqlStatement] = field(default_factory=dict)  # stmt_key(front) → back statement
+    front_of: dict[tuple, SqlStatement] = field(default_factory=dict)  # stmt_key(back) → front statement
     pair_of: dict[ConnKey, HopPair] = field(default_factory=dict)  # both hops' keys → their pair
     hidden: set[tuple] = field(default_factory=set)  # stmt_key of back copies and health checks
 
@@ -251,9 +252,18 @@ def pair_hops(items: list[tuple[int, object]], connections=(), conn_captures=())
         cap = p.front.key[0]
         for fs, bs in p.matched:
             out.back_of[stmt_key(cap, fs)] = bs
+            out.front_of[stmt_key(cap, bs)] = fs
             out.hidden.add(stmt_key(cap, bs))
     out.checks = _health_checks(conns, out.pairs)
     for hc in out.checks:
         for c in hc.conns:
             out.hidden.update(stmt_key(c.key[0], s) for s in c.stmts)
     return out
+
+
+def statements_once(result) -> tuple[list[SqlStatement], MysqlHops]:
+    """A decoding pass's statements with each proxied conversation listed once (its front hop) and
+    the proxy's health checks left out, and the pairing that says so (for `sql` and its digest)."""
+    items = [(ev.capture, ev) for ev in result.events if isinstance(ev, (SqlStatement, MysqlHandshake))]
+    hops = pair_hops(items, result.connections, result.conn_captures)
+    return [s for cap, s in items if isinstance(s, SqlStatement) and hops.listed(cap, s)], hops

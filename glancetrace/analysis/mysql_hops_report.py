@@ -1,0 +1,159 @@
+"""What the MySQL proxy pairing adds to the analysis document and to the findings.
+
+Each listed statement says which hop it was seen on and, when the proxy
+relayed it, the back hop's connection, frames and times, and the latency the
+proxy added (front latency minus back latency).  A pair whose connection the
+proxy closed (the client sent no COM_QUIT) is a finding naming the side that
+closed and the statement in flight.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Callable
+
+from ..protocols.mysql.events import SqlStatement
+from .findings import Finding
+from .mysql_hops import HopPair, MysqlHops, stmt_key
+
+
+def _frames(fr) -> list[int] | None:
+    return [int(fr[0]), int(fr[1])] if fr else None
+
+
+def _stmt_frames(s: SqlStatement) -> list[int]:
+    return [f for fr in (s.request_frames, s.response_frames) if fr for f in fr]
+
+
+def proxy_latency(front: SqlStatement, back: SqlStatement) -> float | None:
+    if front.latency is None or back.latency is None:
+        return None
+    return front.latency - back.latency
+
+
+def statement_fields(hops: MysqlHops, capture: int, s: SqlStatement, filter_for: Callable | None = None) -> dict:
+    """`hop`, `back` and `proxy_latency` of one listed statement (JSON); with `filter_for`
+    (analyze.filter_for) the back hop's Wireshark filter too."""
+    back = hops.back(capture, s)
+    out = {"hop": hops.hop_of(capture, s.conn_id), "back": None, "proxy_latency": None}
+    if back is not None:
+        out["back"] = {"conn_id": back.conn_id, "client": back.client, "server": back.server,
+                       "request_time": back.request_time, "response_time": back.response_time,
+                       "latency": back.latency,
+                       "frames": {"request": _frames(back.request_frames), "response": _frames(back.response_frames)},
+                       "incomplete": back.incomplete, "gap": back.gap}
+        if filter_for is not None:
+            out["back"]["wireshark_filter"] = filter_for(back.conn_id, _stmt_frames(back))
+        out["proxy_latency"] = proxy_latency(s, back)
+    return out
+
+
+def _gap_bytes(conn) -> int:
+    return sum(d.gap_bytes for d in conn.tcp.dirs) if conn.tcp is not None else 0
+
+
+def pairs_document(hops: MysqlHops) -> list[dict]:
+    """One object per proxied conversation: both connections, statements paired, gaps per hop."""
+    out = []
+    for p in hops.pairs:
+        added = [x for x in (proxy_latency(f, b) for f, b in p.matched) if x is not None]
+        out.append({
+            "capture": p.front.key[0], "front_conn": p.front.key[1], "back_conn": p.back.key[1],
+            "client": p.front.client, "proxy": p.proxy, "proxy_source": p.back.client, "server": p.back.server,
+            "statements": len(p.matched), "unmatched_front": p.unmatched_front, "unmatched_back": p.unmatched_back,
+            "front_gap_bytes": _gap_bytes(p.front), "back_gap_bytes": _gap_bytes(p.back),
+            "median_proxy_latency": statistics.median(added) if added else None,
+        })
+    return out
+
+
+def health_checks_summary(hops: MysqlHops) -> list[dict]:
+    """One line per proxy address and server: how many checks, how often."""
+    return [{"proxy": hc.client_ip, "server": hc.server, "count": len(hc.conns), "interval": hc.interval}
+            for hc in hops.checks]
+
+
+# -- closes -----------------------------------------------------------------------------------------
+
+def _quit(conn) -> bool:
+    return any(s.command == "COM_QUIT" for s in conn.stmts)
+
+
+def _closed_by(conn) -> str | None:
+    """Which side of a TCP connection sent a FIN ('client', 'server', 'both'), 'rst', or None (open)."""
+    t = conn.tcp
+    if t is None:
+        return None
+    fin_c, fin_s = t.dirs[0].fin, t.dirs[1].fin
+    if fin_c or fin_s:
+        return "both" if fin_c and fin_s else ("client" if fin_c else "server")
+    return "rst" if t.rst else None
+
+
+def _in_flight(p: HopPair) -> SqlStatement | None:
+    for s in reversed(p.front.stmts + p.back.stmts):
+        if s.result is None and s.command != "COM_QUIT":
+            return s
+    return None
+
+
+def _last_reply(p: HopPair) -> float | None:
+    ts = [s.response_time for s in p.front.stmts + p.back.stmts if s.response_time is not None]
+    return max(ts) if ts else None
+
+
+def close_findings(hops: MysqlHops, row_of: Callable[[int, SqlStatement], str | None]) -> list[Finding]:
+    """Proxied conversations that ended without the client's COM_QUIT: who closed, what was in flight."""
+    out = []
+    for p in hops.pairs:
+        if _quit(p.front) or _quit(p.back):
+            continue  # the client ended it
+        front, back = _closed_by(p.front), _closed_by(p.back)
+        f = _close_finding(p, front, back, row_of)
+        if f is not None:
+            out.append(f)
+    return out
+
+
+def _close_finding(p: HopPair, front: str | None, back: str | None, row_of) -> Finding | None:
+    cap = p.front.key[0]
+    fly = _in_flight(p)
+    if front in ("server", "both", "rst") and back is not None:
+        who = (f"the proxy {p.proxy} closed the front connection from {p.front.client} "
+               f"(the client sent no COM_QUIT: its next statement fails with 'MySQL server has gone away')")
+        side = {"server": f"the server {p.back.server} closed the back connection first",
+                "client": "the proxy closed the back connection too"}.get(
+                    back, f"the back connection to {p.back.server} ended with it")
+    elif front is None and back is not None:
+        who = f"the back connection {p.back.client} → {p.back.server} ended while the front one from {p.front.client} lived"
+        side = {"server": "the server closed it (a Galera node going away, a KILL, wait_timeout)",
+                "client": "the proxy closed it"}.get(back, "no COM_QUIT was relayed")
+    else:
+        return None
+    if fly is not None:
+        what = f"'{_short(fly.sql or fly.command)}' was in flight (no reply)"
+        sql_id = row_of(cap, fly)
+        frames = _stmt_frames(fly)
+    else:
+        last = _last_reply(p)
+        end = p.back.tcp.last_ts if p.back.tcp is not None else None
+        idle = f" {end - last:.1f} s after the last reply" if last is not None and end is not None else ""
+        what = f"no statement was in flight: idle{idle} (haproxy's `timeout client`/`timeout server`?)"
+        sql_id, frames = None, [p.back.tcp.last_frame] if p.back.tcp is not None else []
+    return Finding("warning", "mysql-proxy-closed", f"{who}; {side}; {what}",
+                   sql_id=sql_id, frames=[f for f in frames if f], conn_id=p.front.key[1], capture=cap)
+
+
+def _short(s: str, n: int = 100) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def row_lookup(hops: MysqlHops, rows) -> Callable[[int, SqlStatement], str | None]:
+    """Statement → the id of the row it is listed as (front and back copies alike)."""
+    ids = {stmt_key(r.capture, r.stmt): r.id for r in rows}
+
+    def row_of(capture: int, s: SqlStatement) -> str | None:
+        front = hops.front_of.get(stmt_key(capture, s), s)
+        return ids.get(stmt_key(capture, front))
+    return row_of
