@@ -1,0 +1,236 @@
+"""MySQL through a database VIP: a real haproxy (TCP mode, mysql-check) in front of a real MariaDB.
+
+One capture per module holds both hops of every conversation: PyMySQL
+clients (autocommit off, as SQLAlchemy uses it) through two frontends —
+127.0.0.2:<the server's port> (both hops on the same port number, the usual
+VIP layout) and 127.0.0.1:<another port> —, a direct client, two clients
+running the same statements at the same moment, and connections the proxy
+closes (`timeout client` on an idle one, `timeout server` on a statement in
+flight, a KILL from the server).  MariaDB's general log is the oracle: the
+statements listed must be exactly the ones it logged, once each.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from glancetrace import pipeline
+from glancetrace.analysis.analyze import analyze
+from tests.support.haproxy import CHECK_USER, haproxy_vip
+from tests.support.loopback import free_port, need, tcpdump, tshark_fields
+from tests.support.mariadb import mariadb_server
+
+pymysql = pytest.importorskip("pymysql")
+
+LOG_TO_COMMAND = {"Query": "COM_QUERY", "Ping": "COM_PING", "Quit": "COM_QUIT", "Init DB": "COM_INIT_DB"}
+NEVER_REACHED = {"SELECT 'after the timeout'", "SELECT 'after the kill'"}
+TIMEOUT = 1.5  # haproxy's timeout client / timeout server
+
+
+class Scenario:
+    def __init__(self):
+        self.threads: dict[str, int] = {}  # role → server thread id
+
+
+def _work(conn, rounds: int = 3) -> None:
+    """What an oslo.db session does: statements in transactions, COMMIT/ROLLBACK, a pre-ping."""
+    cur = conn.cursor()
+    for _ in range(rounds):
+        conn.ping(reconnect=False)
+        cur.execute("SELECT id, status, size FROM images ORDER BY id")
+        cur.execute("UPDATE images SET size = size + 1 WHERE id = 'shared'")
+        conn.commit()
+        cur.execute("SELECT status FROM images WHERE id = 'shared'")
+        conn.rollback()
+
+
+def _run_clients(db, vip, sc: Scenario) -> None:
+    direct = pymysql.connect(**db.connect_args(autocommit=False))
+    sc.threads["direct"] = direct.thread_id()
+    _work(direct, rounds=1)
+    # two clients through the same-port VIP running the same statements at the same moment
+    barrier = threading.Barrier(2)
+
+    def twin(role):
+        c = pymysql.connect(**vip.connect_args(0, autocommit=False))
+        sc.threads[role] = c.thread_id()
+        barrier.wait()
+        _work(c)
+        c.close()
+
+    ts = [threading.Thread(target=twin, args=(r,)) for r in ("twin1", "twin2")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    other = pymysql.connect(**vip.connect_args(1, autocommit=False))  # a frontend on another port
+    sc.threads["other_port"] = other.thread_id()
+    _work(other, rounds=1)
+    other.close()
+    # closed by the proxy while idle (timeout client): the next statement finds the server gone
+    idle = pymysql.connect(**vip.connect_args(0, autocommit=False))
+    sc.threads["idle"] = idle.thread_id()
+    idle.cursor().execute("SELECT 'before the timeout'")
+    idle.commit()
+    time.sleep(TIMEOUT + 0.7)
+    with pytest.raises(pymysql.err.OperationalError):
+        idle.cursor().execute("SELECT 'after the timeout'")
+    # closed by the proxy with a statement in flight (timeout server)
+    slow = pymysql.connect(**vip.connect_args(0, autocommit=False))
+    sc.threads["slow"] = slow.thread_id()
+    with pytest.raises(pymysql.err.OperationalError):
+        slow.cursor().execute(f"SELECT SLEEP({TIMEOUT * 2})")
+    # the server ends the back connection (as a Galera node going away does)
+    killed = pymysql.connect(**vip.connect_args(1, autocommit=False))
+    sc.threads["killed"] = killed.thread_id()
+    killed.cursor().execute("SELECT 'before the kill'")
+    direct.cursor().execute(f"KILL {sc.threads['killed']}")
+    time.sleep(0.3)
+    with pytest.raises(pymysql.err.OperationalError):
+        killed.cursor().execute("SELECT 'after the kill'")
+    direct.close()
+    time.sleep(0.5)  # a few more health checks
+
+
+@pytest.fixture(scope="module")
+def vip(tmp_path_factory):
+    need("tcpdump", "mariadbd", "mariadb-install-db", "haproxy")
+    base = tmp_path_factory.mktemp("vip")
+    pcap = base / "vip.pcap"
+    sc = Scenario()
+    with mariadb_server(base / "db") as db:
+        other_port = free_port()
+        fronts = [("127.0.0.2", db.port), ("127.0.0.1", other_port)]
+        setup = pymysql.connect(**db.connect_args())
+        setup.cursor().execute("CREATE TABLE images (id VARCHAR(36) PRIMARY KEY, status VARCHAR(30), size BIGINT)")
+        setup.cursor().execute("INSERT INTO images VALUES ('shared', 'active', 0), ('other', 'queued', 0)")
+        setup.commit()
+        setup.close()
+        with haproxy_vip(base / "ha", db, fronts, check_inter=0.2, timeout_client=TIMEOUT,
+                         timeout_server=TIMEOUT) as proxy:
+            since = db.log_offset()
+            with tcpdump(pcap, f"tcp port {db.port} or tcp port {other_port}", settle=0.5):
+                _run_clients(db, proxy, sc)
+            log = db.general_log(since)
+        ports = {db.port, other_port}
+    res = pipeline.decode(str(pcap), mysql_ports=ports, want_http=False, sniff_other_ports=False)
+    an = analyze(res)
+    return {"pcap": pcap, "ports": ports, "sc": sc, "log": log, "res": res, "an": an, "doc": an.to_dict(),
+            "db_port": min(p for h, p in fronts if h == "127.0.0.2"), "other_port": other_port}
+
+
+def _threads_of_conns(an) -> dict[int, int]:
+    return {h.conn_id: h.thread_id for h in an.handshakes if h.thread_id is not None}
+
+
+def _expected(log) -> dict[int, list[tuple[str, str]]]:
+    checks = {t for t, cmd, arg in log if cmd == "Connect" and arg.startswith(CHECK_USER + "@")}
+    out: dict[int, list] = {}
+    for t, cmd, arg in log:
+        if t not in checks and cmd in LOG_TO_COMMAND:
+            out.setdefault(t, []).append((LOG_TO_COMMAND[cmd], arg))
+    return out
+
+
+def test_statements_are_the_general_log_once(vip):
+    doc, an = vip["doc"], vip["an"]
+    thread = _threads_of_conns(an)
+    want = _expected(vip["log"])
+    got: dict[int, list] = {}
+    for s in doc["sql"]:
+        if s["sql"] in NEVER_REACHED:
+            continue
+        t = thread[s["conn_id"]]
+        # MariaDB logs no COM_PING, and a Quit only when it has processed it: those are counted below
+        if s["command"] == "COM_QUERY" or (s["command"], "") in want.get(t, ()):
+            got.setdefault(t, []).append((s["command"], s["sql"] or ""))
+    for t in sorted(set(got) | set(want)):
+        assert got.get(t) == want.get(t), t
+    assert sum(len(v) for v in want.values()) > 60
+    assert sum(s["command"] == "COM_PING" for s in doc["sql"]) == 2 * 3 + 1 + 1
+    # sent after the proxy or the server had closed: on the wire, never answered, listed once
+    late = {s["sql"]: s for s in doc["sql"] if s["sql"] in NEVER_REACHED}
+    assert set(late) == NEVER_REACHED and all(s["result"] is None for s in late.values())
+    assert late["SELECT 'after the timeout'"]["back"] is None  # the proxy had closed both hops
+    assert late["SELECT 'after the kill'"]["back"] is not None  # relayed to a back hop the server had closed
+    assert doc["summary"]["statements"] == len(doc["sql"])
+
+
+def test_each_conversation_pairs_with_its_back_hop(vip):
+    doc, sc, an = vip["doc"], vip["sc"], vip["an"]
+    thread = _threads_of_conns(an)
+    pairs = {thread[p["front_conn"]]: p for p in doc["mysql_hops"]}
+    proxied = {r: t for r, t in sc.threads.items() if r != "direct"}
+    assert set(pairs) == set(proxied.values())
+    for role, t in proxied.items():
+        p = pairs[t]
+        assert thread[p["back_conn"]] == t  # the greeting relayed to the front is the back's
+        assert p["server"] == f"127.0.0.1:{vip['db_port']}"
+        front_port = vip["other_port"] if role in ("other_port", "killed") else vip["db_port"]
+        assert p["proxy"] == (f"127.0.0.1:{front_port}" if front_port == vip["other_port"] else f"127.0.0.2:{front_port}")
+        assert p["unmatched_back"] == 0 and p["front_gap_bytes"] == p["back_gap_bytes"] == 0
+    # both hops on one port number: pairing, not ports, told them apart
+    same_port = [p for p in doc["mysql_hops"] if p["proxy"].endswith(f":{vip['db_port']}")]
+    assert len(same_port) == 4
+
+
+def test_both_hops_frames_times_and_the_latency_the_proxy_adds(vip):
+    rows = [s for s in vip["doc"]["sql"] if s["back"] is not None]
+    assert len(rows) > 40
+    for s in rows:
+        b = s["back"]
+        assert b["conn_id"] != s["conn_id"]
+        assert s["request_time"] <= b["request_time"] <= s["request_time"] + 0.05
+        assert b["frames"]["request"][0] > s["frames"]["request"][0]  # the proxy relays after it received
+        if s["result"] is not None and b["response_time"] is not None:
+            assert b["response_time"] <= s["response_time"]
+            assert s["proxy_latency"] == pytest.approx(s["latency"] - b["latency"])
+            assert 0 <= s["proxy_latency"] < 0.05
+        assert b["wireshark_filter"].startswith(f"tcp.stream eq {b['conn_id']} && ")
+    direct = [s for s in vip["doc"]["sql"] if s["hop"] == "direct"]
+    assert direct and all(s["back"] is None and s["proxy_latency"] is None for s in direct)
+
+
+def test_digest_counts_each_statement_once(vip):
+    doc, log = vip["doc"], vip["log"]
+    digest = {d["fingerprint"]: d for d in doc["sql_digest"]}
+    assert sum(d["count"] for d in doc["sql_digest"]) == len(doc["sql"])
+    logged = sum(1 for _, cmd, arg in log if arg == "UPDATE images SET size = size + 1 WHERE id = 'shared'")
+    assert logged == 3 + 3 + 1 + 1
+    assert digest["update images set size = size + ? where id = ?"]["count"] == logged
+
+
+def test_health_checks_are_one_summary_line_not_statements(vip):
+    doc = vip["doc"]
+    # tshark does not decode a login sent before the greeting: the connections carrying the check user's name
+    checks_seen = {int(r[0]) for r in tshark_fields(vip["pcap"], f'tcp.payload contains "{CHECK_USER}"', ["tcp.stream"])}
+    [hc] = doc["summary"]["mysql_health_checks"]
+    assert hc["proxy"] == "127.0.0.1" and hc["server"] == f"127.0.0.1:{vip['db_port']}"
+    assert hc["interval"] == pytest.approx(0.2, abs=0.05)
+    assert hc["count"] == len(checks_seen) >= 15
+    listed_conns = {s["conn_id"] for s in doc["sql"]} | {s["back"]["conn_id"] for s in doc["sql"] if s["back"]}
+    assert not listed_conns & checks_seen
+    assert not any("hacheck" in f["message"] for f in doc["findings"])
+
+
+def _cli(*args) -> str:
+    p = subprocess.run([sys.executable, "-m", "glancetrace", *map(str, args)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_sql_command_lists_and_digests_once(vip):
+    args = ["sql", vip["pcap"], "-q"] + [a for p in vip["ports"] for a in ("--mysql-port", p)]
+    rows = json.loads(_cli(*args, "--format", "json"))
+    assert [(r["conn_id"], r["sql"], r["hop"]) for r in rows] == [(s["conn_id"], s["sql"], s["hop"])
+                                                                  for s in vip["doc"]["sql"]]
+    digest = json.loads(_cli(*args, "--digest", "--format", "json"))
+    assert sum(d["count"] for d in digest) == len(rows)
+    table = _cli(*args)
+    assert f"{len(rows)} SQL statements" in table and "⇄" in table
