@@ -90,8 +90,9 @@ def _closed_by(conn) -> str | None:
     return "rst" if t.rst else None
 
 
-def _in_flight(p: HopPair) -> SqlStatement | None:
-    for s in reversed(p.front.stmts + p.back.stmts):
+def _unanswered(p: HopPair) -> SqlStatement | None:
+    """The client's last statement without a reply (listed from the front hop)."""
+    for s in reversed(p.front.stmts):
         if s.result is None and s.command != "COM_QUIT":
             return s
     return None
@@ -108,40 +109,55 @@ def close_findings(hops: MysqlHops, row_of: Callable[[int, SqlStatement], str | 
     for p in hops.pairs:
         if _quit(p.front) or _quit(p.back):
             continue  # the client ended it
-        front, back = _closed_by(p.front), _closed_by(p.back)
-        f = _close_finding(p, front, back, row_of)
+        f = _close_finding(p, _closed_by(p.front), _closed_by(p.back), row_of)
         if f is not None:
             out.append(f)
     return out
 
 
+def _who_closed(p: HopPair, front: str | None, back: str | None) -> tuple[str, str] | None:
+    """(finding code, sentence) naming the side that closed, from each hop's FINs."""
+    proxy_closed_front = front in ("server", "both", "rst")
+    front_fate = (f"the proxy then closed the front connection from {p.front.client}" if proxy_closed_front
+                  else f"the front connection from {p.front.client} stayed open")
+    if back == "server":
+        return "mysql-back-closed", (f"the server {p.back.server} closed the back connection from the proxy "
+                                     f"({p.back.client}: a Galera node going away, a KILL, wait_timeout); {front_fate}")
+    if proxy_closed_front and back is not None:
+        also = ("and the back connection to " if back == "client" else "; the back connection ended with it: ")
+        return "mysql-proxy-closed", (f"the proxy {p.proxy} closed the front connection from {p.front.client} "
+                                      f"without the client's COM_QUIT (the client sees 'MySQL server has gone "
+                                      f"away' or 'Lost connection') {also}{p.back.server}")
+    if front is None and back is not None:
+        return "mysql-back-closed", (f"the back connection {p.back.client} → {p.back.server} ended (closed by the "
+                                     f"{'proxy' if back == 'client' else 'proxy or the server'}) while {front_fate[4:]}")
+    return None
+
+
 def _close_finding(p: HopPair, front: str | None, back: str | None, row_of) -> Finding | None:
-    cap = p.front.key[0]
-    fly = _in_flight(p)
-    if front in ("server", "both", "rst") and back is not None:
-        who = (f"the proxy {p.proxy} closed the front connection from {p.front.client} "
-               f"(the client sent no COM_QUIT: its next statement fails with 'MySQL server has gone away')")
-        side = {"server": f"the server {p.back.server} closed the back connection first",
-                "client": "the proxy closed the back connection too"}.get(
-                    back, f"the back connection to {p.back.server} ended with it")
-    elif front is None and back is not None:
-        who = f"the back connection {p.back.client} → {p.back.server} ended while the front one from {p.front.client} lived"
-        side = {"server": "the server closed it (a Galera node going away, a KILL, wait_timeout)",
-                "client": "the proxy closed it"}.get(back, "no COM_QUIT was relayed")
-    else:
+    named = _who_closed(p, front, back)
+    if named is None:
         return None
-    if fly is not None:
-        what = f"'{_short(fly.sql or fly.command)}' was in flight (no reply)"
-        sql_id = row_of(cap, fly)
-        frames = _stmt_frames(fly)
+    code, who = named
+    cap = p.front.key[0]
+    fly = _unanswered(p)
+    last, end = _last_reply(p), p.back.tcp.last_ts if p.back.tcp is not None else None
+    idle = (f"closed {end - last:.1f} s after the last reply (haproxy's `timeout client`/`timeout server`?)"
+            if last is not None and end is not None else "")
+    if fly is not None and _relayed_front(p, fly):
+        after = f" {end - fly.request_time:.1f} s after it was sent" if end is not None else ""
+        what = f"statement in flight: '{_short(fly.sql or fly.command)}' (no reply; closed{after})"
+    elif fly is not None:
+        what = f"{idle}; the client's next statement '{_short(fly.sql or fly.command)}' was not relayed"
     else:
-        last = _last_reply(p)
-        end = p.back.tcp.last_ts if p.back.tcp is not None else None
-        idle = f" {end - last:.1f} s after the last reply" if last is not None and end is not None else ""
-        what = f"no statement was in flight: idle{idle} (haproxy's `timeout client`/`timeout server`?)"
-        sql_id, frames = None, [p.back.tcp.last_frame] if p.back.tcp is not None else []
-    return Finding("warning", "mysql-proxy-closed", f"{who}; {side}; {what}",
-                   sql_id=sql_id, frames=[f for f in frames if f], conn_id=p.front.key[1], capture=cap)
+        what = f"no statement in flight: {idle}"
+    frames = _stmt_frames(fly) if fly is not None else [p.back.tcp.last_frame] if p.back.tcp is not None else []
+    return Finding("warning", code, f"{who}; {what}", sql_id=row_of(cap, fly) if fly is not None else None,
+                   frames=[f for f in frames if f], conn_id=p.front.key[1], capture=cap)
+
+
+def _relayed_front(p: HopPair, front_stmt: SqlStatement) -> bool:
+    return any(f is front_stmt for f, _ in p.matched)
 
 
 def _short(s: str, n: int = 100) -> str:

@@ -13,6 +13,7 @@ statements listed must be exactly the ones it logged, once each.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -217,6 +218,27 @@ def test_health_checks_are_one_summary_line_not_statements(vip):
     listed_conns = {s["conn_id"] for s in doc["sql"]} | {s["back"]["conn_id"] for s in doc["sql"] if s["back"]}
     assert not listed_conns & checks_seen
     assert not any("hacheck" in f["message"] for f in doc["findings"])
+
+
+def test_closes_name_the_side_that_closed_and_the_statement_in_flight(vip):
+    doc = vip["doc"]
+    sql_of = {s["id"]: s["sql"] for s in doc["sql"]}
+    found = {sql_of[f["sql_id"]]: f for f in doc["findings"] if f["code"].startswith("mysql-")}
+    # the conversations the client ended with COM_QUIT make none
+    assert sorted((f["code"], q) for q, f in found.items()) == [
+        ("mysql-back-closed", "SELECT 'after the kill'"), ("mysql-proxy-closed", "SELECT 'after the timeout'"),
+        ("mysql-proxy-closed", f"SELECT SLEEP({TIMEOUT * 2})")]
+    idle = found["SELECT 'after the timeout'"]["message"]
+    assert idle.startswith("the proxy 127.0.0.2:") and "was not relayed" in idle
+    assert float(re.search(r"closed ([\d.]+) s after the last reply", idle).group(1)) == pytest.approx(TIMEOUT, abs=0.2)
+    slow = found[f"SELECT SLEEP({TIMEOUT * 2})"]["message"]
+    assert "statement in flight" in slow
+    assert float(re.search(r"closed ([\d.]+) s after it was sent", slow).group(1)) == pytest.approx(TIMEOUT, abs=0.2)
+    kill = found["SELECT 'after the kill'"]["message"]
+    assert kill.startswith(f"the server 127.0.0.1:{vip['db_port']} closed the back connection")
+    assert "the proxy then closed the front connection" in kill
+    for f in found.values():
+        assert f["severity"] == "warning" and f["wireshark_filter"].startswith("tcp.stream eq ")
 
 
 def _cli(*args) -> str:
