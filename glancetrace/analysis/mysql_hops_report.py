@@ -35,7 +35,12 @@ def statement_fields(hops: MysqlHops, capture: int, s: SqlStatement, filter_for:
     """`hop`, `back` and `proxy_latency` of one listed statement (JSON); with `filter_for`
     (analyze.filter_for) the back hop's Wireshark filter too."""
     back = hops.back(capture, s)
-    out = {"hop": hops.hop_of(capture, s.conn_id), "back": None, "proxy_latency": None}
+    hop = hops.hop_of(capture, s.conn_id)
+    out = {"hop": hop, "back": None, "proxy_latency": None, "other_hop_lost": False}
+    pair = hops.pair_of.get((capture, s.conn_id))
+    if pair is not None and back is None and hops.front_of.get(stmt_key(capture, s)) is None:
+        # not seen on the other hop, which lost bytes: the capture lost it there (the pair's gap bytes say how many)
+        out["other_hop_lost"] = _gap_bytes(pair.back if hop == "front" else pair.front) > 0
     if back is not None:
         out["back"] = {"conn_id": back.conn_id, "client": back.client, "server": back.server,
                        "request_time": back.request_time, "response_time": back.response_time,

@@ -256,3 +256,47 @@ def test_sql_command_lists_and_digests_once(vip):
     assert sum(d["count"] for d in digest) == len(rows)
     table = _cli(*args)
     assert f"{len(rows)} SQL statements" in table and "⇄" in table
+
+
+def _without_first_request(src, dst, client: str, needle: bytes) -> int:
+    """Copy the capture leaving out the first segment from `client` ("ip:port") carrying `needle`."""
+    import dpkt
+    ip, port = client.rsplit(":", 1)
+    dropped = None
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        r = dpkt.pcap.Reader(fi)
+        w = dpkt.pcap.Writer(fo, snaplen=r.snaplen, linktype=r.datalink())
+        for n, (ts, buf) in enumerate(r, 1):
+            pkt = dpkt.ethernet.Ethernet(buf).data
+            tcp = pkt.data if isinstance(pkt, dpkt.ip.IP) else None
+            if (dropped is None and isinstance(tcp, dpkt.tcp.TCP) and tcp.sport == int(port)
+                    and pkt.src == bytes(map(int, ip.split("."))) and needle in bytes(tcp.data)):
+                dropped = n
+                continue
+            w.writepkt(buf, ts)
+    assert dropped is not None
+    return dropped
+
+
+@pytest.mark.parametrize("hop", ["front", "back"])
+def test_a_segment_lost_on_one_hop_still_pairs_and_shows_the_gap_there(vip, tmp_path, hop):
+    doc = vip["doc"]
+    pair = next(p for p in doc["mysql_hops"] if p["statements"] == 21)  # a twin: 3 rounds of work
+    client = pair["client"] if hop == "front" else pair["proxy_source"]
+    damaged = tmp_path / "lost.pcap"
+    _without_first_request(vip["pcap"], damaged, client, b"UPDATE images")
+    res = pipeline.decode(str(damaged), mysql_ports=vip["ports"], want_http=False, sniff_other_ports=False)
+    doc2 = analyze(res).to_dict()
+    [again] = [p for p in doc2["mysql_hops"] if p["front_conn"] == pair["front_conn"]]
+    assert again["back_conn"] == pair["back_conn"]
+    lost, kept = (("front_gap_bytes", "back_gap_bytes") if hop == "front" else ("back_gap_bytes", "front_gap_bytes"))
+    assert again[lost] > 0 and again[kept] == 0
+    assert again["statements"] >= 19  # the lost request and perhaps the one its gap cut
+    # still listed once: the statement seen whole on the other hop stands for the conversation
+    assert len(doc2["sql"]) == len(doc["sql"])
+    rows = [s for s in doc2["sql"] if s["conn_id"] in (pair["front_conn"], pair["back_conn"])]
+    assert sum(s["sql"] == "UPDATE images SET size = size + 1 WHERE id = 'shared'" for s in rows) == 3
+    damaged_rows = [s for s in rows if s["back"] is None]
+    assert damaged_rows and all(s["other_hop_lost"] for s in damaged_rows)
+    assert all((s["hop"] == "back") == (hop == "front") for s in damaged_rows)
+    assert not any(s["other_hop_lost"] for s in doc["sql"])  # the undamaged capture: nothing lost
