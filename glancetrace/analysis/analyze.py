@@ -92,8 +92,8 @@ def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
     an.handshakes = [e for e in events if isinstance(e, MysqlHandshake)]
     an.tls_sessions = sorted((e for e in events if type(e).__name__ == "TlsSession"),
                              key=lambda t: (_cap(t), t.conn_id))
-    an.mysql_hops = mysql_hops.pair_hops([(_cap(e), e) for e in events if isinstance(e, (SqlStatement, MysqlHandshake))],
-                                         result.connections, result.conn_captures)
+    mysql = [(_cap(e), e) for e in events if isinstance(e, (SqlStatement, MysqlHandshake))]
+    an.mysql_hops = mysql_hops.pair_hops(mysql, result.connections, result.conn_captures)  # a proxied one once
     stmts = sorted((e for e in events if isinstance(e, SqlStatement) and an.mysql_hops.listed(_cap(e), e)),
                    key=lambda s: (s.request_time, s.conn_id))
     an.sql = [SqlRow(id=f"s{i + 1}", stmt=s, capture=_cap(s), meaning=glance_sql.interpret(s))

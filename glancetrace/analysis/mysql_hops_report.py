@@ -134,8 +134,9 @@ def _who_closed(p: HopPair, front: str | None, back: str | None) -> tuple[str, s
                                       f"without the client's COM_QUIT (the client sees 'MySQL server has gone "
                                       f"away' or 'Lost connection') {also}{p.back.server}")
     if front is None and back is not None:
-        return "mysql-back-closed", (f"the back connection {p.back.client} → {p.back.server} ended (closed by the "
-                                     f"{'proxy' if back == 'client' else 'proxy or the server'}) while {front_fate[4:]}")
+        by = "the proxy" if back == "client" else "the proxy or the server"
+        return "mysql-back-closed", (f"the back connection {p.back.client} → {p.back.server} ended (closed by "
+                                     f"{by}) while {front_fate[4:]}")
     return None
 
 

@@ -134,7 +134,7 @@ def summary_paragraph(doc: dict, written: str | None) -> str:
             f"{sev['info']} info.")
     for hc in s.get("mysql_health_checks") or ():
         every = f" every {hc['interval']:.1f} s" if hc["interval"] else ""
-        text += f" {hc['count']} MySQL health check(s) of the proxy at {hc['proxy']} on {hc['server']}{every} (not listed)."
+        text += f" {hc['count']} MySQL health checks by the proxy {hc['proxy']} on {hc['server']}{every} (not listed)."
     if s["gaps"]["count"]:
         text += f" The capture lost {s['gaps']['bytes']:,} bytes in {s['gaps']['count']} stream direction(s)."
     if written:

@@ -174,7 +174,7 @@ def test_each_conversation_pairs_with_its_back_hop(vip):
         assert thread[p["back_conn"]] == t  # the greeting relayed to the front is the back's
         assert p["server"] == f"127.0.0.1:{vip['db_port']}"
         front_port = vip["other_port"] if role in ("other_port", "killed") else vip["db_port"]
-        assert p["proxy"] == (f"127.0.0.1:{front_port}" if front_port == vip["other_port"] else f"127.0.0.2:{front_port}")
+        assert p["proxy"] == f"127.0.0.{1 if front_port == vip['other_port'] else 2}:{front_port}"
         assert p["unmatched_back"] == 0 and p["front_gap_bytes"] == p["back_gap_bytes"] == 0
     # both hops on one port number: pairing, not ports, told them apart
     same_port = [p for p in doc["mysql_hops"] if p["proxy"].endswith(f":{vip['db_port']}")]
@@ -210,7 +210,8 @@ def test_digest_counts_each_statement_once(vip):
 def test_health_checks_are_one_summary_line_not_statements(vip):
     doc = vip["doc"]
     # tshark does not decode a login sent before the greeting: the connections carrying the check user's name
-    checks_seen = {int(r[0]) for r in tshark_fields(vip["pcap"], f'tcp.payload contains "{CHECK_USER}"', ["tcp.stream"])}
+    rows = tshark_fields(vip["pcap"], f'tcp.payload contains "{CHECK_USER}"', ["tcp.stream"])
+    checks_seen = {int(r[0]) for r in rows}
     [hc] = doc["summary"]["mysql_health_checks"]
     assert hc["proxy"] == "127.0.0.1" and hc["server"] == f"127.0.0.1:{vip['db_port']}"
     assert hc["interval"] == pytest.approx(0.2, abs=0.05)
@@ -300,3 +301,27 @@ def test_a_segment_lost_on_one_hop_still_pairs_and_shows_the_gap_there(vip, tmp_
     assert damaged_rows and all(s["other_hop_lost"] for s in damaged_rows)
     assert all((s["hop"] == "back") == (hop == "front") for s in damaged_rows)
     assert not any(s["other_hop_lost"] for s in doc["sql"])  # the undamaged capture: nothing lost
+
+
+def test_html_shows_both_hops_and_the_health_checks(vip, tmp_path):
+    from glancetrace.report.html import write_html
+    from tests.report.test_html_browser import ready, wait_until
+    from tests.support.browser import chromium, offline_page
+
+    doc = vip["doc"]
+    path = write_html(doc, tmp_path / "vip.html")
+    proxied = next(i for i, s in enumerate(doc["sql"]) if s["back"] is not None and s["result"] == "rows")
+    s = doc["sql"][proxied]
+    with chromium() as browser, offline_page(browser, path) as page:
+        ready(page)
+        hc = doc["summary"]["mysql_health_checks"][0]
+        assert f"{hc['count']} MySQL health checks by the proxy 127.0.0.1" in page.inner_text("body")
+        page.click("#tbl-sql > summary")
+        rows = page.locator("#tbl-sql table.data tbody tr.row")
+        assert wait_until(lambda: rows.count() == len(doc["sql"]))
+        assert f"{s['conn_id']}⇄{s['back']['conn_id']}" in rows.nth(proxied).inner_text()
+        rows.nth(proxied).click()
+        detail = page.inner_text("#tbl-sql tr.detail")
+        assert re.search(rf"connection {s['back']['conn_id']}\s+{s['back']['client']} → {s['back']['server']}", detail)
+        assert "the proxy adds" in detail
+        assert page.errors == [] and page.requests == []

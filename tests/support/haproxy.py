@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-import signal
 import socket
 import subprocess
 import time
 
-from .loopback import need
+from .loopback import need, stop_process
 
 CHECK_USER = "hacheck"
 
@@ -90,10 +89,5 @@ def haproxy_vip(base, db, fronts: list[tuple[str, int]], check_inter: float = 0.
         _wait_listening(fronts, proc, time.time() + 15)
         yield HaproxyVip(db, fronts)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
