@@ -9,6 +9,7 @@ closed and the statement in flight.
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Callable
 
@@ -25,10 +26,14 @@ def _stmt_frames(s: SqlStatement) -> list[int]:
     return [f for fr in (s.request_frames, s.response_frames) if fr for f in fr]
 
 
+def _finite(x) -> float | None:
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
 def proxy_latency(front: SqlStatement, back: SqlStatement) -> float | None:
-    if front.latency is None or back.latency is None:
-        return None
-    return front.latency - back.latency
+    """Front latency minus back latency: the time the proxy added to the statement."""
+    f, b = _finite(front.latency), _finite(back.latency)
+    return None if f is None or b is None else f - b
 
 
 def statement_fields(hops: MysqlHops, capture: int, s: SqlStatement, filter_for: Callable | None = None) -> dict:
@@ -44,7 +49,7 @@ def statement_fields(hops: MysqlHops, capture: int, s: SqlStatement, filter_for:
     if back is not None:
         out["back"] = {"conn_id": back.conn_id, "client": back.client, "server": back.server,
                        "request_time": back.request_time, "response_time": back.response_time,
-                       "latency": back.latency,
+                       "latency": _finite(back.latency),
                        "frames": {"request": _frames(back.request_frames), "response": _frames(back.response_frames)},
                        "incomplete": back.incomplete, "gap": back.gap}
         if filter_for is not None:
