@@ -18,6 +18,7 @@ are counted, not listed.
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from dataclasses import dataclass, field
 
@@ -42,7 +43,8 @@ class Conn:
     opened: float | None  # SYN time; None when the capture started after it
     anchor: float  # opened, else the first statement
     handshake: MysqlHandshake | None = None
-    stmts: list[SqlStatement] = field(default_factory=list)
+    stmts: list[SqlStatement] = field(default_factory=list)  # in request order
+    times: list[float] = field(default_factory=list)  # their request times
     tcp: object = None  # tcp.reassembly.Connection (its close and gap facts)
 
 
@@ -123,6 +125,7 @@ def _connections(items: list[tuple[int, object]], connections, conn_captures) ->
                 c.anchor = min(c.anchor, ev.request_time)
     for c in conns.values():
         c.stmts.sort(key=lambda s: s.request_time)
+        c.times = [s.request_time for s in c.stmts]
     return conns
 
 
@@ -170,6 +173,18 @@ def _align(f: Conn, b: Conn) -> tuple[list[tuple[SqlStatement, SqlStatement]], i
     return matched, nf - len(matched), nb - len(matched)
 
 
+def _may_relay(f: Conn, b: Conn) -> bool:
+    """A cheap look before the full walk: one of the back's first statements left the front just before."""
+    times = f.times
+    for bs in b.stmts[:3]:
+        i = bisect.bisect_left(times, bs.request_time - RELAY_MAX)
+        while i < len(times) and times[i] <= bs.request_time + CLOCK_SLACK:
+            if _relayed(f.stmts[i], bs):
+                return True
+            i += 1
+    return False
+
+
 def _candidate(f: Conn, b: Conn) -> HopPair | None:
     if f.key[0] != b.key[0] or f.server == b.server or f.client == b.client:
         return None
@@ -177,6 +192,8 @@ def _candidate(f: Conn, b: Conn) -> HopPair | None:
     if greeting is False:
         return None
     if f.opened is not None and b.opened is not None and not 0 <= b.opened - f.opened <= OPEN_WINDOW:
+        return None
+    if f.stmts and b.stmts and not _may_relay(f, b):
         return None
     matched, uf, ub = _align(f, b)
     if not matched:
