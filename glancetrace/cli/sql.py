@@ -23,7 +23,8 @@ def command(captures, fmt, digest, show_secrets, quiet, **kw):
         from ..analysis.sql_digest import digest as digest_table
         df = digest_table(stmts).reset_index()
         if fmt == "json":
-            tables.write_json(df.astype(object).where(df.notna(), None).to_dict("records"))  # no latency: null, not NaN
+            # a fingerprint without any latency (COM_QUIT) is null, not NaN, in strict JSON
+            tables.write_json(df.astype(object).where(df.notna(), None).to_dict("records"))
         elif fmt == "csv":
             df.to_csv(click.get_text_stream("stdout"), index=False)
         else:

@@ -47,7 +47,7 @@ def http_rows(txs: Iterable[HttpTransaction], show_secrets: bool = False) -> lis
 def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False, hops=None) -> list[dict]:
     rows = []
     for s in sorted(stmts, key=lambda s: (getattr(s, "capture", 0), s.request_time)):
-        rows.append({
+        row = {
             "capture": getattr(s, "capture", 0), "conn_id": s.conn_id, "client": s.client, "server": s.server,
             "command": s.command, "sql": redact.redact_sql(s.sql, show_secrets),
             "request_time": s.request_time, "response_time": s.response_time, "latency": s.latency,
@@ -56,8 +56,10 @@ def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False, hops=Non
             "statement_id": s.statement_id, "database": s.database, "user": s.user,
             "request_frames": _frames(s.request_frames), "response_frames": _frames(s.response_frames),
             "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred, "notes": list(s.notes),
-            **(statement_fields(hops, getattr(s, "capture", 0), s) if hops is not None else {}),
-        })
+        }
+        if hops is not None:  # MySQL relayed by a proxy: the back hop beside the front one
+            row.update(statement_fields(hops, row["capture"], s))
+        rows.append(row)
     return rows
 
 
