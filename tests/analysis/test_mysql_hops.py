@@ -325,3 +325,13 @@ def test_html_shows_both_hops_and_the_health_checks(vip, tmp_path):
         assert re.search(rf"connection {s['back']['conn_id']}\s+{s['back']['client']} → {s['back']['server']}", detail)
         assert "the proxy adds" in detail
         assert page.errors == [] and page.requests == []
+
+
+def test_jobs_pair_the_same(vip):
+    """Sharded decoding (a front and its back hop may go to different workers) pairs the same."""
+    res = pipeline.decode(str(vip["pcap"]), mysql_ports=vip["ports"], want_http=False, sniff_other_ports=False,
+                          jobs=2)
+    doc = analyze(res).to_dict()
+    assert doc["mysql_hops"] == vip["doc"]["mysql_hops"]
+    assert doc["sql"] == vip["doc"]["sql"]
+    assert doc["summary"]["mysql_health_checks"] == vip["doc"]["summary"]["mysql_health_checks"]
