@@ -335,3 +335,35 @@ def test_jobs_pair_the_same(vip):
     assert doc["mysql_hops"] == vip["doc"]["mysql_hops"]
     assert doc["sql"] == vip["doc"]["sql"]
     assert doc["summary"]["mysql_health_checks"] == vip["doc"]["summary"]["mysql_health_checks"]
+
+
+def _only_connections_carrying(src, dst, needle: bytes) -> int:
+    """Copy the capture keeping only the TCP connections one of whose segments carries `needle`."""
+    import dpkt
+
+    def tcp_of(buf):
+        ip = dpkt.ethernet.Ethernet(buf).data
+        return ip.data if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP) else None
+
+    with open(src, "rb") as fi:
+        records = list(dpkt.pcap.Reader(fi))
+    ports = {t.sport for _, buf in records if (t := tcp_of(buf)) is not None and needle in bytes(t.data)}
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        r = dpkt.pcap.Reader(fi)
+        w = dpkt.pcap.Writer(fo, snaplen=r.snaplen, linktype=r.datalink())
+        for ts, buf in records:
+            t = tcp_of(buf)
+            if t is not None and (t.sport in ports or t.dport in ports):
+                w.writepkt(buf, ts)
+    return len(ports)
+
+
+def test_health_checks_alone_are_known_by_their_steady_interval(vip, tmp_path):
+    """A capture in which no client used the VIP: nothing pairs, the checks' regular beat tells them."""
+    only = tmp_path / "checks.pcap"
+    n = _only_connections_carrying(vip["pcap"], only, CHECK_USER.encode())
+    res = pipeline.decode(str(only), mysql_ports=vip["ports"], want_http=False, sniff_other_ports=False)
+    doc = analyze(res).to_dict()
+    assert doc["mysql_hops"] == [] and doc["sql"] == [] and doc["findings"] == []
+    [hc] = doc["summary"]["mysql_health_checks"]
+    assert hc["count"] == n == vip["doc"]["summary"]["mysql_health_checks"][0]["count"]
