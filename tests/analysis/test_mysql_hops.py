@@ -26,6 +26,7 @@ from glancetrace.analysis.analyze import analyze
 from tests.support.haproxy import CHECK_USER, haproxy_vip
 from tests.support.loopback import free_port, need, tcpdump, tshark_fields
 from tests.support.mariadb import mariadb_server
+from tests.support.rig import SCENARIOS, analysed
 
 pymysql = pytest.importorskip("pymysql")
 
@@ -367,3 +368,13 @@ def test_health_checks_alone_are_known_by_their_steady_interval(vip, tmp_path):
     assert doc["mysql_hops"] == [] and doc["sql"] == [] and doc["findings"] == []
     [hc] = doc["summary"]["mysql_health_checks"]
     assert hc["count"] == n == vip["doc"]["summary"]["mysql_health_checks"][0]["count"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_direct_connections_of_the_rig_pair_with_nothing(scenario):
+    """Glance and Keystone talking to MariaDB without a proxy: thousands of statements, the same queries
+    on pooled connections at once, and not one pair or health check."""
+    doc = analysed(scenario)
+    assert len(doc["sql"]) > 5000
+    assert doc["mysql_hops"] == [] and doc["summary"]["mysql_health_checks"] == []
+    assert {s["hop"] for s in doc["sql"]} == {"direct"}
