@@ -378,3 +378,60 @@ def test_direct_connections_of_the_rig_pair_with_nothing(scenario):
     assert len(doc["sql"]) > 5000
     assert doc["mysql_hops"] == [] and doc["summary"]["mysql_health_checks"] == []
     assert {s["hop"] for s in doc["sql"]} == {"direct"}
+
+
+def test_damaged_fields_of_proxied_statements_still_make_the_report(vip):
+    """The analysis fuzz's damage (tests/fuzz) applied to the proxied capture's statements: pairing,
+    its findings, the strict JSON and the HTML report are still made."""
+    import copy
+    import io
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from glancetrace.protocols.mysql import SqlStatement
+    from glancetrace.report import tables
+    from glancetrace.report.html import render_html
+    from tests.fuzz.test_analysis_fuzz import damage
+
+    res0 = vip["res"]
+    proxied = {c for p in vip["doc"]["mysql_hops"] for c in (p["front_conn"], p["back_conn"])}
+    targets = [i for i, e in enumerate(res0.events) if isinstance(e, SqlStatement) and e.conn_id in proxied]
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.data())
+    def check(data):
+        res = copy.copy(res0)
+        res.events = list(res0.events)
+        for i in data.draw(st.lists(st.sampled_from(targets), min_size=1, max_size=8)):
+            ev = res.events[i] = copy.deepcopy(res.events[i])
+            data.draw(damage(ev))
+        doc = analyze(res).to_dict()
+        tables.write_json(doc, io.StringIO())
+        assert render_html(doc).lower().startswith("<!doctype html>")
+
+    check()
+
+
+@pytest.mark.parametrize("side", ["front", "back"])
+@pytest.mark.parametrize("field,value", [("latency", float("nan")), ("latency", float("inf")), ("latency", None),
+                                         ("sql", "SELEC"), ("result", None), ("response_time", None)])
+def test_one_damaged_field_of_a_relayed_statement(vip, side, field, value):
+    import copy
+    import io
+
+    from glancetrace.report import tables
+
+    res = copy.copy(vip["res"])
+    res.events = list(res.events)
+    row = next(s for s in vip["doc"]["sql"] if s["back"] is not None and s["sql"] == "COMMIT")
+    conn, t = (row["conn_id"], row["request_time"]) if side == "front" else (row["back"]["conn_id"],
+                                                                              row["back"]["request_time"])
+    i = next(i for i, e in enumerate(res.events) if getattr(e, "request_time", None) == t and e.conn_id == conn)
+    res.events[i] = copy.deepcopy(res.events[i])
+    setattr(res.events[i], field, value)
+    doc = analyze(res).to_dict()
+    tables.write_json(doc, io.StringIO())  # strict JSON: no NaN
+    # a changed text is two statements; any other damage leaves the conversation listed once
+    assert len(doc["sql"]) == len(vip["doc"]["sql"]) + (field == "sql")
+    assert len(doc["mysql_hops"]) == len(vip["doc"]["mysql_hops"])
