@@ -188,12 +188,12 @@ def test_both_hops_frames_times_and_the_latency_the_proxy_adds(vip):
     for s in rows:
         b = s["back"]
         assert b["conn_id"] != s["conn_id"]
-        assert s["request_time"] <= b["request_time"] <= s["request_time"] + 0.05
+        assert s["request_time"] <= b["request_time"] <= s["request_time"] + 0.5
         assert b["frames"]["request"][0] > s["frames"]["request"][0]  # the proxy relays after it received
         if s["result"] is not None and b["response_time"] is not None:
             assert b["response_time"] <= s["response_time"]
             assert s["proxy_latency"] == pytest.approx(s["latency"] - b["latency"])
-            assert 0 <= s["proxy_latency"] < 0.05
+            assert 0 <= s["proxy_latency"] < 0.5
         assert b["wireshark_filter"].startswith(f"tcp.stream eq {b['conn_id']} && ")
     direct = [s for s in vip["doc"]["sql"] if s["hop"] == "direct"]
     assert direct and all(s["back"] is None and s["proxy_latency"] is None for s in direct)
@@ -232,10 +232,12 @@ def test_closes_name_the_side_that_closed_and_the_statement_in_flight(vip):
         ("mysql-proxy-closed", f"SELECT SLEEP({TIMEOUT * 2})")]
     idle = found["SELECT 'after the timeout'"]["message"]
     assert idle.startswith("the proxy 127.0.0.2:") and "was not relayed" in idle
-    assert float(re.search(r"closed ([\d.]+) s after the last reply", idle).group(1)) == pytest.approx(TIMEOUT, abs=0.2)
+    idle_s = float(re.search(r"closed ([\d.]+) s after the last reply", idle).group(1))
+    assert idle_s == pytest.approx(TIMEOUT, abs=0.4)
     slow = found[f"SELECT SLEEP({TIMEOUT * 2})"]["message"]
     assert "statement in flight" in slow
-    assert float(re.search(r"closed ([\d.]+) s after it was sent", slow).group(1)) == pytest.approx(TIMEOUT, abs=0.2)
+    in_flight_s = float(re.search(r"closed ([\d.]+) s after it was sent", slow).group(1))
+    assert in_flight_s == pytest.approx(TIMEOUT, abs=0.4)
     kill = found["SELECT 'after the kill'"]["message"]
     assert kill.startswith(f"the server 127.0.0.1:{vip['db_port']} closed the back connection")
     assert "the proxy then closed the front connection" in kill
@@ -368,6 +370,19 @@ def test_health_checks_alone_are_known_by_their_steady_interval(vip, tmp_path):
     assert doc["mysql_hops"] == [] and doc["sql"] == [] and doc["findings"] == []
     [hc] = doc["summary"]["mysql_health_checks"]
     assert hc["count"] == n == vip["doc"]["summary"]["mysql_health_checks"][0]["count"]
+    # the capture ends between a check's login (sent before the greeting) and the greeting
+    import dpkt
+    cut = tmp_path / "cut.pcap"
+    with open(only, "rb") as fi, open(cut, "wb") as fo:
+        r = dpkt.pcap.Reader(fi)
+        records = list(r)
+        last_login = max(i for i, (_, buf) in enumerate(records) if CHECK_USER.encode() in buf)
+        w = dpkt.pcap.Writer(fo, snaplen=r.snaplen, linktype=r.datalink())
+        for ts, buf in records[:last_login + 1]:
+            w.writepkt(buf, ts)
+    doc = analyze(pipeline.decode(str(cut), mysql_ports=vip["ports"], want_http=False,
+                                  sniff_other_ports=False)).to_dict()
+    assert doc["sql"] == [] and doc["summary"]["mysql_health_checks"][0]["count"] == n
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
