@@ -13,6 +13,7 @@ command -v mariadbd >/dev/null || need_apt+=(mariadb-server)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v mergecap >/dev/null || need_apt+=(wireshark-common)
+command -v haproxy >/dev/null || need_apt+=(haproxy)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -15,7 +15,7 @@ import pandas as pd
 from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
-from . import correlate
+from . import correlate, mysql_hops, mysql_hops_report
 from .merge import dedupe_across_captures
 from .calls import Call, build_calls
 from .findings import STUCK_STATES, Finding, http_status_finding, human_bytes, sort_findings
@@ -52,6 +52,7 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     tls_sessions: list = field(default_factory=list)
     handshakes: list[MysqlHandshake] = field(default_factory=list)
+    mysql_hops: mysql_hops.MysqlHops = field(default_factory=mysql_hops.MysqlHops)
 
     def to_dict(self) -> dict:
         from .document import analysis_dict
@@ -91,7 +92,10 @@ def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
     an.handshakes = [e for e in events if isinstance(e, MysqlHandshake)]
     an.tls_sessions = sorted((e for e in events if type(e).__name__ == "TlsSession"),
                              key=lambda t: (_cap(t), t.conn_id))
-    stmts = sorted((e for e in events if isinstance(e, SqlStatement)), key=lambda s: (s.request_time, s.conn_id))
+    mysql = [(_cap(e), e) for e in events if isinstance(e, (SqlStatement, MysqlHandshake))]
+    an.mysql_hops = mysql_hops.pair_hops(mysql, result.connections, result.conn_captures)  # a proxied one once
+    stmts = sorted((e for e in events if isinstance(e, SqlStatement) and an.mysql_hops.listed(_cap(e), e)),
+                   key=lambda s: (s.request_time, s.conn_id))
     an.sql = [SqlRow(id=f"s{i + 1}", stmt=s, capture=_cap(s), meaning=glance_sql.interpret(s))
               for i, s in enumerate(stmts)]
     _services_of_connections(an)
@@ -248,6 +252,7 @@ def _findings(an: Analysis) -> None:
                                f"{_short(redact.redact_sql(s.sql, an.options.show_secrets))}",
                                image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
                                frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
+    out.extend(mysql_hops_report.close_findings(an.mysql_hops, mysql_hops_report.row_lookup(an.mysql_hops, an.sql)))
     undecrypted = [t for t in an.tls_sessions if not getattr(t, "decrypted", False)]
     if undecrypted:
         out.append(Finding("info", "tls-encrypted",

@@ -9,6 +9,7 @@ from typing import Any
 from .. import __version__
 from ..openstack import redact
 from ..protocols.http.events import BodyInfo
+from . import mysql_hops_report
 
 
 def _num(x):
@@ -100,6 +101,7 @@ def analysis_dict(an) -> dict:
                               if sc is not None else None),
             "wireshark_filter": filter_for(s.conn_id, sql_frames(r)),
             "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
+            **mysql_hops_report.statement_fields(an.mysql_hops, r.capture, s, filter_for),
         })
     images = []
     for img in an.images:
@@ -144,11 +146,13 @@ def analysis_dict(an) -> dict:
             "warnings": list(res.warnings), "first_ts": first, "last_ts": last,
             "images": len(an.images), "calls": len(an.calls), "statements": len(an.sql),
             "findings_by_severity": {k: sev.get(k, 0) for k in ("error", "warning", "info")},
+            "mysql_health_checks": mysql_hops_report.health_checks_summary(an.mysql_hops),
         },
         "images": images,
         "calls": calls,
         "sql": sql,
         "sql_digest": digest,
+        "mysql_hops": mysql_hops_report.pairs_document(an.mysql_hops),
         "tokens": tokens,
         "tls_sessions": [_tls_dict(t) for t in tls],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,

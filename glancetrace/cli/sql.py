@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from ..protocols.mysql.events import SqlStatement
+from ..analysis.mysql_hops import statements_once
 from ..report import tables, terminal
 from .options import capture_options, output_format_option, pipeline_options, run_pass, secrets_warning
 
@@ -18,18 +18,19 @@ from .options import capture_options, output_format_option, pipeline_options, ru
 def command(captures, fmt, digest, show_secrets, quiet, **kw):
     secrets_warning(show_secrets, quiet)
     res = run_pass(list(captures), pipeline_options(kw, want_http=False), quiet, kw.get("dask_address"))
-    stmts = res.of_type(SqlStatement)
+    stmts, hops = statements_once(res)  # a conversation relayed by a proxy (database VIP) counts once
     if digest:
         from ..analysis.sql_digest import digest as digest_table
         df = digest_table(stmts).reset_index()
         if fmt == "json":
-            tables.write_json(df.to_dict("records"))
+            # a fingerprint without any latency (COM_QUIT) is null, not NaN, in strict JSON
+            tables.write_json(df.astype(object).where(df.notna(), None).to_dict("records"))
         elif fmt == "csv":
             df.to_csv(click.get_text_stream("stdout"), index=False)
         else:
             terminal.digest_table(df, Console())
         return
-    rows = tables.sql_rows(stmts, show_secrets)
+    rows = tables.sql_rows(stmts, show_secrets, hops)
     if fmt == "json":
         tables.write_json(rows)
     elif fmt == "csv":

@@ -11,6 +11,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from ..analysis.mysql_hops_report import statement_fields
 from ..openstack import redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import SqlStatement
@@ -43,10 +44,10 @@ def http_rows(txs: Iterable[HttpTransaction], show_secrets: bool = False) -> lis
     return rows
 
 
-def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False) -> list[dict]:
+def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False, hops=None) -> list[dict]:
     rows = []
     for s in sorted(stmts, key=lambda s: (getattr(s, "capture", 0), s.request_time)):
-        rows.append({
+        row = {
             "capture": getattr(s, "capture", 0), "conn_id": s.conn_id, "client": s.client, "server": s.server,
             "command": s.command, "sql": redact.redact_sql(s.sql, show_secrets),
             "request_time": s.request_time, "response_time": s.response_time, "latency": s.latency,
@@ -55,7 +56,10 @@ def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False) -> list[
             "statement_id": s.statement_id, "database": s.database, "user": s.user,
             "request_frames": _frames(s.request_frames), "response_frames": _frames(s.response_frames),
             "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred, "notes": list(s.notes),
-        })
+        }
+        if hops is not None:  # MySQL relayed by a proxy: the back hop beside the front one
+            row.update(statement_fields(hops, row["capture"], s))
+        rows.append(row)
     return rows
 
 

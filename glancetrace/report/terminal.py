@@ -72,7 +72,9 @@ def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
             res = f"ok {r['affected_rows']}"
         else:
             res = "no response"
-        t.add_row(utc(r["request_time"]), str(r["conn_id"]), escape(sql), res, ms(r["latency"]),
+        back = r.get("back")  # relayed by a proxy (database VIP): front⇄back connection, latency the proxy added
+        t.add_row(utc(r["request_time"]), f"{r['conn_id']}⇄{back['conn_id']}" if back else str(r["conn_id"]),
+                  escape(sql), res, ms(r["latency"]) + (f"+{ms(r['proxy_latency'])}" if back else ""),
                   f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
                   style="red" if r["result"] == "error" else None)
     console.print(t)
@@ -130,6 +132,9 @@ def summary_paragraph(doc: dict, written: str | None) -> str:
     text = (f"{s['packets']:,} packets, {s['calls']} API calls, {s['statements']:,} SQL statements; "
             f"{s['images']} image(s): {states}. Findings: {sev['error']} error(s), {sev['warning']} warning(s), "
             f"{sev['info']} info.")
+    for hc in s.get("mysql_health_checks") or ():
+        every = f" every {hc['interval']:.1f} s" if hc["interval"] else ""
+        text += f" {hc['count']} MySQL health checks by the proxy {hc['proxy']} on {hc['server']}{every} (not listed)."
     if s["gaps"]["count"]:
         text += f" The capture lost {s['gaps']['bytes']:,} bytes in {s['gaps']['count']} stream direction(s)."
     if written:

@@ -64,12 +64,17 @@ def tcpdump(path, bpf: str, iface: str = "lo", snaplen: int | None = None,
         yield path
     finally:
         time.sleep(settle)  # let the last packets through the ring buffer
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, signal.SIGINT)
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    """Ask a process we started to stop, and kill it when it does not in time."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def tshark_fields(path, display_filter: str, fields: list[str], extra: list[str] | None = None) -> list[list[str]]:

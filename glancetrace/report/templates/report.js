@@ -148,6 +148,11 @@
   }
 
   // ------------------------------------------------------------------ details of a call / a statement
+  // relayed by a proxy (database VIP): the proxy → server connection of the same statement
+  function backHop(b, added) {
+    return 'connection ' + str(b.conn_id) + '  ' + str(b.client) + ' → ' + str(b.server) + ', ' + framesText(b.frames) +
+      ', latency ' + dur(b.latency) + (added !== null && added !== undefined ? ' (the proxy adds ' + dur(added) + ')' : '');
+  }
   function sqlDetail(s) {
     s = obj(s);
     var chg = s.status_change ? obj(s.status_change) : null;
@@ -165,6 +170,7 @@
         ['call', s.call_id ? callLink(callIdx[str(s.call_id)], s.call_id) : null],
         ['image', imageLink(s.image_id)],
         ['frames', framesText(s.frames)],
+        ['back hop', s.back ? backHop(obj(s.back), s.proxy_latency) : (s.other_hop_lost ? 'lost by the capture (see the proxy pair\'s gaps)' : null)],
         ['flags', [s.incomplete ? 'incomplete ' : '', s.gap ? 'gap in capture' : ''].join('') || null]
       ]),
       filterBox(s.wireshark_filter || filterFor(s.conn_id, s.frames)));
@@ -365,7 +371,7 @@
       cols: [
         { title: 'time', render: function (s) { return timeCell(s.request_time); }, sort: function (s) { return num(s.request_time); } },
         { title: 'id', value: function (s) { return str(s.id); } },
-        { title: 'conn', value: function (s) { return str(s.conn_id); } },
+        { title: 'conn', value: function (s) { return str(s.conn_id) + (s.back ? '⇄' + str(obj(s.back).conn_id) : ''); } },
         { title: 'op', value: function (s) { return str(s.operation || s.command) + (s.table ? ' ' + s.table : ''); } },
         { title: 'SQL', cls: 'sqltext', value: function (s) { var t = str(s.sql || s.command); return t.length > 200 ? t.slice(0, 200) + '…' : t; } },
         { title: 'latency', num: true, value: function (s) { return dur(s.latency); }, sort: function (s) { return num(s.latency); } },
