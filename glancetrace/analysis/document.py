@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import __version__
 from ..openstack import redact
+from ..openstack.redact_output import redact_output
 from ..protocols.http.events import BodyInfo
 
 
@@ -128,7 +129,7 @@ def analysis_dict(an) -> dict:
                            "status": c.tx.status, "expires": m.expires_at, "token": m.subject_token,
                            "call_id": c.id, "client": c.tx.client})
     digest = _sql_digest(an)
-    return {
+    return redact_output({  # the one redaction step: nothing of the capture reaches an output without it
         "tool": {"name": "glancetrace", "version": __version__, "command": an.options.command},
         "captures": [{"path": ci.path, "size": ci.size, "format": ci.format, "compressed": ci.compressed,
                       "packets": ci.packets, "first_ts": ci.first_ts, "last_ts": ci.last_ts,
@@ -155,7 +156,7 @@ def analysis_dict(an) -> dict:
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "frames": f.frames,
                       "capture": f.capture, "wireshark_filter": filter_for(f.conn_id, f.frames)}
                      for f in an.findings],
-    }
+    }, show)
 
 
 def _tls_dict(t) -> dict:
@@ -173,7 +174,7 @@ def _sql_digest(an) -> list[dict]:
         from .sql_digest import digest as digest_table
     except ImportError:
         return []
-    df = digest_table([r.stmt for r in an.sql]).reset_index()
+    df = digest_table([r.stmt for r in an.sql], show_secrets=an.options.show_secrets).reset_index()
     if df is None or len(df) == 0:
         return []
     return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]

@@ -21,7 +21,7 @@ def command(captures, fmt, digest, show_secrets, quiet, **kw):
     stmts = res.of_type(SqlStatement)
     if digest:
         from ..analysis.sql_digest import digest as digest_table
-        df = digest_table(stmts).reset_index()
+        df = digest_table(stmts, show_secrets=show_secrets).reset_index()
         if fmt == "json":
             tables.write_json(df.to_dict("records"))
         elif fmt == "csv":

@@ -12,6 +12,7 @@ from typing import Iterable
 import pandas as pd
 
 from ..openstack import redact
+from ..openstack.redact_output import redact_output
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import SqlStatement
 
@@ -40,7 +41,7 @@ def http_rows(txs: Iterable[HttpTransaction], show_secrets: bool = False) -> lis
             "response_headers": [list(h) for h in redact.redact_headers(t.response_headers, show_secrets)],
             "notes": list(t.notes),
         })
-    return rows
+    return redact_output(rows, show_secrets)  # the one redaction step every output goes through
 
 
 def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False) -> list[dict]:
@@ -56,7 +57,7 @@ def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False) -> list[
             "request_frames": _frames(s.request_frames), "response_frames": _frames(s.response_frames),
             "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred, "notes": list(s.notes),
         })
-    return rows
+    return redact_output(rows, show_secrets)  # the one redaction step every output goes through
 
 
 def write_json(obj, out=None) -> None:

@@ -12,12 +12,13 @@ from glancetrace.openstack.redact import (
     fingerprint,
     mask,
     redact_auth_data,
-    redact_body_text,
     redact_headers,
     redact_json,
     redact_rows,
     redact_sql,
 )
+
+from glancetrace.openstack.redact_output import redact_body_text
 
 from . import rigdata
 
