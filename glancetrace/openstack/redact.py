@@ -159,25 +159,41 @@ def redact_json(obj: Any, show_secrets: bool = False, found: set[str] | None = N
 
 def redact_json_value(obj: Any, parent: str | None, found: set[str] | None, text) -> Any:
     """Walk a JSON value: mask the values of secret keys (a list or object too), run ``text`` on other strings."""
+    if isinstance(obj, str):
+        return text(obj)
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
-            lk = k.lower() if isinstance(k, str) else None
-            if lk in SECRET_KEYS and is_secret_value(v) and not (isinstance(v, dict) and parent == _AUTH_METHOD_PARENT):
+            if not isinstance(k, str):
+                out[k] = redact_json_value(v, None, found, text)
+                continue
+            lk, kind = _key_kind(k)
+            if kind == _SECRET and is_secret_value(v) and not (isinstance(v, dict) and parent == _AUTH_METHOD_PARENT):
                 out[k] = mask_value(v, found)
-            elif lk is not None and lk.endswith("headers") and isinstance(v, (list, tuple)):
+            elif kind == _HEADERS and isinstance(v, (list, tuple)):
                 out[k] = [_header_pair(h, found, text) for h in v]  # an output's [[name, value], …]
-            elif lk == "id" and parent in ("token", "tokens") and isinstance(v, str):
+            elif kind == _ID and parent in ("token", "tokens") and isinstance(v, str):
                 # {"auth": {"identity": {"methods": ["token"], "token": {"id": "<token>"}}}}
                 out[k] = mask(v)
             else:
-                out[text(k) if isinstance(k, str) else k] = redact_json_value(v, lk, found, text)
+                out[text(k)] = redact_json_value(v, lk, found, text)
         return out
     if isinstance(obj, (list, tuple)):
         return [redact_json_value(v, parent, found, text) for v in obj]
-    if isinstance(obj, str):
-        return text(obj)
     return obj
+
+
+_PLAIN, _SECRET, _HEADERS, _ID = range(4)
+
+
+@lru_cache(maxsize=1024)
+def _key_kind(k: str) -> tuple[str, int]:
+    lk = k.lower()
+    if lk in SECRET_KEYS:
+        return lk, _SECRET
+    if lk.endswith("headers"):
+        return lk, _HEADERS
+    return lk, _ID if lk == "id" else _PLAIN
 
 
 def _header_pair(h: Any, found: set[str] | None, text) -> Any:

@@ -31,11 +31,26 @@ def redact_output(obj: Any, show_secrets: bool = False) -> Any:
     if show_secrets:
         return obj
     found: set[str] = set()
-    out = redact_json_value(obj, None, found, lambda s: redact_text(s, found))
-    echo = _echo_pattern(found)
-    if echo is None:
-        return out
-    return _map_strings(out, lambda s: _mask_echoes(s, echo))
+    out = redact_json_value(obj, None, found, _memo(lambda s: redact_text(s, found)))
+    echoes = _Echoes(found)
+    return _map_strings(out, _memo(echoes)) if echoes.secrets else out
+
+
+def _memo(f, limit: int = 8192):
+    """``f`` remembering its results for short strings: an output repeats its keys, addresses and statuses
+    thousands of times.  Bounded, so a big capture's unique short strings do not pile up."""
+    cache: dict[str, str] = {}
+
+    def g(s: str) -> str:
+        r = cache.get(s)
+        if r is None:
+            r = f(s)
+            if len(s) <= 80:
+                if len(cache) >= limit:
+                    cache.clear()
+                cache[s] = r
+        return r
+    return g
 
 
 def redact_body_text(text: bytes | str | None, show_secrets: bool = False) -> bytes | str | None:
@@ -51,20 +66,26 @@ def redact_body_text(text: bytes | str | None, show_secrets: bool = False) -> by
     return red.encode() if as_bytes else red
 
 
-def _echo_pattern(found: set[str]) -> re.Pattern | None:
-    # Tokens are found by their shape anywhere; the rest (passwords, hashes, signatures) by their text.
-    wanted = sorted((s for s in found if len(s) >= MIN_ECHO and not FERNET.fullmatch(s) and not JWS.fullmatch(s)),
-                    key=len, reverse=True)
-    if not wanted:
-        return None
-    return re.compile(r"(?<![A-Za-z0-9])(?:%s)(?![A-Za-z0-9])" % "|".join(map(re.escape, wanted)))
+class _Echoes:
+    """Masks other occurrences of the secrets already masked (tokens excepted: found by their shape anywhere)."""
+
+    def __init__(self, found: set[str]):
+        self.secrets = sorted((s for s in found if len(s) >= MIN_ECHO and not FERNET.fullmatch(s)
+                               and not JWS.fullmatch(s)), key=len, reverse=True)
+        self.pattern = re.compile(r"(?<![A-Za-z0-9])(?:%s)(?![A-Za-z0-9])" % "|".join(map(re.escape, self.secrets)))
+        # substring tests reject most strings faster than the alternation, while the secrets are few
+        self.prefilter = len(self.secrets) <= 64
+
+    def __call__(self, s: str) -> str:
+        if self.prefilter and not any(x in s for x in self.secrets):
+            return s
+        if "<redacted " not in s:
+            return self.pattern.sub(_mask_match, s)
+        return "".join(part if is_mask else self.pattern.sub(_mask_match, part) for is_mask, part in unmasked_parts(s))
 
 
-def _mask_echoes(s: str, echo: re.Pattern) -> str:
-    if "<redacted " not in s:
-        return echo.sub(lambda m: mask(m.group(0)), s)
-    return "".join(part if is_mask else echo.sub(lambda m: mask(m.group(0)), part)
-                   for is_mask, part in unmasked_parts(s))
+def _mask_match(m: re.Match) -> str:
+    return mask(m.group(0))
 
 
 def _map_strings(obj: Any, f) -> Any:
