@@ -7,7 +7,6 @@ from collections import Counter
 from typing import Any
 
 from .. import __version__
-from ..openstack import redact
 from ..openstack.redact_output import redact_output
 from ..protocols.http.events import BodyInfo
 
@@ -78,10 +77,10 @@ def analysis_dict(an) -> dict:
             "wireshark_filter": filter_for(t.conn_id, call_frames(c)),
             "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
             "sql": list(c.sql),
-            "request_headers": [list(h) for h in redact.redact_headers(t.request_headers, show)],
-            "response_headers": [list(h) for h in redact.redact_headers(t.response_headers, show)],
-            "request_json": _json_safe(redact.redact_json(t.request_body.json, show)),
-            "response_json": _json_safe(redact.redact_json(t.response_body.json, show)),
+            "request_headers": [list(h) for h in t.request_headers],
+            "response_headers": [list(h) for h in t.response_headers],
+            "request_json": _json_safe(t.request_body.json),
+            "response_json": _json_safe(t.response_body.json),
             "notes": list(t.notes),
         })
     sql = []
@@ -90,7 +89,7 @@ def analysis_dict(an) -> dict:
         sc = r.meaning.status_change
         sql.append({
             "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
-            "command": s.command, "sql": redact.redact_sql(s.sql, show),
+            "command": s.command, "sql": s.sql,
             "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
             "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
             "error_code": s.error_code, "error_message": s.error_message,

@@ -1,0 +1,66 @@
+"""No secret reaches any output: every command and format, files and stderr, on a capture of real clients
+sending each kind of secret with a unique marker (secret_corpus.py).  With --show-secrets the markers are there,
+so each check can fail."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from glancetrace.cli import cli
+
+from .secret_corpus import MARKERS, record
+
+# (command, arguments): every output path; "{out}" is a file the command writes
+PATHS = [
+    ("report", ["-o", "{out}.html"]),
+    ("report", ["--format", "json"]),
+    ("report", ["--format", "json", "-o", "{out}.json"]),
+    ("images", ["--format", "table"]),
+    ("images", ["--format", "json"]),
+    ("http", ["--format", "table"]),
+    ("http", ["--format", "json"]),
+    ("http", ["--format", "csv"]),
+    ("sql", ["--format", "table"]),
+    ("sql", ["--format", "json"]),
+    ("sql", ["--format", "csv"]),
+    ("sql", ["--digest", "--format", "table"]),
+    ("sql", ["--digest", "--format", "json"]),
+    ("sql", ["--digest", "--format", "csv"]),
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    pytest.importorskip("waitress")
+    pytest.importorskip("jsonschema")
+    return record(tmp_path_factory.mktemp("secrets"))
+
+
+def _run(corpus, tmp_path, command, args, show: bool) -> str:
+    """Everything the command wrote: stdout, stderr (progress summary, findings) and its output file."""
+    out = tmp_path / f"{command}-{len(args)}-{show}"
+    args = [a.replace("{out}", str(out)) for a in args]
+    argv = [command, corpus.path, "--http-port", str(corpus.http_port), "--mysql-port", str(corpus.mysql_port),
+            *args, *(["--show-secrets"] if show else [])]
+    # wide, so that no table folds a marker over two lines
+    res = CliRunner().invoke(cli, argv, env={"COLUMNS": "4000"}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    written = "".join(p.read_text() for p in tmp_path.glob(out.name + ".*"))
+    return res.stdout + res.stderr + written
+
+
+def _present(text: str) -> set[str]:
+    return {name for name, marker in MARKERS.items() if marker in text}
+
+
+@pytest.mark.parametrize("command,args", PATHS, ids=[" ".join([c, *a]) for c, a in PATHS])
+def test_no_marker_in_any_output(corpus, tmp_path, command, args):
+    shown = _present(_run(corpus, tmp_path, command, args, show=True))
+    assert shown, "this output shows nothing of the capture: the check below would prove nothing"
+    assert _present(_run(corpus, tmp_path, command, args, show=False)) == set()
+
+
+def test_every_marker_is_in_the_capture_and_the_whole_analysis(corpus, tmp_path):
+    """The corpus is what it says: the report's JSON, unredacted, holds every marker."""
+    assert _present(_run(corpus, tmp_path, "report", ["--format", "json"], show=True)) == set(MARKERS)
