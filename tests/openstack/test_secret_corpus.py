@@ -4,12 +4,16 @@ so each check can fail."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
 from glancetrace.cli import cli
 
-from .secret_corpus import MARKERS, record
+from tests.robustness.corpus import Pcap, tcp_of
+
+from .secret_corpus import MARKERS, Corpus, record
 
 # (command, arguments): every output path; "{out}" is a file the command writes
 PATHS = [
@@ -64,3 +68,32 @@ def test_no_marker_in_any_output(corpus, tmp_path, command, args):
 def test_every_marker_is_in_the_capture_and_the_whole_analysis(corpus, tmp_path):
     """The corpus is what it says: the report's JSON, unredacted, holds every marker."""
     assert _present(_run(corpus, tmp_path, "report", ["--format", "json"], show=True)) == set(MARKERS)
+
+
+PARTIAL = re.compile(r"Qz[A-Z]{3}")  # the start of any marker
+
+
+def _cut_inside_markers(src: str, dst) -> str:
+    """The corpus as a short snaplen would have left it: each packet carrying a marker ends inside it, so
+    statements, bodies and headers end in the middle of a literal or a value."""
+    cap = Pcap.read(src)
+    for rec in cap.records:
+        t = tcp_of(rec[1])
+        at = bytes(rec[1]).find(b"Qz", t[4]) if t else -1
+        if at >= 0:
+            del rec[1][at + 5:]
+    return cap.write(dst)
+
+
+# where a cut statement or body still shows (a request cut inside its headers is not decoded at all);
+# `sql --digest --format json` fails on main on the cut statements' missing latencies (NaN), fixed on another branch
+CUT_PATHS = [("report", ["--format", "json"]), ("sql", ["--format", "table"]), ("sql", ["--format", "json"]),
+             ("sql", ["--format", "csv"]), ("sql", ["--digest", "--format", "table"]),
+             ("sql", ["--digest", "--format", "csv"])]
+
+
+@pytest.mark.parametrize("command,args", CUT_PATHS, ids=[" ".join([c, *a]) for c, a in CUT_PATHS])
+def test_secrets_cut_by_the_snaplen_stay_hidden(corpus, tmp_path, command, args):
+    cut = Corpus(_cut_inside_markers(corpus.path, tmp_path / "cut.pcap"), corpus.http_port, corpus.mysql_port)
+    assert PARTIAL.search(_run(cut, tmp_path, command, args, show=True))
+    assert not PARTIAL.search(_run(cut, tmp_path, command, args, show=False))
