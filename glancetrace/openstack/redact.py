@@ -95,7 +95,7 @@ _SQL_RULES = [re.compile(p + r"(" + _LIT + r")", re.I | re.S) for p in (
 )]
 _SQL_INSERT = re.compile(r"\b(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*(?:INTO\s+)?"
                          r"[`\"]?[\w.]+[`\"]?\s*\(([^)]*)\)\s*VALUES?\s*", re.I)
-_SQL_VALUE = re.compile(_LIT + r"|\bNULL\b|[-+\d.]+|\w+", re.I | re.S)
+_SQL_VALUE = re.compile(_LIT + r"|\bNULL\b|[-+\d.]+|\w+|\?", re.I | re.S)  # ?: a fingerprint's placeholder
 # Cheap pre-check: most statements (Keystone's SELECTs) mention none of these and are returned as they are.
 _SQL_SECRET_WORDS = ("passw", "secret", "identified", "encrypted_blob", "token_id", "private_key", "credential_blob")
 

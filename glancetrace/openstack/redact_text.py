@@ -26,11 +26,11 @@ _QUOTED = re.compile(r"\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)'", re.S)
 _BARE = re.compile(r"[^,}\]\r\n]*")
 
 _HEADER_NAMES = "|".join(sorted((re.escape(h) for h in SECRET_HEADERS), key=len, reverse=True))
-_HEADER_LINE = re.compile(r"(?<![\w-])((?:%s)\s*:\s*)(?!<redacted )([^\r\n\"']+)" % _HEADER_NAMES, re.I)
+_HEADER_LINE = re.compile(r"(?<![\w-])((?:%s)\s*+:\s*+)(?!<redacted )([^\r\n\"']+)" % _HEADER_NAMES, re.I)
 
 FERNET = re.compile(r"\bgAAAAA[\w-]{40,}={0,2}")  # Keystone's Fernet tokens
 JWS = re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")  # Keystone's JWS tokens, other JWTs
-_TOKEN_ECHO = re.compile(r"(Could not find token:?\s*)(?!<redacted )([^\s\"'<>,]+)", re.I)
+_TOKEN_ECHO = re.compile(r"(Could not find token:?+\s*+)(?!<redacted )([^\s\"'<>,]+)", re.I)
 
 # Keystone's validation errors (keystone/common/validation/validators.py) embed jsonschema's text.
 _INVALID_FIELD = re.compile(r"(Invalid input for field '([^']*)'\s*:\s*)(.+)", re.S)

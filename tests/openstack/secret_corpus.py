@@ -37,17 +37,18 @@ FERNET = "gAAAAAB" + M["SUBJTOKEN"] + "A" * 60
 JWS = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ" + M["JWSTOKEN"] + "x.c2lnbmF0dXJlc2lnbmF0dXJl"
 IMAGE_ID = str(uuid.UUID(int=7))
 
-# A fragment of Keystone's auth schema (keystone/auth/schema.py): enough to reject a password that is not a string.
-_AUTH_SCHEMA = {"type": "object", "properties": {"auth": {"type": "object", "properties": {"identity": {
-    "type": "object", "properties": {"methods": {"type": "array"}, "password": {"type": "object", "properties": {
-        "user": {"type": "object", "properties": {"name": {"type": "string"}, "password": {"type": "string"}}}}}}}}}}}
+# A fragment of Keystone's schema of "auth" (keystone/auth/schema.py): enough to reject a password that is not a string.
+_USER = {"type": "object", "properties": {"name": {"type": "string"}, "password": {"type": "string"}}}
+_AUTH_SCHEMA = {"type": "object", "properties": {"identity": {"type": "object", "properties": {
+    "methods": {"type": "array"}, "password": {"type": "object", "properties": {"user": _USER}}}}}}
 
 
 def _keystone_validation_error(body: dict) -> str | None:
-    """Keystone's SchemaValidationError detail (keystone/common/validation/validators.py), or None when valid."""
+    """Keystone's SchemaValidationError detail (keystone/common/validation/validators.py) for the body's "auth",
+    or None when valid."""
     import jsonschema
     try:
-        jsonschema.Draft4Validator(_AUTH_SCHEMA).validate(body)
+        jsonschema.Draft4Validator(_AUTH_SCHEMA).validate(body.get("auth"))
     except jsonschema.ValidationError as ex:
         path = "/".join(map(str, ex.path))
         return f"Invalid input for field '{path}': {ex}" if path else str(ex)
