@@ -12,7 +12,6 @@ These are the building blocks; every output goes through ``redact_output.redact_
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -70,7 +69,7 @@ SECRET_KEYS = frozenset(
     }
 )
 # Keystone auth methods: under "identity" these keys hold the method's object ({"user": …}), not a secret.
-_AUTH_METHOD_PARENT = "identity"
+AUTH_METHOD_PARENT = "identity"
 
 # SQL columns holding secrets (Keystone: password.password_hash, application_credential.secret_hash, …).
 SECRET_COLUMN = re.compile(r"(password|passwd|secret|encrypted_blob|token_id|private_key|credential_blob)", re.I)
@@ -91,7 +90,7 @@ _SQL_RULES = [re.compile(p + r"(" + _LIT + r")", re.I | re.S) for p in (
     r"(\bREPLACE\s+)",  # ALTER USER … IDENTIFIED BY 'new' REPLACE 'old'
     r"(\bPASSWORD\s+)",  # IDENTIFIED BY PASSWORD '*hash', CREATE SERVER … OPTIONS (PASSWORD 'pw')
     # password_hash = '…', MASTER_PASSWORD='…', SOURCE_PASSWORD = '…', `secret_hash`='…'
-    r"(\b\w*(?:password|passwd|secret|encrypted_blob|token_id|private_key|credential_blob)\w*`?\s*(?:=|<=>)\s*)",
+    r"((?:password|passwd|secret|encrypted_blob|token_id|private_key|credential_blob)\w*`?\s*(?:=|<=>)\s*)",
 )]
 _SQL_INSERT = re.compile(r"\b(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*(?:INTO\s+)?"
                          r"[`\"]?[\w.]+[`\"]?\s*\(([^)]*)\)\s*VALUES?\s*", re.I)
@@ -148,59 +147,6 @@ def redact_headers(headers: Iterable[tuple[str, str]], show_secrets: bool = Fals
     if show_secrets:
         return list(headers)
     return [(k, redact_header_value(k, v, found) if is_secret_header(k) else v) for k, v in headers]
-
-
-def redact_json(obj: Any, show_secrets: bool = False, found: set[str] | None = None) -> Any:
-    """A copy of a JSON value with secrets masked (auth request bodies, credential and app-credential bodies)."""
-    if show_secrets:
-        return copy.deepcopy(obj)
-    return redact_json_value(obj, None, found, lambda s: s)
-
-
-def redact_json_value(obj: Any, parent: str | None, found: set[str] | None, text) -> Any:
-    """Walk a JSON value: mask the values of secret keys (a list or object too), run ``text`` on other strings."""
-    if isinstance(obj, str):
-        return text(obj)
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if not isinstance(k, str):
-                out[k] = redact_json_value(v, None, found, text)
-                continue
-            lk, kind = _key_kind(k)
-            if kind == _SECRET and is_secret_value(v) and not (isinstance(v, dict) and parent == _AUTH_METHOD_PARENT):
-                out[k] = mask_value(v, found)
-            elif kind == _HEADERS and isinstance(v, (list, tuple)):
-                out[k] = [_header_pair(h, found, text) for h in v]  # an output's [[name, value], …]
-            elif kind == _ID and parent in ("token", "tokens") and isinstance(v, str):
-                # {"auth": {"identity": {"methods": ["token"], "token": {"id": "<token>"}}}}
-                out[k] = mask(v)
-            else:
-                out[text(k)] = redact_json_value(v, lk, found, text)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [redact_json_value(v, parent, found, text) for v in obj]
-    return obj
-
-
-_PLAIN, _SECRET, _HEADERS, _ID = range(4)
-
-
-@lru_cache(maxsize=1024)
-def _key_kind(k: str) -> tuple[str, int]:
-    lk = k.lower()
-    if lk in SECRET_KEYS:
-        return lk, _SECRET
-    if lk.endswith("headers"):
-        return lk, _HEADERS
-    return lk, _ID if lk == "id" else _PLAIN
-
-
-def _header_pair(h: Any, found: set[str] | None, text) -> Any:
-    if isinstance(h, (list, tuple)) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str):
-        name, value = h
-        return [text(name), redact_header_value(name, value, found) if is_secret_header(name) else text(value)]
-    return redact_json_value(h, None, found, text)
 
 
 def is_secret_value(v: Any) -> bool:

@@ -15,11 +15,14 @@ With ``show_secrets`` the value is returned as it is.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
-from .redact import mask, redact_json_value
+from .redact import (AUTH_METHOD_PARENT, SECRET_KEYS, is_secret_header, is_secret_value, mask, mask_value,
+                     redact_header_value)
 from .redact_text import FERNET, JWS, redact_text, unmasked_parts
 
 # Shorter secrets are not searched for elsewhere: "1234" would mask frame numbers in Wireshark filters.
@@ -27,7 +30,8 @@ MIN_ECHO = 6
 
 
 def redact_output(obj: Any, show_secrets: bool = False) -> Any:
-    """A copy of an output value (dicts, lists, strings, numbers) with every secret in it masked."""
+    """An output value (dicts, lists, strings, numbers) with every secret in it masked; the parts in which
+    nothing changed are shared with the input, which is never modified."""
     if show_secrets:
         return obj
     found: set[str] = set()
@@ -51,6 +55,90 @@ def _memo(f, limit: int = 8192):
                 cache[s] = r
         return r
     return g
+
+
+def redact_json(obj: Any, show_secrets: bool = False, found: set[str] | None = None) -> Any:
+    """A JSON value with the values of secret keys masked (auth, credential and app-credential bodies); its
+    other strings as they are.  The input is not modified."""
+    if show_secrets:
+        return obj
+    return redact_json_value(obj, None, found, lambda s: s)
+
+
+def redact_json_value(obj: Any, parent: str | None, found: set[str] | None, text) -> Any:
+    """Walk a JSON value: mask the values of secret keys (a list or object too), run ``text`` on other strings.
+
+    Copy on write: a dict or list in which nothing changed is returned as it is (an output is mostly numbers and
+    harmless strings, so this spares rebuilding it); the input is never modified."""
+    cls = obj.__class__
+    if cls is str:
+        return text(obj)
+    if cls is dict:
+        return _redact_dict(obj, parent, found, text)
+    if cls is list or cls is tuple:
+        out = None
+        for i, v in enumerate(obj):
+            if v.__class__ in _SCALARS:
+                continue
+            r = redact_json_value(v, parent, found, text)
+            if r is not v:
+                if out is None:
+                    out = list(obj)
+                out[i] = r
+        return obj if out is None else out
+    if isinstance(obj, str):
+        return text(obj)
+    if isinstance(obj, dict):
+        return _redact_dict(obj, parent, found, text)
+    if isinstance(obj, (list, tuple)):
+        return redact_json_value(list(obj), parent, found, text)
+    return obj
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _redact_dict(obj: dict, parent: str | None, found: set[str] | None, text) -> dict:
+    out = None
+    i = -1
+    for k, v in obj.items():
+        i += 1
+        lk, kind, rk = _key_kind(k) if k.__class__ is str else (None, _PLAIN, k)
+        if kind == _PLAIN:  # nearly every key: the common case first
+            vc = v.__class__
+            r = v if vc in _SCALARS else text(v) if vc is str else redact_json_value(v, lk, found, text)
+        elif kind == _SECRET and is_secret_value(v) and not (isinstance(v, dict) and parent == AUTH_METHOD_PARENT):
+            r = mask_value(v, found)
+        elif kind == _HEADERS and isinstance(v, (list, tuple)):
+            r = [_header_pair(h, found, text) for h in v]  # an output's [[name, value], …]
+        elif kind == _ID and parent in ("token", "tokens") and isinstance(v, str):
+            r = mask(v)  # {"auth": {"identity": {"methods": ["token"], "token": {"id": "<token>"}}}}
+        else:
+            r = redact_json_value(v, lk, found, text)
+        if out is None and (r is not v or rk is not k):
+            out = dict(itertools.islice(obj.items(), i))  # the first change: copy what came before
+        if out is not None:
+            out[rk] = r
+    return obj if out is None else out
+
+
+_PLAIN, _SECRET, _HEADERS, _ID = range(4)
+
+
+@lru_cache(maxsize=1024)
+def _key_kind(k: str) -> tuple[str, int, str]:
+    """(lower-cased key, what its value is, the key itself with secrets masked: a hostile body's key can be one)."""
+    lk = k.lower()
+    kind = _SECRET if lk in SECRET_KEYS else _HEADERS if lk.endswith("headers") else _ID if lk == "id" else _PLAIN
+    rk = redact_text(k)
+    return lk, kind, (k if rk == k else rk)
+
+
+def _header_pair(h: Any, found: set[str] | None, text) -> Any:
+    if isinstance(h, (list, tuple)) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str):
+        name, value = h
+        return [text(name), redact_header_value(name, value, found) if is_secret_header(name) else text(value)]
+    return redact_json_value(h, None, found, text)
 
 
 def redact_body_text(text: bytes | str | None, show_secrets: bool = False) -> bytes | str | None:
@@ -89,10 +177,29 @@ def _mask_match(m: re.Match) -> str:
 
 
 def _map_strings(obj: Any, f) -> Any:
-    if isinstance(obj, str):
+    """``f`` on every string (dict keys too), copying only the containers in which something changed."""
+    cls = obj.__class__
+    if cls is str:
         return f(obj)
-    if isinstance(obj, dict):
-        return {(f(k) if isinstance(k, str) else k): _map_strings(v, f) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_map_strings(v, f) for v in obj]
+    if cls is dict:
+        out = None
+        for i, (k, v) in enumerate(obj.items()):
+            rk = f(k) if k.__class__ is str else k
+            r = v if v.__class__ in _SCALARS else _map_strings(v, f)
+            if out is None and (r is not v or rk is not k):
+                out = dict(itertools.islice(obj.items(), i))
+            if out is not None:
+                out[rk] = r
+        return obj if out is None else out
+    if cls is list or cls is tuple:
+        out = None
+        for i, v in enumerate(obj):
+            if v.__class__ in _SCALARS:
+                continue
+            r = _map_strings(v, f)
+            if r is not v:
+                if out is None:
+                    out = list(obj)
+                out[i] = r
+        return obj if out is None else out
     return obj

@@ -13,12 +13,11 @@ from glancetrace.openstack.redact import (
     mask,
     redact_auth_data,
     redact_headers,
-    redact_json,
     redact_rows,
     redact_sql,
 )
 
-from glancetrace.openstack.redact_output import redact_body_text, redact_output
+from glancetrace.openstack.redact_output import redact_body_text, redact_json, redact_output
 
 from . import rigdata
 from .secret_corpus import _keystone_validation_error
