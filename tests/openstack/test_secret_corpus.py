@@ -97,3 +97,20 @@ def test_secrets_cut_by_the_snaplen_stay_hidden(corpus, tmp_path, command, args)
     cut = Corpus(_cut_inside_markers(corpus.path, tmp_path / "cut.pcap"), corpus.http_port, corpus.mysql_port)
     assert PARTIAL.search(_run(cut, tmp_path, command, args, show=True))
     assert not PARTIAL.search(_run(cut, tmp_path, command, args, show=False))
+
+
+def test_every_command_and_format_is_checked():
+    """A command or format added later must join PATHS, or this fails: no output path escapes the check."""
+    import click
+
+    from glancetrace.cli import SUBCOMMANDS
+
+    ctx = click.Context(cli)
+    checked = {(c, a[a.index("--format") + 1] if "--format" in a else "html", "--digest" in a) for c, a in PATHS}
+    for name in SUBCOMMANDS:
+        if name == "split":  # copies records, prints counts: no capture text
+            continue
+        params = {p.name: p for p in cli.get_command(ctx, name).params}
+        for fmt in params["fmt"].type.choices:
+            for digest in ((False, True) if "digest" in params else (False,)):
+                assert (name, fmt, digest) in checked, (name, fmt, digest)
