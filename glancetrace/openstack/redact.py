@@ -3,7 +3,7 @@
 Each secret is replaced by a short stable fingerprint, ``<redacted sha256:1a2b>`` (the first 4 hex digits of the
 SHA-256 of the secret), so two tokens can still be told apart. keystoneauth's --debug output prints tokens as
 ``{SHA256}<hex>`` of the same digest, so a fingerprint can be matched against a client's debug log by prefix.
-Every function takes ``show_secrets``: when true the input is returned unchanged (as a copy).  Masking is
+Functions that take ``show_secrets`` return their input unchanged when it is true.  Masking is
 idempotent: a mask is never masked again.  Functions that take ``found`` add each secret they masked to it, so
 that the output step (redact_output.py) can mask echoes of it elsewhere, e.g. in an error message.
 
@@ -100,8 +100,9 @@ _SQL_SECRET_WORDS = ("passw", "secret", "identified", "encrypted_blob", "token_i
 
 # Query-string parameters (and key=value text) whose value is a secret: ?password=…, Swift's temp_url_sig, S3's
 # X-Amz-Signature, ?token=….
-_QUERY_SECRET = re.compile(r"(?:(?<=[?&;\s,(])|^)([\w.-]*(?:pass(?:word|wd)?|secret|token|sig(?:nature)?)[\w.-]*=)"
-                           r"(?!<redacted )([^&#\s\"'<>]+)", re.I)
+# "pass" and "sig" only as words of the name (temp_url_sig, X-Storage-Pass), not inside bypass= or design=.
+_QUERY_SECRET = re.compile(r"(?:(?<=[?&;\s,(])|^)([\w.-]*?(?:passw|(?<![a-z])pass(?![a-z])|secret|token"
+                           r"|(?<![a-z])sig(?:nature)?(?![a-z]))[\w.-]*=)(?!<redacted )([^&#\s\"'<>]+)", re.I)
 _URL_USERINFO = re.compile(r"(\b[a-z][\w+.-]*://[^/\s:@\"'<>]+:)([^@/\s\"'<>]+)(@)", re.I)
 
 

@@ -235,3 +235,17 @@ def test_output_of_real_traffic_unchanged_but_for_secrets():
                for h, g in zip(hs, hr) if h != g}
     assert "x-auth-token" in changed and changed <= {"x-auth-token", "x-subject-token"}
     assert [(r["uri"], r["notes"]) for r in hidden] == [(r["uri"], r["notes"]) for r in shown]
+
+
+@pytest.mark.parametrize("text", [
+    "/v2/images?limit=20&sort_key=created_at&sort_dir=desc&marker=3c2b1a",
+    "/v3/role_assignments?user.id=abc&scope.project.id=def&include_names&effective",
+    "/x?bypass_cache=true&design=3",
+    "/v1/AUTH_t/glance/x?multipart-manifest=put&temp_url_expires=1900000000",
+    "tcp.stream eq 15 && frame.number >= 10441 && frame.number <= 12864",
+    "token_issue for admin (project admin)",
+    "SELECT password.id, password.password_hash FROM password WHERE password.local_user_id = 5",
+    "UPDATE images SET status='active' WHERE images.id = 'b2a1' AND images.status='saving'",
+])
+def test_text_without_secrets_unchanged(text):
+    assert redact_output(text) == text
