@@ -87,10 +87,12 @@ def _key_values(s: str, found: set[str] | None) -> str:
         start = m.end()
         if start < pos or s.startswith("<redacted ", start) or s.startswith("<redacted ", start + 1):
             continue
+        if _METHOD_OBJECT.match(s, start):
+            continue  # an auth method's object: its own secret keys are masked one by one
         end = _value_end(s, start)
         value = s[start:end]
-        if not value.strip() or (value.startswith("{") and _METHOD_OBJECT.match(value)):
-            continue  # an auth method's object: its own secret keys are masked one by one
+        if not value.strip():
+            continue
         out.append(s[pos:start])
         out.append(_masked_value(value, m.group(1), found))
         pos = end
