@@ -7,8 +7,9 @@ dicts, lists and strings and handed to ``redact_output`` before any format sees 
 1. every dict: the value of a secret key (``password``, ``secret``, … see redact.SECRET_KEYS) is masked
    whatever its type, header lists ``[[name, value], …]`` have their secret headers masked;
 2. every string (dict keys too): redact_text's rules (SQL, query strings, key/value fragments, tokens, …);
-3. every string again: any other occurrence of a secret masked in 1 or 2 — a password Keystone or MySQL
-   repeated in an error message, a secret in a note — is masked too.
+3. any other occurrence of a secret masked in 1 or 2 — a password Keystone or MySQL repeated in an error
+   message, a secret in a note — is masked too: searched for as the walk goes, and again in what was walked
+   before the secret turned up.
 
 With ``show_secrets`` the value is returned as it is.
 """
@@ -31,18 +32,36 @@ MIN_ECHO = 6
 
 def redact_output(obj: Any, show_secrets: bool = False) -> Any:
     """An output value (dicts, lists, strings, numbers) with every secret in it masked; the parts in which
-    nothing changed are shared with the input, which is never modified."""
+    nothing changed are shared with the input, which is never modified.
+
+    Each string is searched for the secrets found so far as the walk goes; the top-level parts (the document's
+    sections, the rows) walked before the last new secret turned up are searched again for all of them.  The
+    document's auth bodies come before its statements, which are then walked once."""
     if show_secrets:
         return obj
+    cls = obj.__class__
+    parts = [{k: v} for k, v in obj.items()] if cls is dict else list(obj) if cls is list else [obj]
     found: set[str] = set()
-    out = redact_json_value(obj, None, found, _memo(lambda s: redact_text(s, found)))
+    text = _Text(found)
+    last_growth = -1
+    for i, part in enumerate(parts):
+        before = len(found)
+        parts[i] = redact_json_value(part, None, found, text)
+        if len(found) != before:
+            last_growth = i
     echoes = _Echoes(found)
-    return _map_strings(out, _memo(echoes)) if echoes.secrets else out
+    if echoes.secrets:
+        again = len(parts) if len(echoes.secrets) > _FEW else last_growth + 1  # many: not searched on the way
+        search = _memo(echoes)
+        for i in range(again):
+            parts[i] = _map_strings(parts[i], search)
+    if cls is dict:
+        return {k: v for part in parts for k, v in part.items()}
+    return parts if cls is list else parts[0]
 
 
 def _memo(f, limit: int = 8192):
-    """``f`` remembering its results for short strings: an output repeats its keys, addresses and statuses
-    thousands of times.  Bounded, so a big capture's unique short strings do not pile up."""
+    """``f`` remembering its results for short strings (bounded, as _Text's)."""
     cache: dict[str, str] = {}
 
     def g(s: str) -> str:
@@ -55,6 +74,44 @@ def _memo(f, limit: int = 8192):
                 cache[s] = r
         return r
     return g
+
+
+# Up to this many secrets, each string is searched for them by substring tests, on the way; more are searched
+# for with one regular expression, once, at the end (compiling it again for each new secret would not pay).
+_FEW = 64
+
+
+class _Text:
+    """redact_text, then the secrets found so far; results of short strings remembered (an output repeats its
+    keys, addresses and statuses thousands of times; bounded, so unique short strings do not pile up)."""
+
+    def __init__(self, found: set[str], limit: int = 8192):
+        self.found, self.limit = found, limit
+        self.known = 0  # how many secrets the echoes and the remembered results were made with
+        self.echoes: _Echoes | None = None
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, s: str) -> str:
+        if len(self.found) != self.known:
+            self._renew()
+        r = self.cache.get(s)
+        if r is None:
+            r = redact_text(s, self.found)
+            if len(self.found) != self.known:
+                self._renew()
+            if self.echoes is not None:
+                r = self.echoes(r)
+            if len(s) <= 80:
+                if len(self.cache) >= self.limit:
+                    self.cache.clear()
+                self.cache[s] = r
+        return r
+
+    def _renew(self) -> None:
+        self.known = len(self.found)
+        echoes = _Echoes(self.found)
+        self.echoes = echoes if echoes.secrets and len(echoes.secrets) <= _FEW else None
+        self.cache.clear()
 
 
 def redact_json(obj: Any, show_secrets: bool = False, found: set[str] | None = None) -> Any:
@@ -160,9 +217,15 @@ class _Echoes:
     def __init__(self, found: set[str]):
         self.secrets = sorted((s for s in found if len(s) >= MIN_ECHO and not FERNET.fullmatch(s)
                                and not JWS.fullmatch(s)), key=len, reverse=True)
-        self.pattern = re.compile(r"(?<![A-Za-z0-9])(?:%s)(?![A-Za-z0-9])" % "|".join(map(re.escape, self.secrets)))
-        # substring tests reject most strings faster than the alternation, while the secrets are few
-        self.prefilter = len(self.secrets) <= 64
+        self.prefilter = len(self.secrets) <= _FEW  # substring tests reject most strings faster
+        self._pattern: re.Pattern | None = None
+
+    @property
+    def pattern(self) -> re.Pattern:
+        if self._pattern is None:  # compiled when a string holds one of the secrets
+            alternatives = "|".join(map(re.escape, self.secrets))
+            self._pattern = re.compile(r"(?<![A-Za-z0-9])(?:%s)(?![A-Za-z0-9])" % alternatives)
+        return self._pattern
 
     def __call__(self, s: str) -> str:
         if self.prefilter and not any(x in s for x in self.secrets):
