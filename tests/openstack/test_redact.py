@@ -249,3 +249,17 @@ def test_output_of_real_traffic_unchanged_but_for_secrets():
 ])
 def test_text_without_secrets_unchanged(text):
     assert redact_output(text) == text
+
+
+@pytest.mark.parametrize("extra", [0, 100])  # few secrets: searched for on the way; many: once at the end
+def test_echoes_before_and_after_the_secret_turns_up(extra):
+    many = [{"user": {"password": f"other-secret-{i:04d}"}} for i in range(extra)]
+    doc = {"findings": [{"message": "rejected order-pw-1 (echo before the source)"}],
+           "calls": [{"request_json": {"user": {"password": "order-pw-1"}}}, *many],
+           "sql": [{"error_message": "near 'order-pw-1' (echo after the source)"}],
+           "rows": ["order-pw-1", *(["other-secret-0000 and other-secret-0099"] if extra else [])]}
+    red = redact_output(doc)
+    flat = json.dumps(red)
+    assert "order-pw-1" not in flat and "other-secret" not in flat
+    assert red["findings"][0]["message"] == f"rejected {mask('order-pw-1')} (echo before the source)"
+    assert redact_output(["x", doc, "order-pw-1"])[2] == mask("order-pw-1")  # rows: the same by position
