@@ -63,7 +63,10 @@ SECRET_KEYS = frozenset(
         "totp",
         "blob",  # /v3/credentials (EC2/TOTP secrets)
         "token_id",
+        "auth_token",
         "x_auth_token",
+        "signature",  # /v3/ec2tokens and /v3/s3tokens: the request's HMAC
+        "secret_key",
         "temp_url_key",
         "temp_url_sig",
     }

@@ -177,6 +177,7 @@ def test_digest_samples_and_fingerprints_are_redacted():
     ('{"auth": {"identity": {"password": {"user": {"name": "a", "password": ["list-pw-1", "list', "list-pw-1"),
     ('{"user": {"password": {"nested": "obj-pw-1"}}}', "obj-pw-1"),
     ('{"user": {"password": 123456789}}', "123456789"),
+    ('{"credentials": {"access": "a1", "signature": "ec2-hmac-sig", "token": "c2lnbmVk"}}', "ec2-hmac-sig"),
     ("{'name': 'admin', 'password': 'repr-pw-1'}", "repr-pw-1"),  # jsonschema's Python repr of an instance
     ('{"credential": {"blob": "{\\"access\\": \\"a\\", \\"secret\\": \\"blob-pw\\"}"', "blob-pw"),
     ('{"application_credential": {"secret": "cut-secr', "cut-secr"),
