@@ -43,7 +43,7 @@ _AUTH_SCHEMA = {"type": "object", "properties": {"identity": {"type": "object", 
     "methods": {"type": "array"}, "password": {"type": "object", "properties": {"user": _USER}}}}}}
 
 
-def _keystone_validation_error(body: dict) -> str | None:
+def keystone_validation_error(body: dict) -> str | None:
     """Keystone's SchemaValidationError detail (keystone/common/validation/validators.py) for the body's "auth",
     or None when valid."""
     import jsonschema
@@ -66,7 +66,7 @@ def _app(environ, start_response):
     n = int(environ.get("CONTENT_LENGTH") or 0)
     body = json.loads(environ["wsgi.input"].read(n)) if n else None
     if path == "/v3/auth/tokens" and method == "POST":
-        detail = _keystone_validation_error(body)
+        detail = keystone_validation_error(body)
         if detail:
             return _json(start_response, "400 Bad Request",
                          {"error": {"code": 400, "message": detail, "title": "Bad Request"}})

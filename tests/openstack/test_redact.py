@@ -20,7 +20,7 @@ from glancetrace.openstack.redact import (
 from glancetrace.openstack.redact_output import redact_body_text, redact_json, redact_output
 
 from . import rigdata
-from .secret_corpus import _keystone_validation_error
+from .secret_corpus import keystone_validation_error
 
 
 def _real_token(scenario="failures"):
@@ -189,12 +189,12 @@ def test_free_text(text, secret):
     assert redact_output(text, show_secrets=True) == text
 
 
-def test_keystone_validation_error_repeats_no_password():
+def testkeystone_validation_error_repeats_no_password():
     """Keystone's message for a password that is no string, as Keystone builds it with jsonschema."""
     for bad in (["kv-list-1", "kv-list-2"], {"kv-key": "kv-obj-1"}, 12345678):
         body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin",
                                                                                      "password": bad}}}}}
-        msg = _keystone_validation_error(body)
+        msg = keystone_validation_error(body)
         assert msg and str(bad)[2:9] in msg  # the message does repeat it
         doc = {"request_json": body, "response_json": {"error": {"code": 400, "message": msg}}}
         flat = json.dumps(redact_output(doc))
