@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from .. import __version__
-from ..openstack import redact
+from ..openstack.redact_output import redact_output
 from ..protocols.http.events import BodyInfo
 from . import mysql_hops_report
 
@@ -78,10 +78,10 @@ def analysis_dict(an) -> dict:
             "wireshark_filter": filter_for(t.conn_id, call_frames(c)),
             "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
             "sql": list(c.sql),
-            "request_headers": [list(h) for h in redact.redact_headers(t.request_headers, show)],
-            "response_headers": [list(h) for h in redact.redact_headers(t.response_headers, show)],
-            "request_json": _json_safe(redact.redact_json(t.request_body.json, show)),
-            "response_json": _json_safe(redact.redact_json(t.response_body.json, show)),
+            "request_headers": [list(h) for h in t.request_headers],
+            "response_headers": [list(h) for h in t.response_headers],
+            "request_json": _json_safe(t.request_body.json),
+            "response_json": _json_safe(t.response_body.json),
             "notes": list(t.notes),
         })
     sql = []
@@ -90,7 +90,7 @@ def analysis_dict(an) -> dict:
         sc = r.meaning.status_change
         sql.append({
             "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
-            "command": s.command, "sql": redact.redact_sql(s.sql, show),
+            "command": s.command, "sql": s.sql,
             "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
             "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
             "error_code": s.error_code, "error_message": s.error_message,
@@ -130,7 +130,7 @@ def analysis_dict(an) -> dict:
                            "status": c.tx.status, "expires": m.expires_at, "token": m.subject_token,
                            "call_id": c.id, "client": c.tx.client})
     digest = _sql_digest(an)
-    return {
+    return redact_output({  # the one redaction step: nothing of the capture reaches an output without it
         "tool": {"name": "glancetrace", "version": __version__, "command": an.options.command},
         "captures": [{"path": ci.path, "size": ci.size, "format": ci.format, "compressed": ci.compressed,
                       "packets": ci.packets, "first_ts": ci.first_ts, "last_ts": ci.last_ts,
@@ -159,7 +159,7 @@ def analysis_dict(an) -> dict:
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "frames": f.frames,
                       "capture": f.capture, "wireshark_filter": filter_for(f.conn_id, f.frames)}
                      for f in an.findings],
-    }
+    }, show)
 
 
 def _tls_dict(t) -> dict:
@@ -177,7 +177,7 @@ def _sql_digest(an) -> list[dict]:
         from .sql_digest import digest as digest_table
     except ImportError:
         return []
-    df = digest_table([r.stmt for r in an.sql]).reset_index()
+    df = digest_table([r.stmt for r in an.sql], show_secrets=an.options.show_secrets).reset_index()
     if df is None or len(df) == 0:
         return []
     return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]

@@ -13,6 +13,8 @@ import re
 
 import pandas as pd
 
+from ..openstack.redact_output import redact_output
+
 _COMMENTS = re.compile(r"/\*(?!!).*?\*/|(?:--\s|#)[^\n]*", re.S)
 _STRINGS = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*\"""", re.S)
 _TYPED_LITERAL = re.compile(r"\b(?:date|time|timestamp)\s*\?", re.I)
@@ -56,10 +58,11 @@ def statement_label(ev) -> str:
     return f"administrator command: {name}"
 
 
-def digest(statements, by: str = "fingerprint") -> pd.DataFrame:
+def digest(statements, by: str = "fingerprint", show_secrets: bool = False) -> pd.DataFrame:
     """One row per fingerprint: count, total/mean/p95 latency (s), errors, rows, affected rows, a sample.
 
-    Sorted by total latency, largest first (where time went).
+    Sorted by total latency, largest first (where time went).  The samples, and the fingerprints (a literal
+    cut off by the end of a truncated statement is not replaced by `?`), are redacted unless show_secrets.
     """
     recs = []
     for ev in statements:
@@ -95,4 +98,7 @@ def digest(statements, by: str = "fingerprint") -> pd.DataFrame:
         "sample": g["sample"].last(),
         "command": g["command"].first(),
     })
+    if not show_secrets:
+        out["sample"] = redact_output(out["sample"].tolist())
+        out.index = pd.Index(redact_output(out.index.tolist()), name=by)
     return out.sort_values(["total_latency", "count"], ascending=False, na_position="last")

@@ -21,7 +21,7 @@ def command(captures, fmt, digest, show_secrets, quiet, **kw):
     stmts, hops = statements_once(res)  # a conversation relayed by a proxy (database VIP) counts once
     if digest:
         from ..analysis.sql_digest import digest as digest_table
-        df = digest_table(stmts).reset_index()
+        df = digest_table(stmts, show_secrets=show_secrets).reset_index()
         if fmt == "json":
             # a fingerprint without any latency (COM_QUIT) is null, not NaN, in strict JSON
             tables.write_json(df.astype(object).where(df.notna(), None).to_dict("records"))

@@ -12,7 +12,7 @@ from typing import Iterable
 import pandas as pd
 
 from ..analysis.mysql_hops_report import statement_fields
-from ..openstack import redact
+from ..openstack.redact_output import redact_output
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import SqlStatement
 
@@ -37,11 +37,11 @@ def http_rows(txs: Iterable[HttpTransaction], show_secrets: bool = False) -> lis
             "request_content_type": rb.content_type or None, "response_content_type": sb.content_type or None,
             "request_chunked": rb.chunked, "response_content_encoding": sb.content_encoding or None,
             "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
-            "request_headers": [list(h) for h in redact.redact_headers(t.request_headers, show_secrets)],
-            "response_headers": [list(h) for h in redact.redact_headers(t.response_headers, show_secrets)],
+            "request_headers": [list(h) for h in t.request_headers],
+            "response_headers": [list(h) for h in t.response_headers],
             "notes": list(t.notes),
         })
-    return rows
+    return redact_output(rows, show_secrets)  # the one redaction step every output goes through
 
 
 def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False, hops=None) -> list[dict]:
@@ -49,7 +49,7 @@ def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False, hops=Non
     for s in sorted(stmts, key=lambda s: (getattr(s, "capture", 0), s.request_time)):
         row = {
             "capture": getattr(s, "capture", 0), "conn_id": s.conn_id, "client": s.client, "server": s.server,
-            "command": s.command, "sql": redact.redact_sql(s.sql, show_secrets),
+            "command": s.command, "sql": s.sql,
             "request_time": s.request_time, "response_time": s.response_time, "latency": s.latency,
             "result": s.result, "affected_rows": s.affected_rows, "last_insert_id": s.last_insert_id,
             "rows": s.rows, "error_code": s.error_code, "error_message": s.error_message,
@@ -60,7 +60,7 @@ def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False, hops=Non
         if hops is not None:  # MySQL relayed by a proxy: the back hop beside the front one
             row.update(statement_fields(hops, row["capture"], s))
         rows.append(row)
-    return rows
+    return redact_output(rows, show_secrets)  # the one redaction step every output goes through
 
 
 def write_json(obj, out=None) -> None:
