@@ -19,20 +19,10 @@ def command(captures, fmt, digest, show_secrets, quiet, **kw):
     secrets_warning(show_secrets, quiet)
     res = run_pass(list(captures), pipeline_options(kw, want_http=False), quiet, kw.get("dask_address"))
     stmts = res.of_type(SqlStatement)
-    if digest:
-        from ..analysis.sql_digest import digest as digest_table
-        df = digest_table(stmts).reset_index()
-        if fmt == "json":
-            tables.write_json(df.to_dict("records"))
-        elif fmt == "csv":
-            df.to_csv(click.get_text_stream("stdout"), index=False)
-        else:
-            terminal.digest_table(df, Console())
-        return
-    rows = tables.sql_rows(stmts, show_secrets)
+    rows = tables.digest_rows(stmts) if digest else tables.sql_rows(stmts, show_secrets)
     if fmt == "json":
         tables.write_json(rows)
     elif fmt == "csv":
         tables.write_csv(rows)
     else:
-        terminal.sql_table(rows, Console())
+        (terminal.digest_table if digest else terminal.sql_table)(rows, Console())

@@ -5,15 +5,15 @@ The schemas are documented in README.md ("Output schemas"); secrets are redacted
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from typing import Iterable
 
-import pandas as pd
-
 from ..openstack import redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import SqlStatement
+from .safe_text import csv_cell, json_ready
 
 
 def _frames(fr):
@@ -59,16 +59,36 @@ def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False) -> list[
     return rows
 
 
+def digest_rows(stmts: Iterable[SqlStatement]) -> list[dict]:
+    """`sql --digest`: one row per normalised statement, plain numbers (no NaN: an unanswered statement's
+    latency is null)."""
+    from ..analysis.sql_digest import digest
+    return json_ready(digest(stmts).reset_index().to_dict("records"))
+
+
 def write_json(obj, out=None) -> None:
-    out = out or sys.stdout
-    json.dump(obj, out, indent=1, default=str, allow_nan=False)
-    out.write("\n")
+    """Indented JSON; NaN and inf (not JSON) become null. Non-ASCII is escaped, so no control character
+    reaches a terminal. Made whole before writing: a failure leaves nothing half-written."""
+    try:
+        text = json.dumps(obj, indent=1, default=str, allow_nan=False)
+    except ValueError:
+        text = json.dumps(json_ready(obj), indent=1, allow_nan=False)
+    (out or sys.stdout).write(text + "\n")
 
 
 def write_csv(rows: list[dict], out=None) -> None:
-    """CSV through pandas; list-valued columns become JSON text."""
-    df = pd.DataFrame(rows)
-    for col in df.columns:
-        if df[col].map(lambda v: isinstance(v, (list, dict))).any():
-            df[col] = df[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
-    df.to_csv(out or sys.stdout, index=False)
+    """CSV, one column per key; list-valued cells become JSON text; text made safe (safe_text.csv_cell).
+    Numbers are written as they are: a count stays `0`, not `0.0`."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    w = csv.writer(out or sys.stdout, lineterminator="\n")
+    w.writerow([csv_cell(c) for c in cols])
+    for r in rows:
+        w.writerow([csv_cell(_cell_text(r.get(c))) for c in cols])
+
+
+def _cell_text(v):
+    if isinstance(v, (list, dict)):
+        return json.dumps(json_ready(v))
+    if isinstance(v, float) and v != v:
+        return None
+    return v

@@ -1,4 +1,8 @@
-"""Tables and the end-of-run summary for the terminal (rich)."""
+"""Tables and the end-of-run summary for the terminal (rich).
+
+Cells are rich `Text` made of capture text passed through safe_text.visible: never markup, so
+`[/x]` or `[link=…]` in an image name is printed as it is, and no control character reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,19 @@ import datetime as dt
 
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+from .safe_text import visible
 
 
 def utc(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    except (OverflowError, OSError, ValueError):  # a damaged pcapng timestamp: year 586524
+        return "?"
 
 
 def ms(sec: float | None) -> str:
@@ -22,6 +31,15 @@ def ms(sec: float | None) -> str:
 
 def frames(fr) -> str:
     return "-" if not fr else (str(fr[0]) if fr[0] == fr[1] else f"{fr[0]}-{fr[1]}")
+
+
+def _text(main, dim=None, style: str | None = None) -> Text:
+    """A cell: capture text made visible, optionally a dimmed line under it."""
+    t = Text(visible(main), style=style or "")
+    if dim is not None:
+        t.append("\n")
+        t.append(visible(dim), style="dim")
+    return t
 
 
 def _table(title: str, columns: list[tuple[str, str]]) -> Table:
@@ -49,7 +67,7 @@ def http_table(rows: list[dict], console: Console) -> None:
         st = "-" if r["status"] is None else str(r["status"])
         style = "red" if r["status"] and r["status"] >= 500 else "yellow" if r["status"] and r["status"] >= 400 else None
         t.add_row(utc(r["request_time"] or r["response_time"]), str(r["conn_id"]),
-                  escape(f"{r['method'] or '?'} {r['uri'] or '?'}") + f"\n[dim]{escape(', '.join(about))}[/]",
+                  _text(f"{r['method'] or '?'} {r['uri'] or '?'}", ", ".join(map(str, about))),
                   st, ms(lat), f"{frames(r['request_frames'])} → {frames(r['response_frames'])}", style=style)
     console.print(t)
 
@@ -72,19 +90,21 @@ def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
             res = f"ok {r['affected_rows']}"
         else:
             res = "no response"
-        t.add_row(utc(r["request_time"]), str(r["conn_id"]), escape(sql), res, ms(r["latency"]),
+        t.add_row(utc(r["request_time"]), str(r["conn_id"]), _text(sql), res, ms(r["latency"]),
                   f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
                   style="red" if r["result"] == "error" else None)
     console.print(t)
 
 
-def digest_table(df, console: Console) -> None:
-    t = Table(title=f"SQL digest: {len(df)} distinct statements", header_style="bold")
-    cols = [c for c in df.columns]
-    for c in cols:
-        t.add_column(str(c), overflow="fold")
-    for rec in df.itertuples(index=False):
-        t.add_row(*[(f"{v:,.4f}" if isinstance(v, float) else str(v)) for v in rec])
+def digest_table(rows: list[dict], console: Console) -> None:
+    """What a person reads first: the statement, how often, how long (ms), how many failed. The rest
+    (max, rows, first time, a sample) is in --format json/csv."""
+    t = _table(f"SQL digest: {len(rows)} distinct statements, slowest total first", [
+        ("statement", "wide"), ("count", "num"), ("total ms", "num"), ("mean ms", "num"), ("p95 ms", "num"),
+        ("errors", "num")])
+    for r in rows:
+        t.add_row(_text(r["fingerprint"]), f"{r['count']:,}", ms(r["total_latency"]), ms(r["mean_latency"]),
+                  ms(r["p95_latency"]), str(r["errors"]), style="red" if r["errors"] else None)
     console.print(t)
 
 
@@ -98,8 +118,8 @@ def images_table(doc: dict, console: Console) -> None:
     for im in doc["images"]:
         tr = " → ".join(("✗" if x["failed"] else "") + x["status"] for x in im["transitions"])
         size = "size unknown" if im["size"] is None else f"{int(im['size']):,} bytes"
-        t.add_row(f"{im['id']}\n[dim]{size}, {escape(im['name'] or '-')}[/]",
-                  im["final_status"] or "-", tr, str(len(im["findings"])), style="red" if any(
+        t.add_row(_text(im["id"], f"{size}, {im['name'] or '-'}"),
+                  _text(im["final_status"] or "-"), _text(tr), str(len(im["findings"])), style="red" if any(
                       f["severity"] == "error" and f["image_id"] == im["id"] for f in doc["findings"]) else None)
     console.print(t)
 
@@ -111,16 +131,14 @@ def findings_list(doc: dict, console: Console, limit: int = 20) -> None:
     grid.add_column(justify="right", no_wrap=True, min_width=7)
     grid.add_column()
     for f in doc["findings"][:limit]:
-        text = escape(f["message"])
-        if f.get("wireshark_filter"):
-            text += f"\n[dim]{escape(f['wireshark_filter'])}[/]"
-        grid.add_row(f"[{colour.get(f['severity'], 'white')}]{escape(f['severity'])}[/]", text)
+        grid.add_row(_text(f["severity"], style=colour.get(f["severity"], "white")),
+                     _text(f["message"], f.get("wireshark_filter") or None))
     if len(doc["findings"]) > limit:
-        grid.add_row("", f"… and {len(doc['findings']) - limit} more")
+        grid.add_row("", Text(f"… and {len(doc['findings']) - limit} more"))
     console.print(grid)
 
 
-def summary_paragraph(doc: dict, written: str | None) -> str:
+def summary_paragraph(doc: dict, written: str | None) -> Text:
     s = doc["summary"]
     finals: dict[str, int] = {}
     for im in doc["images"]:
@@ -134,4 +152,4 @@ def summary_paragraph(doc: dict, written: str | None) -> str:
         text += f" The capture lost {s['gaps']['bytes']:,} bytes in {s['gaps']['count']} stream direction(s)."
     if written:
         text += f" Report written to {written}."
-    return text
+    return Text(visible(text))
