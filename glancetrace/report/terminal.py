@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .listing import Listing
 from .safe_text import visible
 
 
@@ -42,21 +43,15 @@ def _text(main, dim=None, style: str | None = None) -> Text:
     return t
 
 
-def _table(title: str, columns: list[tuple[str, str]]) -> Table:
-    """A light table: numbers and times never wrap; the text columns take the rest, a "wide" one
-    three times as much as a "wrap" one."""
-    t = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD)
-    for name, kind in columns:
-        if kind in ("wrap", "wide"):
-            t.add_column(name, overflow="fold", ratio=3 if kind == "wide" else 1)
-        else:
-            t.add_column(name, no_wrap=True, justify="right" if kind == "num" else "left")
-    return t
+def _shortened(text: str | None, width: int) -> str:
+    """On one line (whitespace folded), cut to `width` characters: the whole text is in JSON and CSV."""
+    s = " ".join((text or "").split())
+    return s if len(s) <= width else s[: width - 1] + "…"
 
 
 def http_table(rows: list[dict], console: Console) -> None:
-    t = _table(f"{len(rows)} HTTP transactions", [
-        ("time (UTC)", "text"), ("tcp", "num"), ("request", "wide"), ("status", "text"), ("ms", "num"),
+    t = Listing(f"{len(rows)} HTTP transactions", [
+        ("time (UTC)", "text"), ("tcp", "num"), ("request", "fold"), ("status", "text"), ("ms", "num"),
         ("frames", "text")])
     for r in rows:
         end = r["response_end"] or r["request_end"]
@@ -66,20 +61,18 @@ def http_table(rows: list[dict], console: Console) -> None:
         about += [k for k in ("tls", "incomplete", "gap", "truncated") if r.get(k)]
         st = "-" if r["status"] is None else str(r["status"])
         style = "red" if r["status"] and r["status"] >= 500 else "yellow" if r["status"] and r["status"] >= 400 else None
-        t.add_row(utc(r["request_time"] or r["response_time"]), str(r["conn_id"]),
-                  _text(f"{r['method'] or '?'} {r['uri'] or '?'}", ", ".join(map(str, about))),
-                  st, ms(lat), f"{frames(r['request_frames'])} → {frames(r['response_frames'])}", style=style)
-    console.print(t)
+        request = (visible(f"{r['method'] or '?'} {r['uri'] or '?'}"), visible(", ".join(map(str, about))))
+        t.add([utc(r["request_time"] or r["response_time"]), str(r["conn_id"]), request, st, ms(lat),
+               f"{frames(r['request_frames'])} → {frames(r['response_frames'])}"], style)
+    t.print(console)
 
 
 def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
-    t = _table(f"{len(rows)} SQL statements", [
-        ("time (UTC)", "text"), ("tcp", "num"), ("statement", "wide"), ("result", "text"), ("ms", "num"),
+    t = Listing(f"{len(rows)} SQL statements", [
+        ("time (UTC)", "text"), ("tcp", "num"), ("statement", "fold"), ("result", "text"), ("ms", "num"),
         ("frames", "text")])
     for r in rows:
-        sql = " ".join((r["sql"] or "").split())
-        if len(sql) > width:
-            sql = sql[: width - 1] + "…"
+        sql = _shortened(r["sql"], width)
         if r["command"] != "COM_QUERY":  # the command says what a statement without SQL text did
             sql = f"{r['command']} {sql}".rstrip()
         if r["result"] == "error":
@@ -90,22 +83,22 @@ def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
             res = f"ok {r['affected_rows']}"
         else:
             res = "no response"
-        t.add_row(utc(r["request_time"]), str(r["conn_id"]), _text(sql), res, ms(r["latency"]),
-                  f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
-                  style="red" if r["result"] == "error" else None)
-    console.print(t)
+        t.add([utc(r["request_time"]), str(r["conn_id"]), visible(sql), res, ms(r["latency"]),
+               f"{frames(r['request_frames'])} → {frames(r['response_frames'])}"],
+              "red" if r["result"] == "error" else None)
+    t.print(console)
 
 
-def digest_table(rows: list[dict], console: Console) -> None:
+def digest_table(rows: list[dict], console: Console, width: int = 100) -> None:
     """What a person reads first: the statement, how often, how long (ms), how many failed. The rest
     (max, rows, first time, a sample) is in --format json/csv."""
-    t = _table(f"SQL digest: {len(rows)} distinct statements, slowest total first", [
-        ("statement", "wide"), ("count", "num"), ("total ms", "num"), ("mean ms", "num"), ("p95 ms", "num"),
+    t = Listing(f"SQL digest: {len(rows)} distinct statements, slowest total first", [
+        ("statement", "fold"), ("count", "num"), ("total ms", "num"), ("mean ms", "num"), ("p95 ms", "num"),
         ("errors", "num")])
     for r in rows:
-        t.add_row(_text(r["fingerprint"]), f"{r['count']:,}", ms(r["total_latency"]), ms(r["mean_latency"]),
-                  ms(r["p95_latency"]), str(r["errors"]), style="red" if r["errors"] else None)
-    console.print(t)
+        t.add([visible(_shortened(r["fingerprint"], width)), f"{r['count']:,}", ms(r["total_latency"]),
+               ms(r["mean_latency"]), ms(r["p95_latency"]), str(r["errors"])], "red" if r["errors"] else None)
+    t.print(console)
 
 
 def images_table(doc: dict, console: Console) -> None:
