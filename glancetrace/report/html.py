@@ -19,6 +19,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from .safe_text import json_ready, visible_tree
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
@@ -115,25 +117,12 @@ def fmt_int(n) -> str:
 
 # --------------------------------------------------------------------------- JSON embedding
 
-def _clean(x):
-    """Make anything JSON.parse can read: NaN/inf → null, unknown objects → str."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if x is None or isinstance(x, (str, int, float, bool)):
-        return x
-    return str(x)
-
-
 def script_json(obj) -> str:
     """JSON safe inside <script>: no `</script>`, `<!--`, `]]>`, nor JS line separators."""
     try:
         text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
     except ValueError:  # NaN or inf somewhere
-        text = json.dumps(_clean(obj), ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(json_ready(obj), ensure_ascii=False, separators=(",", ":"))
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -622,8 +611,11 @@ def _env() -> jinja2.Environment:
 
 
 def render_html(analysis: dict) -> str:
-    """The whole report as one HTML string (UTF-8 text, no external resources)."""
-    view = build_view(analysis if isinstance(analysis, dict) else {})
+    """The whole report as one HTML string (UTF-8 text, no external resources).
+
+    Every string is made visible first (safe_text): a lone surrogate could not be written as UTF-8,
+    a bidi override would turn an image id around, control characters would hide."""
+    view = build_view(visible_tree(analysis) if isinstance(analysis, dict) else {})
     return _env().get_template("report.html.j2").render(v=view)
 
 
