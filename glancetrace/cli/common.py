@@ -16,7 +16,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
 def run_guarded(group: click.Group) -> int:
     """Run the CLI; bad input ends with a short message and status 2, never a traceback."""
-    sys.stdout = GuardedStdout(sys.stdout)
+    real_stdout = sys.stdout
+    sys.stdout = GuardedStdout(real_stdout)
     try:
         group.main(standalone_mode=False)
         sys.stdout.flush()  # a full disk behind stdout shows here, not as Python's message at exit
@@ -51,6 +52,8 @@ def run_guarded(group: click.Group) -> int:
         _say(f"glancetrace: internal error: {type(e).__name__}: {e}\n"
              "(set GLANCETRACE_DEBUG=1 for the traceback and please report it)")
         return EXIT_UNUSABLE
+    finally:
+        sys.stdout = real_stdout
 
 
 def _say(message: str) -> None:
