@@ -9,6 +9,7 @@ import click
 
 from ..capture.split import SplitInterrupted, split_editcap, split_flows
 from ..errors import UnusableInput
+from ..report.safe_text import visible
 from .common import progress_wanted
 
 HELP = """Cut capture IN into smaller captures named after OUT.
@@ -84,7 +85,7 @@ def command(infile: str, out: str, count: int | None, seconds: int | None, flows
         kept = f"kept the {len(e.kept)} whole piece(s) written before ({e.kept[0]} …)" if e.kept else "nothing kept"
         raise UnusableInput(f"interrupted: removed the piece being written, {kept}") from None
     for w in res.warnings:
-        click.echo(f"glancetrace: warning: {infile}: {w}", err=True)
+        click.echo(visible(f"glancetrace: warning: {infile}: {w}"), err=True)
     if not res.packets:
         for f in res.files:  # empty pieces would only look like a result
             os.remove(f)
