@@ -47,26 +47,32 @@ SGR = re.compile("\x1b\\[[0-9;]*m")  # colours: the only escape sequences glance
 def hostile_pass(draw):
     """Real events, some of whose text fields now hold hostile text."""
     res = copy.copy(real())
-    res.events = list(res.events)
-    targets = [i for i, e in enumerate(res.events) if isinstance(e, (HttpTransaction, SqlStatement))]
-    for i in draw(st.lists(st.sampled_from(targets), min_size=1, max_size=6)):
-        ev = res.events[i] = copy.deepcopy(res.events[i])
-        bad = draw(HOSTILE)
-        if isinstance(ev, HttpTransaction):
-            field = draw(st.sampled_from(["uri", "method", "reason", "response_json", "request_headers"]))
-            if field == "response_json":
-                body = ev.response_body.json
-                ev.response_body.json = {**body, "name": bad} if isinstance(body, dict) else {"name": bad}
-            elif field == "request_headers":
-                ev.request_headers.append((bad, bad))
-            else:
-                setattr(ev, field, bad)
-        else:
-            field = draw(st.sampled_from(["sql", "error_message", "user", "database"]))
-            old = getattr(ev, field) or ""
-            cut = draw(st.integers(0, len(old)))
-            setattr(ev, field, old[:cut] + bad + old[cut:])  # inside the SQL: an image name, a table name
+    texts = [i for i, e in enumerate(res.events) if isinstance(e, (HttpTransaction, SqlStatement))]
+    chosen = draw(st.sets(st.sampled_from(texts), min_size=1, max_size=6))
+    res.events = [draw(hostile_copy(e)) if i in chosen else e for i, e in enumerate(res.events)]
     return res
+
+
+@st.composite
+def hostile_copy(draw, ev):
+    """A copy of an HTTP transaction or SQL statement with hostile text in one of its fields."""
+    ev = copy.deepcopy(ev)
+    bad = draw(HOSTILE)
+    if isinstance(ev, HttpTransaction):
+        field = draw(st.sampled_from(["uri", "method", "reason", "response_json", "request_headers"]))
+        if field == "response_json":
+            body = ev.response_body.json
+            ev.response_body.json = {**body, "name": bad} if isinstance(body, dict) else {"name": bad}
+        elif field == "request_headers":
+            ev.request_headers.append((bad, bad))
+        else:
+            setattr(ev, field, bad)
+    else:
+        field = draw(st.sampled_from(["sql", "error_message", "user", "database"]))
+        old = getattr(ev, field) or ""
+        cut = draw(st.integers(0, len(old)))
+        setattr(ev, field, old[:cut] + bad + old[cut:])  # inside the SQL: an image name, a table name
+    return ev
 
 
 def strings_of(node, path=()):
