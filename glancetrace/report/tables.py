@@ -82,13 +82,15 @@ def write_csv(rows: list[dict], out=None) -> None:
     cols = list(dict.fromkeys(k for r in rows for k in r))
     w = csv.writer(out or sys.stdout, lineterminator="\n")
     w.writerow([csv_cell(c) for c in cols])
-    for r in rows:
-        w.writerow([csv_cell(_cell_text(r.get(c))) for c in cols])
+    w.writerows([_csv_value(r.get(c)) for c in cols] for r in rows)
 
 
-def _cell_text(v):
-    if isinstance(v, (list, dict)):
-        return json.dumps(json_ready(v))
-    if isinstance(v, float) and v != v:
+def _csv_value(v):
+    t = type(v)
+    if t is str:
+        return csv_cell(v)
+    if t is list or t is dict:
+        return json.dumps(v)  # ASCII (escaped), starts with [ or {
+    if t is float and v != v:
         return None
     return v
