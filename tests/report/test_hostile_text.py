@@ -21,7 +21,7 @@ from rich.console import Console
 
 from glancetrace.analysis.analyze import analyze
 from glancetrace.protocols.http import HttpTransaction
-from glancetrace.protocols.mysql import SqlStatement
+from glancetrace.protocols.mysql import SqlStatement, wire
 from glancetrace.report import safe_text, tables, terminal
 from glancetrace.report.html import render_html
 from tests.fuzz.test_analysis_fuzz import real
@@ -68,6 +68,8 @@ def hostile_copy(draw, ev):
         else:
             setattr(ev, field, bad)
     else:
+        # MySQL text comes off the wire as the decoder makes it (wire.text): never with a lone surrogate
+        bad = wire.text(bad.encode("utf-8", "surrogatepass"))
         field = draw(st.sampled_from(["sql", "error_message", "user", "database"]))
         old = getattr(ev, field) or ""
         cut = draw(st.integers(0, len(old)))
