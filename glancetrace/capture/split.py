@@ -21,6 +21,7 @@ the pieces are written uncompressed, as editcap does.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -157,6 +158,28 @@ def _open_reader(path: str) -> CaptureReader:
     return CaptureReader(path)
 
 
+class SplitInterrupted(Exception):
+    """Ctrl-C during a split: the pieces written whole so far (the ones still being written were removed)."""
+
+    def __init__(self, kept: list[str]):
+        super().__init__(f"interrupted: {len(kept)} whole piece(s) kept")
+        self.kept = kept
+
+
+def _interrupted(pieces: list[_Piece] | None) -> SplitInterrupted:
+    """Remove the pieces still open (a cut-off piece would look like a capture that lost its end)."""
+    kept = []
+    for p in pieces or []:
+        if p.f.closed:
+            kept.append(p.path)
+            continue
+        with contextlib.suppress(OSError):
+            p.f.close()
+        with contextlib.suppress(OSError):
+            os.remove(p.path)
+    return SplitInterrupted(kept)
+
+
 def _finish(res: SplitResult, reader: CaptureReader, pieces: list[_Piece]) -> SplitResult:
     for p in pieces:
         p.close()
@@ -229,6 +252,8 @@ def _split_spans(reader: CaptureReader, out: str, count: int, seconds: int,
         if cur is None:  # no packet at all: editcap writes OUT itself, header only
             cur = _Piece(out, pre.start())
             pieces.append(cur)
+    except KeyboardInterrupt:
+        raise _interrupted(pieces) from None
     finally:
         for p in pieces:
             if not p.f.closed:
@@ -327,6 +352,8 @@ def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
         if off < size:
             for _ in reader.packets():
                 pass
+    except KeyboardInterrupt:
+        raise _interrupted(pieces) from None
     finally:
         os.close(fd)
         for p in pieces:
@@ -383,6 +410,8 @@ def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -
         if pieces is None:
             start_blocks = pre.start()
             pieces = [_Piece(flow_piece_name(out, i, k), start_blocks) for i in range(k)]
+    except KeyboardInterrupt:
+        raise _interrupted(pieces) from None
     finally:
         for p in pieces or []:
             if not p.f.closed:

@@ -13,6 +13,7 @@ import click
 from ..errors import UnusableInput
 from ..parallel import plan_captures
 from ..pipeline import Options, PassResult, Pipeline
+from ..report.safe_text import visible
 from .common import progress_wanted
 
 
@@ -128,8 +129,8 @@ def _checked(res: PassResult, captures, quiet: bool) -> PassResult:
     if res.packets == 0:
         raise UnusableInput(f"{', '.join(captures)}: no packets could be read")
     if not quiet:
-        for w in res.warnings:
-            click.echo(f"warning: {w}", err=True)
+        for w in res.warnings:  # a warning can quote the capture
+            click.echo(f"warning: {visible(w)}", err=True)
     return res
 
 

@@ -12,6 +12,7 @@ from ..analysis.analyze import AnalysisOptions, analyze
 from ..analysis.findings import SEVERITY_ORDER
 from ..report import tables, terminal
 from .options import capture_options, output_format_option, phase, pipeline_options, run_pass, secrets_warning
+from .output import output_file
 
 
 def analyse(captures, kw, show_secrets, quiet, slow_sql=1.0) -> dict:
@@ -50,22 +51,19 @@ def command(captures, output, fmt, fail_on, slow_sql, show_secrets, quiet, **kw)
     secrets_warning(show_secrets, quiet)
     doc = analyse(captures, kw, show_secrets, quiet, slow_sql)
     written = None
-    if fmt == "json":
-        if output:
-            with open(output, "w") as f:
-                tables.write_json(doc, f)
-            written = output
-        else:
-            tables.write_json(doc)
+    if fmt == "json" and not output:
+        tables.write_json(doc)
+    elif fmt == "json":
+        with output_file(output) as f:
+            tables.write_json(doc, f)
+        written = output
     else:
         from ..report.html import render_html
-        path = output or default_output(captures)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        written = output or default_output(captures)
         with phase("writing the report", quiet):
             html = render_html(doc)
-        with open(path, "w", encoding="utf-8") as f:
+        with output_file(written) as f:
             f.write(html)
-        written = path
     if not quiet:
         from rich.console import Console
         con = Console(stderr=True)

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 
 import click
 
-from ..capture.split import split_editcap, split_flows
+from ..capture.split import SplitInterrupted, split_editcap, split_flows
 from ..errors import UnusableInput
+from ..report.safe_text import visible
 from .common import progress_wanted
 
 HELP = """Cut capture IN into smaller captures named after OUT.
@@ -74,13 +75,17 @@ def command(infile: str, out: str, count: int | None, seconds: int | None, flows
     except OSError:
         size = 0
     # a bar only where a person watches and the input takes a while
-    with _progress(size, progress_wanted(quiet) and size > 64 << 20) as progress:
-        if flows:
-            res = split_flows(infile, out, flows, progress)
-        else:
-            res = split_editcap(infile, out, count=count or 0, seconds=seconds or 0, progress=progress)
+    try:
+        with _progress(size, progress_wanted(quiet) and size > 64 << 20) as progress:
+            if flows:
+                res = split_flows(infile, out, flows, progress)
+            else:
+                res = split_editcap(infile, out, count=count or 0, seconds=seconds or 0, progress=progress)
+    except SplitInterrupted as e:
+        kept = f"kept the {len(e.kept)} whole piece(s) written before ({e.kept[0]} …)" if e.kept else "nothing kept"
+        raise UnusableInput(f"interrupted: removed the piece being written, {kept}") from None
     for w in res.warnings:
-        click.echo(f"glancetrace: warning: {infile}: {w}", err=True)
+        click.echo(visible(f"glancetrace: warning: {infile}: {w}"), err=True)
     if not res.packets:
         for f in res.files:  # empty pieces would only look like a result
             os.remove(f)

@@ -19,21 +19,10 @@ def command(captures, fmt, digest, show_secrets, quiet, **kw):
     secrets_warning(show_secrets, quiet)
     res = run_pass(list(captures), pipeline_options(kw, want_http=False), quiet, kw.get("dask_address"))
     stmts, hops = statements_once(res)  # a conversation relayed by a proxy (database VIP) counts once
-    if digest:
-        from ..analysis.sql_digest import digest as digest_table
-        df = digest_table(stmts, show_secrets=show_secrets).reset_index()
-        if fmt == "json":
-            # a fingerprint without any latency (COM_QUIT) is null, not NaN, in strict JSON
-            tables.write_json(df.astype(object).where(df.notna(), None).to_dict("records"))
-        elif fmt == "csv":
-            df.to_csv(click.get_text_stream("stdout"), index=False)
-        else:
-            terminal.digest_table(df, Console())
-        return
-    rows = tables.sql_rows(stmts, show_secrets, hops)
+    rows = tables.digest_rows(stmts, show_secrets) if digest else tables.sql_rows(stmts, show_secrets, hops)
     if fmt == "json":
         tables.write_json(rows)
     elif fmt == "csv":
         tables.write_csv(rows)
     else:
-        terminal.sql_table(rows, Console())
+        (terminal.digest_table if digest else terminal.sql_table)(rows, Console())

@@ -12,128 +12,32 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
+from .safe_text import json_ready, visible_tree
+from .timeline import timeline
+from .values import dict_ as _dict
+from .values import fmt_bytes, fmt_duration, fmt_int, fmt_offset, fmt_utc
+from .values import list_ as _list
+from .values import num as _num
+from .values import str_ as _str
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 
-# Timeline geometry, in SVG user units (the SVG scales to the page width).
-TL_WIDTH = 1200
-TL_GUTTER = 150  # lane labels
-TL_RIGHT = 16
-TL_AXIS = 26
-TL_STATUS_H = 26
-TL_ROW_H = 16
-TL_ROW_GAP = 4
-TL_LANE_PAD = 6
-TL_SQL_H = 34
-TL_MAX_ROWS = 8  # stacked rows per lane before bars are allowed to overlap
-
-LANES = [
-    ("keystone", "client → Keystone"),
-    ("glance", "client → Glance API"),
-    ("swift", "Glance → Swift"),
-    ("other", "other HTTP"),
-]
-
-
-# --------------------------------------------------------------------------- defensive readers
-
-def _dict(x) -> dict:
-    return x if isinstance(x, dict) else {}
-
-
-def _list(x) -> list:
-    return list(x) if isinstance(x, (list, tuple)) else []
-
-
-def _num(x) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(x) else None
-
-
-def _str(x) -> str:
-    return "" if x is None else str(x)
-
-
-# --------------------------------------------------------------------------- formatting (also jinja filters)
-
-def fmt_utc(ts, with_date: bool = True) -> str:
-    t = _num(ts)
-    if t is None:
-        return "–"
-    try:
-        d = datetime.fromtimestamp(t, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return "–"
-    s = d.strftime("%Y-%m-%d %H:%M:%S." if with_date else "%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
-    return s + "Z" if with_date else s
-
-
-def fmt_offset(ts, t0) -> str:
-    t, z = _num(ts), _num(t0)
-    if t is None or z is None:
-        return ""
-    return f"+{t - z:.3f} s" if t >= z else f"−{z - t:.3f} s"
-
-
-def fmt_duration(seconds) -> str:
-    s = _num(seconds)
-    if s is None:
-        return "–"
-    if abs(s) < 1:
-        return f"{s * 1000:.1f} ms"
-    if abs(s) < 120:
-        return f"{s:.3f} s"
-    return f"{int(s // 60)} min {s % 60:.1f} s"
-
-
-def fmt_bytes(n) -> str:
-    v = _num(n)
-    if v is None:
-        return "–"
-    if v < 1024:
-        return f"{int(v)} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        v /= 1024
-        if v < 1024 or unit == "TiB":
-            return f"{v:.1f} {unit}"
-    return f"{v:.1f} TiB"  # pragma: no cover
-
-
-def fmt_int(n) -> str:
-    v = _num(n)
-    return "–" if v is None else f"{int(v):,}"
-
-
 # --------------------------------------------------------------------------- JSON embedding
-
-def _clean(x):
-    """Make anything JSON.parse can read: NaN/inf → null, unknown objects → str."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if x is None or isinstance(x, (str, int, float, bool)):
-        return x
-    return str(x)
-
 
 def script_json(obj) -> str:
     """JSON safe inside <script>: no `</script>`, `<!--`, `]]>`, nor JS line separators."""
     try:
         text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
     except ValueError:  # NaN or inf somewhere
-        text = json.dumps(_clean(obj), ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(json_ready(obj), ensure_ascii=False, separators=(",", ":"))
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -196,276 +100,6 @@ def _first_ts(analysis: dict) -> float | None:
 
 def _severity_key(f: dict):
     return (SEVERITY_RANK.get(_str(f.get("severity")).lower(), 9), _str(f.get("code")))
-
-
-def _status_class(status) -> str:
-    s = _num(status)
-    if s is None:
-        return "none"
-    if s >= 500:
-        return "s5"
-    if s >= 400:
-        return "s4"
-    if s >= 300:
-        return "s3"
-    return "s2"
-
-
-def _state_class(status: str) -> str:
-    s = status.lower()
-    known = {"queued", "saving", "active", "killed", "deleted", "pending_delete", "deactivated",
-             "uploading", "importing"}
-    return "st-" + s if s in known else "st-other"
-
-
-def _nice_step(span: float, target: int = 8) -> float:
-    raw = span / max(target, 1)
-    if raw <= 0:
-        return 1.0
-    mag = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 5, 10):
-        if raw <= m * mag:
-            return m * mag
-    return 10 * mag
-
-
-class _Scale:
-    def __init__(self, t_start: float, t_end: float):
-        if t_end <= t_start:
-            t_end = t_start + 1.0
-        self.t0, self.t1 = t_start, t_end
-        self.k = (TL_WIDTH - TL_GUTTER - TL_RIGHT) / (t_end - t_start)
-
-    def x(self, t: float) -> float:
-        return round(TL_GUTTER + (t - self.t0) * self.k, 1)
-
-
-def _call_end(c: dict) -> float | None:
-    for k in ("response_end", "response_time", "request_end", "request_time"):
-        v = _num(c.get(k))
-        if v is not None:
-            return v
-    return None
-
-
-def _pack_rows(items: list[tuple[float, float, object]]) -> list[tuple[int, object]]:
-    """Greedy interval packing: each bar gets the first row free at its start."""
-    rows_end: list[float] = []
-    out = []
-    for start, end, payload in sorted(items, key=lambda i: (i[0], i[1])):
-        for r, e in enumerate(rows_end):
-            if e <= start:
-                rows_end[r] = end
-                out.append((r, payload))
-                break
-        else:
-            if len(rows_end) < TL_MAX_ROWS:
-                rows_end.append(end)
-                out.append((len(rows_end) - 1, payload))
-            else:  # too crowded: overlap in the row that frees up first
-                r = min(range(len(rows_end)), key=rows_end.__getitem__)
-                rows_end[r] = max(rows_end[r], end)
-                out.append((r, payload))
-    return out
-
-
-def _timeline(image: dict, calls_by_id: dict, call_index: dict, sql_by_id: dict, sql_index: dict,
-              calls_of_image: dict, sql_of_image: dict, keystone_calls: list, t_first: float | None) -> dict | None:
-    img_id = _str(image.get("id"))
-    my_calls = [calls_by_id[c] for c in map(_str, _list(image.get("calls"))) if c in calls_by_id]
-    seen = {id(c) for c in my_calls}
-    for c in calls_of_image.get(img_id, ()):  # calls that name the image but were not listed on it
-        if id(c) not in seen:
-            my_calls.append(c)
-            seen.add(id(c))
-    my_sql = []
-    sql_seen = set()
-    for c in my_calls:
-        for s in map(_str, _list(c.get("sql"))):
-            if s in sql_by_id and s not in sql_seen:
-                sql_seen.add(s)
-                my_sql.append(sql_by_id[s])
-    for s in sql_of_image.get(img_id, ()):
-        sid = _str(s.get("id"))
-        if sid not in sql_seen:
-            sql_seen.add(sid)
-            my_sql.append(s)
-
-    transitions = [_dict(t) for t in _list(image.get("transitions"))]
-    states = [_dict(s) for s in _list(image.get("states"))]
-    times = []
-    for c in my_calls:
-        times += [t for t in (_num(c.get("request_time")), _call_end(c)) if t is not None]
-    for s in my_sql:
-        times += [t for t in (_num(s.get("request_time")), _num(s.get("response_time"))) if t is not None]
-    times += [t for t in (_num(x.get("time")) for x in transitions) if t is not None]
-    times += [t for s in states for t in (_num(s.get("start")), _num(s.get("end"))) if t is not None]
-    if not times:
-        return None
-    lo, hi = min(times), max(times)
-    # Keystone calls just before or during the image's activity (its token) belong on its timeline.
-    margin = max((hi - lo) * 0.1, 1.0)
-    for c in keystone_calls:
-        if id(c) in seen:
-            continue
-        a, b = _num(c.get("request_time")), _call_end(c)
-        if a is None or b is None:
-            continue
-        if b >= lo - margin and a <= hi:
-            my_calls.append(c)
-            seen.add(id(c))
-            lo = min(lo, a)
-    pad = max((hi - lo) * 0.02, 0.005)
-
-    def draw(sc: _Scale) -> dict:
-        """The geometry of one view of the timeline over sc's time window (what lies outside is left out)."""
-        # axis
-        span = sc.t1 - sc.t0
-        step = _nice_step(span)
-        base = t_first if t_first is not None else sc.t0
-        first_tick = math.ceil((sc.t0 - base) / step) * step + base
-        axis = []
-        t = first_tick
-        decimals = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
-        while t <= sc.t1 + 1e-9 and len(axis) < 40:
-            axis.append({"x": sc.x(t), "label": f"+{t - base:.{decimals}f}s" if t >= base else f"{t - base:.{decimals}f}s"})
-            t += step
-
-        y = TL_AXIS
-        lanes = []
-        # status lane: state bands + transition markers
-        bands = []
-        for s in states:
-            a = _num(s.get("start"))
-            if a is None:
-                continue
-            b = _num(s.get("end"))
-            open_end = b is None
-            b = sc.t1 if open_end else b
-            if b < sc.t0 or a > sc.t1:
-                continue
-            x1, x2 = sc.x(max(a, sc.t0)), sc.x(min(b, sc.t1))
-            status = _str(s.get("status")) or "?"
-            w = max(x2 - x1, 1.5)
-            bands.append({"x": x1, "w": round(w, 2), "status": status, "cls": _state_class(status),
-                          "open": open_end, "label": status if w > len(status) * 6.5 + 8 else "",
-                          "title": f"{status}: {fmt_utc(a)} → {'capture end' if open_end else fmt_utc(b)}"
-                                   f" ({fmt_duration(_num(s.get('seconds')) if _num(s.get('seconds')) is not None else (None if open_end else b - a))})"})
-        lanes.append({"label": "image status", "y": y, "h": TL_STATUS_H, "kind": "status"})
-        status_y = y
-        y += TL_STATUS_H + TL_LANE_PAD
-
-        bars = []
-        for service, label in LANES:
-            group = [c for c in my_calls if (_str(c.get("service")) if _str(c.get("service")) in
-                                             ("keystone", "glance", "swift") else "other") == service]
-            if not group and service in ("swift", "other"):
-                continue
-            items = []
-            for c in group:
-                a = _num(c.get("request_time"))
-                if a is None:
-                    continue
-                b = _call_end(c) or a
-                if b < sc.t0 or a > sc.t1:
-                    continue
-                items.append((a, max(b, a + 1 / sc.k), c))  # at least one unit wide for packing
-            packed = _pack_rows(items)
-            nrows = max([r for r, _ in packed], default=0) + 1
-            h = nrows * (TL_ROW_H + TL_ROW_GAP) + TL_ROW_GAP
-            lanes.append({"label": label, "y": y, "h": h, "kind": service})
-            for r, c in packed:
-                a = _num(c.get("request_time"))
-                b = _call_end(c) or a
-                x1 = sc.x(max(a, sc.t0))
-                w = max(sc.x(min(b, sc.t1)) - x1, 2.0)
-                text = _str(c.get("kind")) or _str(c.get("method"))
-                st = c.get("status")
-                if st is not None:
-                    text = f"{text} {st}"
-                idx = call_index.get(id(c))
-                flags = []
-                if c.get("incomplete"):
-                    flags.append("incomplete")
-                if c.get("gap"):
-                    flags.append("gap in capture")
-                if c.get("encrypted_only"):
-                    flags.append("encrypted, not decrypted")
-                request_line = f"{_str(c.get('method'))} {_str(c.get('uri'))[:160]}"
-                title = "\n".join(filter(None, [
-                    _str(c.get("summary"))[:160],
-                    request_line,
-                    f"status {_str(st) or '–'} {_str(c.get('reason'))}".rstrip(),
-                    f"{fmt_utc(a)} ({fmt_offset(a, t_first)}) latency {fmt_duration(c.get('latency'))}",
-                    f"{len(_list(c.get('sql')))} SQL statements" if _list(c.get("sql")) else "",
-                    ", ".join(flags),
-                ]))
-                bars.append({"x": x1, "y": y + TL_ROW_GAP + r * (TL_ROW_H + TL_ROW_GAP), "w": round(w, 2),
-                             "h": TL_ROW_H, "cls": _status_class(st) + (" incomplete" if c.get("incomplete") else ""),
-                             "label": text if w > len(text) * 6.2 + 6 else "", "title": title,
-                             "idx": idx, "id": _str(c.get("id"))})
-            y += h + TL_LANE_PAD
-
-        # MySQL lane: one tick per statement, merged per pixel so 30,000 statements stay light.
-        lanes.append({"label": "Glance → MySQL", "y": y, "h": TL_SQL_H, "kind": "mysql"})
-        buckets: dict = {}
-        for s in my_sql:
-            a = _num(s.get("request_time"))
-            if a is None or a < sc.t0 or a > sc.t1:
-                continue
-            kind = ("status" if s.get("status_change") else
-                    "error" if s.get("error_code") or s.get("error_message") else "q")
-            key = (round(sc.x(a)), kind)
-            buckets.setdefault(key, []).append(s)
-        ticks = []
-        for (px, kind), group in sorted(buckets.items()):
-            s0 = group[0]
-            lines = []
-            for s in group[:3]:  # the drawer has the rest: keep 30,000 statements' worth of SVG small
-                sc_ = _dict(s.get("status_change"))
-                chg = f" [status → {_str(sc_.get('to'))}]" if sc_ else ""
-                err = f" ERROR {_str(s.get('error_code'))} {_str(s.get('error_message'))[:80]}" if kind == "error" else ""
-                text = _str(s.get("sql")) or _str(s.get("command"))
-                lines.append(f"{_str(s.get('id'))}: {text[:90]}{'…' if len(text) > 90 else ''}{chg}{err}"
-                             f" ({fmt_duration(s.get('latency'))})")
-            if len(group) > 3:
-                lines.append(f"… and {len(group) - 3} more")
-            call_id = _str(s0.get("call_id"))
-            cidx = call_index.get(id(calls_by_id[call_id])) if call_id in calls_by_id else None
-            full = kind in ("status", "error")
-            ticks.append({"x": px, "y": y + (3 if full else 10), "h": TL_SQL_H - (6 if full else 20), "cls": kind,
-                          "title": f"{fmt_utc(_num(s0.get('request_time')))} ({fmt_offset(_num(s0.get('request_time')), t_first)})"
-                                   f" — {len(group)} statement{'s' if len(group) > 1 else ''}\n" + "\n".join(lines),
-                          "sql": " ".join(_str(s.get("id")) for s in group),
-                          "sql_idx": sql_index.get(_str(s0.get("id"))), "call_idx": cidx})
-        y += TL_SQL_H + TL_LANE_PAD
-
-        markers = []
-        for tr in transitions:
-            a = _num(tr.get("time"))
-            if a is None or a < sc.t0 or a > sc.t1:
-                continue
-            failed = bool(tr.get("failed"))
-            status = _str(tr.get("status"))
-            prev = tr.get("previous")
-            markers.append({"x": sc.x(a), "failed": failed, "status": status,
-                            "title": f"{_str(prev) + ' → ' if prev else ''}{status}{' (FAILED)' if failed else ''}"
-                                     f" via {_str(tr.get('source')) or '?'} at {fmt_utc(a)} ({fmt_offset(a, t_first)})"})
-        return {"width": TL_WIDTH, "height": y + 2, "gutter": TL_GUTTER, "plot_right": TL_WIDTH - TL_RIGHT,
-                "lanes": lanes, "bands": bands, "bars": bars, "ticks": ticks, "markers": markers, "axis": axis,
-                "status_y": status_y, "status_h": TL_STATUS_H, "axis_y": TL_AXIS,
-                "start": sc.t0, "end": sc.t1, "n_calls": len(my_calls), "n_sql": len(my_sql)}
-
-    full = draw(_Scale(lo - pad, hi + pad))
-    full["zoom"] = None
-    # A lifecycle of a few ms inside minutes of calls would be a sliver: draw it again, zoomed.
-    f_times = [t for t in (_num(x.get("time")) for x in transitions) if t is not None]
-    if f_times:
-        f_lo, f_hi = min(f_times), max(f_times)
-        f_pad = max((f_hi - f_lo) * 0.25, 0.02)
-        if (f_hi - f_lo) + 2 * f_pad < 0.25 * (hi - lo):
-            full["zoom"] = {**draw(_Scale(f_lo - f_pad, f_hi + f_pad)), "is_zoom": True}
-    return full
 
 
 class _CallLabels(dict):
@@ -542,7 +176,7 @@ def build_view(analysis: dict) -> dict:
             "anchor": f"image-{i}", "raw": im, "transitions": trs,
             "findings": [f for f in finding_sort
                          if _str(f.get("id")) in fids or (iid and _str(f.get("image_id")) == iid)],
-            "timeline": _timeline(im, calls_by_id, call_index, sql_by_id, sql_index,
+            "timeline": timeline(im, calls_by_id, call_index, sql_by_id, sql_index,
                                   calls_of_image, sql_of_image, keystone_calls, t0),
             "open": i < 12,  # beyond a dozen images, timelines unfold on demand
         })
@@ -622,8 +256,11 @@ def _env() -> jinja2.Environment:
 
 
 def render_html(analysis: dict) -> str:
-    """The whole report as one HTML string (UTF-8 text, no external resources)."""
-    view = build_view(analysis if isinstance(analysis, dict) else {})
+    """The whole report as one HTML string (UTF-8 text, no external resources).
+
+    Every string is made visible first (safe_text): a lone surrogate could not be written as UTF-8,
+    a bidi override would turn an image id around, control characters would hide."""
+    view = build_view(visible_tree(analysis) if isinstance(analysis, dict) else {})
     return _env().get_template("report.html.j2").render(v=view)
 
 

@@ -1,4 +1,8 @@
-"""Tables and the end-of-run summary for the terminal (rich)."""
+"""Tables and the end-of-run summary for the terminal (rich).
+
+Cells are rich `Text` made of capture text passed through safe_text.visible: never markup, so
+`[/x]` or `[link=…]` in an image name is printed as it is, and no control character reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,20 @@ import datetime as dt
 
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+from .listing import Listing
+from .safe_text import visible
 
 
 def utc(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    except (OverflowError, OSError, ValueError):  # a damaged pcapng timestamp: year 586524
+        return "?"
 
 
 def ms(sec: float | None) -> str:
@@ -24,21 +34,24 @@ def frames(fr) -> str:
     return "-" if not fr else (str(fr[0]) if fr[0] == fr[1] else f"{fr[0]}-{fr[1]}")
 
 
-def _table(title: str, columns: list[tuple[str, str]]) -> Table:
-    """A light table: numbers and times never wrap; the text columns take the rest, a "wide" one
-    three times as much as a "wrap" one."""
-    t = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD)
-    for name, kind in columns:
-        if kind in ("wrap", "wide"):
-            t.add_column(name, overflow="fold", ratio=3 if kind == "wide" else 1)
-        else:
-            t.add_column(name, no_wrap=True, justify="right" if kind == "num" else "left")
+def _text(main, dim=None, style: str | None = None) -> Text:
+    """A cell: capture text made visible, optionally a dimmed line under it."""
+    t = Text(visible(main), style=style or "")
+    if dim is not None:
+        t.append("\n")
+        t.append(visible(dim), style="dim")
     return t
 
 
+def _shortened(text: str | None, width: int) -> str:
+    """On one line (whitespace folded), cut to `width` characters: the whole text is in JSON and CSV."""
+    s = " ".join((text or "").split())
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
 def http_table(rows: list[dict], console: Console) -> None:
-    t = _table(f"{len(rows)} HTTP transactions", [
-        ("time (UTC)", "text"), ("tcp", "num"), ("request", "wide"), ("status", "text"), ("ms", "num"),
+    t = Listing(f"{len(rows)} HTTP transactions", [
+        ("time (UTC)", "text"), ("tcp", "num"), ("request", "fold"), ("status", "text"), ("ms", "num"),
         ("frames", "text")])
     for r in rows:
         end = r["response_end"] or r["request_end"]
@@ -48,20 +61,18 @@ def http_table(rows: list[dict], console: Console) -> None:
         about += [k for k in ("tls", "incomplete", "gap", "truncated") if r.get(k)]
         st = "-" if r["status"] is None else str(r["status"])
         style = "red" if r["status"] and r["status"] >= 500 else "yellow" if r["status"] and r["status"] >= 400 else None
-        t.add_row(utc(r["request_time"] or r["response_time"]), str(r["conn_id"]),
-                  escape(f"{r['method'] or '?'} {r['uri'] or '?'}") + f"\n[dim]{escape(', '.join(about))}[/]",
-                  st, ms(lat), f"{frames(r['request_frames'])} → {frames(r['response_frames'])}", style=style)
-    console.print(t)
+        request = (visible(f"{r['method'] or '?'} {r['uri'] or '?'}"), visible(", ".join(map(str, about))))
+        t.add([utc(r["request_time"] or r["response_time"]), str(r["conn_id"]), request, st, ms(lat),
+               f"{frames(r['request_frames'])} → {frames(r['response_frames'])}"], style)
+    t.print(console)
 
 
 def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
-    t = _table(f"{len(rows)} SQL statements", [
-        ("time (UTC)", "text"), ("tcp", "num"), ("statement", "wide"), ("result", "text"), ("ms", "num"),
+    t = Listing(f"{len(rows)} SQL statements", [
+        ("time (UTC)", "text"), ("tcp", "num"), ("statement", "fold"), ("result", "text"), ("ms", "num"),
         ("frames", "text")])
     for r in rows:
-        sql = " ".join((r["sql"] or "").split())
-        if len(sql) > width:
-            sql = sql[: width - 1] + "…"
+        sql = _shortened(r["sql"], width)
         if r["command"] != "COM_QUERY":  # the command says what a statement without SQL text did
             sql = f"{r['command']} {sql}".rstrip()
         if r["result"] == "error":
@@ -73,21 +84,23 @@ def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
         else:
             res = "no response"
         back = r.get("back")  # relayed by a proxy (database VIP): front⇄back connection, latency the proxy added
-        t.add_row(utc(r["request_time"]), f"{r['conn_id']}⇄{back['conn_id']}" if back else str(r["conn_id"]),
-                  escape(sql), res, ms(r["latency"]) + (f"+{ms(r['proxy_latency'])}" if back else ""),
-                  f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
-                  style="red" if r["result"] == "error" else None)
-    console.print(t)
+        t.add([utc(r["request_time"]), f"{r['conn_id']}⇄{back['conn_id']}" if back else str(r["conn_id"]),
+               visible(sql), res, ms(r["latency"]) + (f"+{ms(r['proxy_latency'])}" if back else ""),
+               f"{frames(r['request_frames'])} → {frames(r['response_frames'])}"],
+              "red" if r["result"] == "error" else None)
+    t.print(console)
 
 
-def digest_table(df, console: Console) -> None:
-    t = Table(title=f"SQL digest: {len(df)} distinct statements", header_style="bold")
-    cols = [c for c in df.columns]
-    for c in cols:
-        t.add_column(str(c), overflow="fold")
-    for rec in df.itertuples(index=False):
-        t.add_row(*[(f"{v:,.4f}" if isinstance(v, float) else str(v)) for v in rec])
-    console.print(t)
+def digest_table(rows: list[dict], console: Console, width: int = 100) -> None:
+    """What a person reads first: the statement, how often, how long (ms), how many failed. The rest
+    (max, rows, first time, a sample) is in --format json/csv."""
+    t = Listing(f"SQL digest: {len(rows)} distinct statements, slowest total first", [
+        ("statement", "fold"), ("count", "num"), ("total ms", "num"), ("mean ms", "num"), ("p95 ms", "num"),
+        ("errors", "num")])
+    for r in rows:
+        t.add([visible(_shortened(r["fingerprint"], width)), f"{r['count']:,}", ms(r["total_latency"]),
+               ms(r["mean_latency"]), ms(r["p95_latency"]), str(r["errors"])], "red" if r["errors"] else None)
+    t.print(console)
 
 
 def images_table(doc: dict, console: Console) -> None:
@@ -100,8 +113,8 @@ def images_table(doc: dict, console: Console) -> None:
     for im in doc["images"]:
         tr = " → ".join(("✗" if x["failed"] else "") + x["status"] for x in im["transitions"])
         size = "size unknown" if im["size"] is None else f"{int(im['size']):,} bytes"
-        t.add_row(f"{im['id']}\n[dim]{size}, {escape(im['name'] or '-')}[/]",
-                  im["final_status"] or "-", tr, str(len(im["findings"])), style="red" if any(
+        t.add_row(_text(im["id"], f"{size}, {im['name'] or '-'}"),
+                  _text(im["final_status"] or "-"), _text(tr), str(len(im["findings"])), style="red" if any(
                       f["severity"] == "error" and f["image_id"] == im["id"] for f in doc["findings"]) else None)
     console.print(t)
 
@@ -113,16 +126,14 @@ def findings_list(doc: dict, console: Console, limit: int = 20) -> None:
     grid.add_column(justify="right", no_wrap=True, min_width=7)
     grid.add_column()
     for f in doc["findings"][:limit]:
-        text = escape(f["message"])
-        if f.get("wireshark_filter"):
-            text += f"\n[dim]{escape(f['wireshark_filter'])}[/]"
-        grid.add_row(f"[{colour.get(f['severity'], 'white')}]{escape(f['severity'])}[/]", text)
+        grid.add_row(_text(f["severity"], style=colour.get(f["severity"], "white")),
+                     _text(f["message"], f.get("wireshark_filter") or None))
     if len(doc["findings"]) > limit:
-        grid.add_row("", f"… and {len(doc['findings']) - limit} more")
+        grid.add_row("", Text(f"… and {len(doc['findings']) - limit} more"))
     console.print(grid)
 
 
-def summary_paragraph(doc: dict, written: str | None) -> str:
+def summary_paragraph(doc: dict, written: str | None) -> Text:
     s = doc["summary"]
     finals: dict[str, int] = {}
     for im in doc["images"]:
@@ -139,4 +150,4 @@ def summary_paragraph(doc: dict, written: str | None) -> str:
         text += f" The capture lost {s['gaps']['bytes']:,} bytes in {s['gaps']['count']} stream direction(s)."
     if written:
         text += f" Report written to {written}."
-    return text
+    return Text(visible(text))

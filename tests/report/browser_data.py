@@ -157,8 +157,9 @@ def _wrap(b: _Builder, images: list, last: float, tls: list | None = None, extra
                     "statements": len(b.sql), "findings_by_severity": sev},
         "images": images, "calls": b.calls, "sql": b.sql,
         "sql_digest": [{"fingerprint": "SELECT images.id FROM images WHERE images.id = ?", "count": len(b.sql),
-                        "total": sum(lat), "mean": sum(lat) / max(len(lat), 1), "p95": lat[int(len(lat) * 0.95) - 1] if lat else None,
-                        "max": lat[-1] if lat else None, "errors": sum(1 for s in b.sql if s["error_code"])}],
+                        "total_latency": sum(lat), "mean_latency": sum(lat) / max(len(lat), 1),
+                        "p95_latency": lat[int(len(lat) * 0.95) - 1] if lat else None,
+                        "max_latency": lat[-1] if lat else None, "errors": sum(1 for s in b.sql if s["error_code"])}],
         "tokens": b.tokens,
         "tls_sessions": tls if tls is not None else [
             {"conn_id": "tcp9", "client": "127.0.0.1:43000", "server": "127.0.0.1:13292", "sni": "overcloud.example",

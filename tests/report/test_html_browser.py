@@ -208,3 +208,51 @@ def test_real_capture_report_in_the_browser(browser, tmp_path):
             call = next(c for c in a["calls"] if c["id"] == f["call_id"])
             assert page.locator("#drawer").inner_text().count(call["uri"]) >= 1
             assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def stretched(tmp_path_factory):
+    """The failures rig analysis with capture text made to break the layout: unbroken strings thousands of
+    characters long where a name, a URI, a message, a warning, a path and SQL go; a bidi override in an id."""
+    import copy
+    a = copy.deepcopy(real_analysis("failures"))
+    a["images"][0]["name"] = "A" * 3000
+    a["images"][1]["id"] = "\u202e" + a["images"][1]["id"]
+    upload = next(c for c in a["calls"] if c.get("image_id") == a["images"][0]["id"])
+    upload["uri"] = "/v2/images/" + "q" * 3000
+    a["findings"][0]["message"] = "m" * 3000
+    a["summary"]["warnings"] = list(a["summary"].get("warnings") or []) + ["w" * 3000]
+    a["captures"][0]["path"] = "/x" * 1500
+    a["sql"][0]["sql"] = "s" * 3000
+    path = tmp_path_factory.mktemp("stretched") / "stretched.html"
+    path.write_text(render_html(a), encoding="utf-8")
+    return a, path
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_long_text_wraps_and_nothing_overflows_the_window(browser, stretched, width):
+    a, path = stretched
+    with offline_page(browser, path, viewport=(width, 900)) as page:
+        ready(page)
+        for key in ("calls", "sql", "digest"):
+            if not page.locator(f"#tbl-{key}[open]").count():
+                page.click(f"#tbl-{key} > summary")
+        assert wait_until(lambda: page.locator("#tbl-digest tbody tr.row").count() == len(a["sql_digest"]))
+        # the page is never wider than the window: long text wraps, wide tables scroll inside their box
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        # every timeline is whole in its box (at 800 px it is scaled down, not cut off)
+        cut = page.evaluate("() => Array.from(document.querySelectorAll('.tl-wrap'))"
+                            ".filter(d => d.scrollWidth > d.clientWidth + 1).length")
+        assert cut == 0
+        # the URI keeps a readable column (it was squeezed into 74 px, one URI over 9 lines)
+        heads = page.locator("#tbl-calls th")
+        uri = next(heads.nth(i) for i in range(heads.count()) if heads.nth(i).inner_text() == "URI")
+        assert uri.bounding_box()["width"] >= 280
+        page.screenshot(path=str(artifact(f"report-stretched-{width}.png")))
+        # the digest shows its latencies (it showed "–" for total, mean, p95 and max on every row)
+        first = page.locator("#tbl-digest tbody tr.row").first.locator("td")
+        assert all(first.nth(i).inner_text() not in ("–", "") for i in range(1, 6))
+        # an id with a bidi override reads forwards, the override shown as an escape
+        code = page.locator(f'section.image[data-image-id="\\\\u202e{a["images"][1]["id"][1:]}"] code.imgid')
+        assert code.inner_text() == "\\u202e" + a["images"][1]["id"][1:]
+        assert page.errors == []

@@ -344,7 +344,7 @@
     { title: 'latency', num: true, value: function (s) { return dur(s.latency); }, sort: function (s) { return num(s.latency); } },
     { title: 'rows', num: true, value: function (s) { return s.affected_rows !== null && s.affected_rows !== undefined ? str(s.affected_rows) : str(s.rows); } },
     { title: 'SQL', cls: 'sqltext', value: function (s) { var t = s._missing ? '(statement not in capture)' : str(s.sql || s.command); return t.length > 180 ? t.slice(0, 180) + '…' : t; } },
-    { title: 'error', render: function (s) { return s.error_code || s.error_message ? el('span', { class: 'st s5' }, str(s.error_code) + ' ' + str(s.error_message)) : (s.status_change ? el('span', { class: 'st s3' }, 'status → ' + str(obj(s.status_change).to)) : ''); } }
+    { title: 'error', cls: 'wrap', render: function (s) { return s.error_code || s.error_message ? el('span', { class: 'st s5' }, str(s.error_code) + ' ' + str(s.error_message)) : (s.status_change ? el('span', { class: 'st s3' }, 'status → ' + str(obj(s.status_change).to)) : ''); } }
   ];
   var specs = {
     calls: {
@@ -353,15 +353,15 @@
       cols: [
         { title: 'time', render: function (c) { return timeCell(c.request_time); }, sort: function (c) { return num(c.request_time); } },
         { title: 'service', value: function (c) { return str(c.service) + (c.kind ? ' · ' + c.kind : ''); } },
-        { title: 'method', value: function (c) { return str(c.method); } },
+        { title: 'method', cls: 'wrap', value: function (c) { return str(c.method); } },
         { title: 'URI', cls: 'uri', value: function (c) { return str(c.uri); } },
         { title: 'status', render: function (c) { return el('span', { class: 'st ' + statusClass(c.status) }, c.status === null || c.status === undefined ? '—' : str(c.status)); }, sort: function (c) { return num(c.status); } },
         { title: 'latency', num: true, value: function (c) { return dur(c.latency); }, sort: function (c) { return num(c.latency); } },
         { title: 'req', num: true, value: function (c) { return bytes(c.request_body_size); }, sort: function (c) { return num(c.request_body_size); } },
         { title: 'resp', num: true, value: function (c) { return bytes(c.response_body_size); }, sort: function (c) { return num(c.response_body_size); } },
         { title: 'SQL', num: true, value: function (c) { return arr(c.sql).length || ''; }, sort: function (c) { return arr(c.sql).length; } },
-        { title: 'image', render: function (c) { return imageLink(c.image_id); }, sort: function (c) { return str(c.image_id); } },
-        { title: 'client → server', value: function (c) { return str(c.client) + ' → ' + str(c.server) + (c.tls ? ' 🔒' : ''); } },
+        { title: 'image', cls: 'wrap', render: function (c) { return imageLink(c.image_id); }, sort: function (c) { return str(c.image_id); } },
+        { title: 'client → server', cls: 'wrap', value: function (c) { return str(c.client) + ' → ' + str(c.server) + (c.tls ? ' 🔒' : ''); } },
         { title: '', value: function (c) { return [c.incomplete ? 'incomplete' : '', c.gap ? 'gap' : ''].filter(Boolean).join(' '); } }
       ]
     },
@@ -372,13 +372,13 @@
         { title: 'time', render: function (s) { return timeCell(s.request_time); }, sort: function (s) { return num(s.request_time); } },
         { title: 'id', value: function (s) { return str(s.id); } },
         { title: 'conn', value: function (s) { return str(s.conn_id) + (s.back ? '⇄' + str(obj(s.back).conn_id) : ''); } },
-        { title: 'op', value: function (s) { return str(s.operation || s.command) + (s.table ? ' ' + s.table : ''); } },
+        { title: 'op', cls: 'wrap', value: function (s) { return str(s.operation || s.command) + (s.table ? ' ' + s.table : ''); } },
         { title: 'SQL', cls: 'sqltext', value: function (s) { var t = str(s.sql || s.command); return t.length > 200 ? t.slice(0, 200) + '…' : t; } },
         { title: 'latency', num: true, value: function (s) { return dur(s.latency); }, sort: function (s) { return num(s.latency); } },
         { title: 'rows', num: true, value: function (s) { return s.affected_rows !== null && s.affected_rows !== undefined ? str(s.affected_rows) : str(s.rows); } },
-        { title: 'error / change', render: SQL_COLS_SHORT[5].render },
+        { title: 'error / change', cls: 'wrap', render: SQL_COLS_SHORT[5].render },
         { title: 'call', render: function (s) { return s.call_id ? callLink(callIdx[str(s.call_id)], s.call_id) : ''; } },
-        { title: 'image', render: function (s) { return imageLink(s.image_id); } }
+        { title: 'image', cls: 'wrap', render: function (s) { return imageLink(s.image_id); } }
       ]
     },
     digest: {
@@ -386,10 +386,10 @@
       cols: [
         { title: 'normalised statement', cls: 'sqltext', value: function (g) { return str(g.fingerprint); } },
         { title: 'count', num: true, value: function (g) { return str(g.count); }, sort: function (g) { return num(g.count); } },
-        { title: 'total', num: true, value: function (g) { return dur(g.total); }, sort: function (g) { return num(g.total); } },
-        { title: 'mean', num: true, value: function (g) { return dur(g.mean); }, sort: function (g) { return num(g.mean); } },
-        { title: 'p95', num: true, value: function (g) { return dur(g.p95); }, sort: function (g) { return num(g.p95); } },
-        { title: 'max', num: true, value: function (g) { return dur(g.max); }, sort: function (g) { return num(g.max); } },
+        { title: 'total', num: true, value: function (g) { return dur(g.total_latency); }, sort: function (g) { return num(g.total_latency); } },
+        { title: 'mean', num: true, value: function (g) { return dur(g.mean_latency); }, sort: function (g) { return num(g.mean_latency); } },
+        { title: 'p95', num: true, value: function (g) { return dur(g.p95_latency); }, sort: function (g) { return num(g.p95_latency); } },
+        { title: 'max', num: true, value: function (g) { return dur(g.max_latency); }, sort: function (g) { return num(g.max_latency); } },
         { title: 'errors', num: true, value: function (g) { return str(g.errors); }, sort: function (g) { return num(g.errors); } }
       ]
     },
@@ -398,8 +398,8 @@
       cols: [
         { title: 'time', render: function (t) { return timeCell(t.time); }, sort: function (t) { return num(t.time); } },
         { title: 'kind', value: function (t) { return str(t.kind); } },
-        { title: 'user', value: function (t) { return str(t.user); } },
-        { title: 'project', value: function (t) { return str(t.project); } },
+        { title: 'user', cls: 'wrap', value: function (t) { return str(t.user); } },
+        { title: 'project', cls: 'wrap', value: function (t) { return str(t.project); } },
         { title: 'result', value: function (t) { return str(t.result); } },
         { title: 'status', render: function (t) { return el('span', { class: 'st ' + statusClass(t.status) }, str(t.status)); } },
         { title: 'expires', value: function (t) { return typeof t.expires === 'number' ? utc(t.expires, true) : str(t.expires); } },
@@ -411,10 +411,10 @@
       cols: [
         { title: 'connection', value: function (t) { return str(t.conn_id); } },
         { title: 'client → server', value: function (t) { return str(t.client) + ' → ' + str(t.server); } },
-        { title: 'SNI', value: function (t) { return str(t.sni); } },
+        { title: 'SNI', cls: 'wrap', value: function (t) { return str(t.sni); } },
         { title: 'version', value: function (t) { return str(t.version); } },
-        { title: 'cipher', value: function (t) { return str(t.cipher); } },
-        { title: 'decrypted', render: function (t) { return t.decrypted ? el('span', { class: 'tag ok' }, 'yes') : el('span', { class: 'tag bad' }, 'no' + (t.why_not ? ': ' + t.why_not : '')); } },
+        { title: 'cipher', cls: 'wrap', value: function (t) { return str(t.cipher); } },
+        { title: 'decrypted', cls: 'wrap', render: function (t) { return t.decrypted ? el('span', { class: 'tag ok' }, 'yes') : el('span', { class: 'tag bad' }, 'no' + (t.why_not ? ': ' + t.why_not : '')); } },
         { title: 'up', num: true, value: function (t) { return bytes(t.bytes_up); }, sort: function (t) { return num(t.bytes_up); } },
         { title: 'down', num: true, value: function (t) { return bytes(t.bytes_down); }, sort: function (t) { return num(t.bytes_down); } },
         { title: 'start', render: function (t) { return timeCell(t.start); }, sort: function (t) { return num(t.start); } },
