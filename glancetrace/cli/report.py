@@ -1,4 +1,4 @@
-"""`glancetrace report`: the self-contained HTML timeline (or the whole analysis as JSON)."""
+"""`glancetrace report`: the self-contained HTML timeline (or the whole analysis as JSON, or Markdown for a ticket)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from ..analysis.analyze import AnalysisOptions, analyze
 from ..analysis.findings import SEVERITY_ORDER
 from ..report import tables, terminal
+from ..report.markdown import write_markdown
 from .options import capture_options, output_format_option, phase, pipeline_options, run_pass, secrets_warning
 from .output import output_file
 
@@ -42,8 +43,8 @@ def default_output(captures) -> str:
                     "filters as evidence). Several captures of one incident go on one timeline.")
 @capture_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Where to write (default: reports/<capture>.html, or stdout for --format json).")
-@output_format_option(["html", "json"], "html")
+              help="Where to write (default: reports/<capture>.html, or stdout for --format json and md).")
+@output_format_option(["html", "json", "md"], "html")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
               help="Exit 1 when a finding of this severity or worse was made.")
 @click.option("--slow-sql", type=float, default=1.0, show_default=True, help="Seconds above which SQL is slow.")
@@ -51,12 +52,14 @@ def command(captures, output, fmt, fail_on, slow_sql, show_secrets, quiet, **kw)
     secrets_warning(show_secrets, quiet)
     doc = analyse(captures, kw, show_secrets, quiet, slow_sql)
     written = None
-    if fmt == "json" and not output:
-        tables.write_json(doc)
-    elif fmt == "json":
-        with output_file(output) as f:
-            tables.write_json(doc, f)
-        written = output
+    if fmt in ("json", "md"):
+        write = tables.write_json if fmt == "json" else write_markdown
+        if output:
+            with output_file(output) as f:
+                write(doc, f)
+            written = output
+        else:
+            write(doc, sys.stdout)
     else:
         from ..report.html import render_html
         written = output or default_output(captures)

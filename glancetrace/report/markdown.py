@@ -14,7 +14,7 @@ from typing import TextIO
 from ..analysis.story import stories
 from .safe_text import visible
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")
 
 
 def md_text(s) -> str:
