@@ -4,13 +4,13 @@ import sys
 
 import pytest
 
+from glancetrace.hashing import BackgroundHashing
 from glancetrace.pipeline import Options, Pipeline
-from glancetrace.protocols.http import digests
 from tests.support.rig import capture
 
 
 def test_a_pass_shortens_the_switch_interval_and_restores_it():
-    """The hashing thread needs the GIL back quickly during a pass (protocols/http/digests.py);
+    """The hashing thread needs the GIL back quickly during a pass (glancetrace/hashing.py);
     the process's own setting is restored afterwards, even when the pass fails."""
     old = sys.getswitchinterval()
     sys.setswitchinterval(0.004)
@@ -18,12 +18,12 @@ def test_a_pass_shortens_the_switch_interval_and_restores_it():
         seen = []
         pipe = Pipeline(Options())
         run_one = pipe._run_one
-        pipe._run_one = lambda path, progress: (seen.append(sys.getswitchinterval()), run_one(path, progress))
+        pipe._run_one = lambda *a: (seen.append(sys.getswitchinterval()), run_one(*a))
         pipe.run([capture("failures")])
         assert seen and all(s <= 0.0005 for s in seen)
         assert sys.getswitchinterval() == pytest.approx(0.004)
         with pytest.raises(RuntimeError):
-            with digests.responsive_gil():
+            with BackgroundHashing():
                 raise RuntimeError
         assert sys.getswitchinterval() == pytest.approx(0.004)
     finally:

@@ -15,9 +15,12 @@ import pandas as pd
 from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
+from ..protocols.tls.events import TlsSession
 from . import correlate
-from .merge import dedupe_across_captures
 from .calls import Call, build_calls
+from .document import analysis_dict
+from .evidence import event_frames
+from .merge import dedupe_across_captures
 from .findings import STUCK_STATES, Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
 
@@ -36,10 +39,13 @@ class AnalysisOptions:
 class SqlRow:
     id: str
     stmt: SqlStatement
-    capture: int
     meaning: Any  # glance_sql.GlanceSql
     service: str = "other"
     call_id: str | None = None
+
+    @property
+    def capture(self) -> int:
+        return self.stmt.capture
 
 
 @dataclass
@@ -50,49 +56,30 @@ class Analysis:
     sql: list[SqlRow] = field(default_factory=list)
     images: list[Image] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    tls_sessions: list = field(default_factory=list)
+    tls_sessions: list[TlsSession] = field(default_factory=list)
     handshakes: list[MysqlHandshake] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from .document import analysis_dict
         return analysis_dict(self)
 
 
-def _cap(ev) -> int:
-    return getattr(ev, "capture", 0)
-
-
-def filter_for(conn_id: int | None, frames: list[int]) -> str:
-    fs = [f for f in frames if f]
-    parts = []
-    if conn_id is not None:
-        parts.append(f"tcp.stream eq {conn_id}")
-    if fs:
-        lo, hi = min(fs), max(fs)
-        parts.append(f"frame.number == {lo}" if lo == hi else f"frame.number >= {lo} && frame.number <= {hi}")
-    return " && ".join(parts)
-
-
 def call_frames(call: Call) -> list[int]:
-    t = call.tx
-    return [f for fr in (t.request_frames, t.response_frames) if fr for f in fr]
+    return event_frames(call.tx)
 
 
 def sql_frames(row: SqlRow) -> list[int]:
-    s = row.stmt
-    return [f for fr in (s.request_frames, s.response_frames) if fr for f in fr]
+    return event_frames(row.stmt)
 
 
 def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
     opt = options or AnalysisOptions()
     an = Analysis(result=result, options=opt)
     events = dedupe_across_captures(result.events)
-    an.calls = build_calls([(_cap(e), e) for e in events if isinstance(e, HttpTransaction)])
+    an.calls = build_calls([e for e in events if isinstance(e, HttpTransaction)])
     an.handshakes = [e for e in events if isinstance(e, MysqlHandshake)]
-    an.tls_sessions = sorted((e for e in events if type(e).__name__ == "TlsSession"),
-                             key=lambda t: (_cap(t), t.conn_id))
+    an.tls_sessions = sorted((e for e in events if isinstance(e, TlsSession)), key=lambda t: (t.capture, t.conn_id))
     stmts = sorted((e for e in events if isinstance(e, SqlStatement)), key=lambda s: (s.request_time, s.conn_id))
-    an.sql = [SqlRow(id=f"s{i + 1}", stmt=s, capture=_cap(s), meaning=glance_sql.interpret(s))
+    an.sql = [SqlRow(id=f"s{i + 1}", stmt=s, meaning=glance_sql.interpret(s))
               for i, s in enumerate(stmts)]
     _services_of_connections(an)
     _correlate(an)
@@ -107,7 +94,7 @@ def _services_of_connections(an: Analysis) -> None:
     for hs in an.handshakes:
         db = (hs.database or "").lower()
         if db in ("glance", "keystone"):
-            by_conn.setdefault((_cap(hs), hs.conn_id), Counter())[db] += 1000
+            by_conn.setdefault((hs.capture, hs.conn_id), Counter())[db] += 1000
     for row in an.sql:
         k = row.meaning.kind
         if k in ("glance", "keystone"):
@@ -248,14 +235,13 @@ def _findings(an: Analysis) -> None:
                                f"{_short(redact.redact_sql(s.sql, an.options.show_secrets))}",
                                image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
                                frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
-    undecrypted = [t for t in an.tls_sessions if not getattr(t, "decrypted", False)]
+    undecrypted = [t for t in an.tls_sessions if not t.decrypted]
     if undecrypted:
+        first = undecrypted[0]
         out.append(Finding("info", "tls-encrypted",
                            f"{len(undecrypted)} TLS connection(s) could not be decrypted "
-                           f"({_short(getattr(undecrypted[0], 'why_not', '') or 'no keys given', 80)}); "
-                           f"give --keylog to see inside them",
-                           frames=[f for f in (getattr(undecrypted[0], 'handshake_frames', None) or ()) if f][:2],
-                           conn_id=undecrypted[0].conn_id))
+                           f"({_short(first.why_not or 'no keys given', 80)}); give --keylog to see inside them",
+                           frames=first.handshake_frames, conn_id=first.conn_id, capture=first.capture))
     for f in out:
         if f.conn_id is None and f.call_id:
             f.conn_id = calls[f.call_id].tx.conn_id

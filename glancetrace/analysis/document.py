@@ -9,6 +9,9 @@ from typing import Any
 from .. import __version__
 from ..openstack import redact
 from ..protocols.http.events import BodyInfo
+from ..protocols.tls.events import TlsSession
+from .evidence import event_frames, filter_for
+from .sql_digest import digest as digest_table
 
 
 def _num(x):
@@ -44,8 +47,7 @@ def _json_safe(obj: Any, depth: int = 0) -> Any:
 
 
 def analysis_dict(an) -> dict:
-    from .analyze import call_frames, filter_for, sql_frames
-
+    """`an`: an analyze.Analysis."""
     res = an.result
     show = an.options.show_secrets
     first = min((c.first_ts for c in res.captures if c.first_ts is not None), default=None)
@@ -74,7 +76,7 @@ def analysis_dict(an) -> dict:
             "request_digests": _digests(t.request_body),
             "image_id": c.image_id,
             "frames": {"request": _frames(t.request_frames), "response": _frames(t.response_frames)},
-            "wireshark_filter": filter_for(t.conn_id, call_frames(c)),
+            "wireshark_filter": filter_for(t.conn_id, event_frames(t)),
             "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
             "sql": list(c.sql),
             "request_headers": [list(h) for h in redact.redact_headers(t.request_headers, show)],
@@ -98,7 +100,7 @@ def analysis_dict(an) -> dict:
             "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
             "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
                               if sc is not None else None),
-            "wireshark_filter": filter_for(s.conn_id, sql_frames(r)),
+            "wireshark_filter": filter_for(s.conn_id, event_frames(s)),
             "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
         })
     images = []
@@ -138,8 +140,8 @@ def analysis_dict(an) -> dict:
         "summary": {
             "packets": res.packets, "tcp_segments": res.tcp_segments, "skipped": dict(res.skipped),
             "connections": len(res.connections),
-            "decrypted_connections": sum(1 for t in tls if getattr(t, "decrypted", False)),
-            "encrypted_connections": sum(1 for t in tls if not getattr(t, "decrypted", False)),
+            "decrypted_connections": sum(1 for t in tls if t.decrypted),
+            "encrypted_connections": sum(1 for t in tls if not t.decrypted),
             "gaps": {"count": gap_count, "bytes": gap_bytes},
             "warnings": list(res.warnings), "first_ts": first, "last_ts": last,
             "images": len(an.images), "calls": len(an.calls), "statements": len(an.sql),
@@ -158,21 +160,15 @@ def analysis_dict(an) -> dict:
     }
 
 
-def _tls_dict(t) -> dict:
-    g = lambda k, d=None: _json_safe(getattr(t, k, d))  # noqa: E731
-    return {"conn_id": g("conn_id"), "client": g("client"), "server": g("server"), "sni": g("sni"),
-            "version": g("version"), "cipher": g("cipher_suite") or g("cipher"), "decrypted": g("decrypted", False),
-            "why_not": g("why_not"), "client_random": g("client_random"),
-            "bytes_up": g("app_bytes_up") or g("bytes_up"), "bytes_down": g("app_bytes_down") or g("bytes_down"),
-            "start": g("handshake_start") or g("start"), "end": g("end") or g("last_time"),
-            "frames": g("handshake_frames") or g("frames")}
+def _tls_dict(t: TlsSession) -> dict:
+    return {"conn_id": t.conn_id, "client": t.client, "server": t.server, "sni": t.sni,
+            "version": t.version, "cipher": t.cipher, "decrypted": t.decrypted,
+            "why_not": t.why_not, "client_random": t.client_random,
+            "bytes_up": t.bytes_up, "bytes_down": t.bytes_down,
+            "start": _num(t.handshake_start), "end": _num(t.end), "frames": _frames(t.frames)}
 
 
 def _sql_digest(an) -> list[dict]:
-    try:
-        from .sql_digest import digest as digest_table
-    except ImportError:
-        return []
     df = digest_table([r.stmt for r in an.sql]).reset_index()
     if df is None or len(df) == 0:
         return []

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import deque
 
 from .body import BodySink
+from .digests import Hashing, InlineHashing
 from .events import BodyInfo, HttpTransaction
 from .head import (HEAD_END, REQUEST_LINE, STATUS_LINE, find_request_start, find_status_start,
                    header_map, parse_headers)
@@ -55,8 +56,11 @@ class _Half:
 
 
 class HttpDecoder:
-    def __init__(self, conn_id: int, client: str, server: str, body_cap: int = 1 << 20, tls: bool = False):
+    def __init__(self, conn_id: int, client: str, server: str, body_cap: int = 1 << 20, tls: bool = False,
+                 capture: int = 0, hasher: Hashing | None = None):
         self.conn_id = conn_id
+        self.hasher = hasher or InlineHashing()  # the pipeline hands in one that hashes on another core
+        self.capture = capture
         self.client = client
         self.server = server
         self.body_cap = body_cap
@@ -242,7 +246,8 @@ class HttpDecoder:
         return tx
 
     def _new_tx(self) -> HttpTransaction:
-        return HttpTransaction(conn_id=self.conn_id, client=self.client, server=self.server, tls=self.tls)
+        return HttpTransaction(conn_id=self.conn_id, client=self.client, server=self.server, tls=self.tls,
+                               capture=self.capture)
 
     def _claim(self) -> HttpTransaction:
         """The transaction the next final response answers (FIFO), or a response-only one."""
@@ -349,7 +354,7 @@ class HttpDecoder:
         info.content_type = hm.get("content-type", "")
         info.content_encoding = hm.get("content-encoding", "")
         info.chunked = chunked
-        h.sink = BodySink(info, self.body_cap)
+        h.sink = BodySink(info, self.body_cap, self.hasher)
         h.wire = 0
         if chunked:
             h.state = CHUNK_SIZE

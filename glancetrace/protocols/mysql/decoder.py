@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 
 from . import constants as C
+from ..base import SwitchToTls
 from .events import MysqlHandshake, SqlStatement
 from .framing import CompressedFramer, PlainFramer
 from .values import LongData, read_value, substitute
@@ -61,8 +62,9 @@ class _Pending:
 
 
 class MysqlDecoder:
-    def __init__(self, conn_id: int, client: str, server: str):
-        self.conn_id, self.client, self.server = conn_id, client, server
+    def __init__(self, conn_id: int, client: str, server: str, capture: int = 0):
+        self.conn_id, self.client, self.server, self.capture = conn_id, client, server, capture
+        self.tls = False  # reading the decrypted inside of TLS (after an SSL request)
         self.framers: list = [PlainFramer(), PlainFramer()]
         self.phase = "start"  # start → handshake → command; or tls / inferred command
         self._start_buf = bytearray()  # the server's first bytes, until there are enough to judge
@@ -135,10 +137,9 @@ class MysqlDecoder:
         head = bytes(inner.buf[:4096])
         if len(head) < 6 or head[3] != 0 or head[4] not in (C.COM_QUERY, C.COM_STMT_PREPARE):
             return False
-        ev = SqlStatement(self.conn_id, self.client, self.server, C.COMMANDS[head[4]],
-                          text(head[5:]), inner.bts, request_frames=(inner.bframe, frame),
-                          inferred=self.inferred, database=self.database, user=self.user,
-                          gap=gap, incomplete=True)
+        ev = self._statement(C.COMMANDS[head[4]], text(head[5:]), inner.bts, request_frames=(inner.bframe, frame),
+                             inferred=self.inferred, database=self.database, user=self.user,
+                             gap=gap, incomplete=True)
         ev.notes.append(note)
         self.pending.append(_Pending(ev, head[4]))
         return True
@@ -178,10 +179,15 @@ class MysqlDecoder:
             if self.compressed:
                 caps |= C.CLIENT_COMPRESS
             out.append(MysqlHandshake(self.conn_id, self.client, self.server, ts, (frame, frame),
-                                      capabilities=caps, compressed=self.compressed, inferred=True))
+                                      capabilities=caps, compressed=self.compressed, inferred=True,
+                                      capture=self.capture))
         return out
 
     # -- plumbing ---------------------------------------------------------------
+
+    def _statement(self, command: str, sql: str | None, ts: float, **kw) -> SqlStatement:
+        return SqlStatement(self.conn_id, self.client, self.server, command, sql, ts,
+                            tls=self.tls, capture=self.capture, **kw)
 
     def _note(self, msg: str) -> None:
         if len(self.notes) < 50:
@@ -636,9 +642,8 @@ class MysqlDecoder:
             return
         if self.resync[1] and self.pending:
             self._flush_pending(incomplete=True)
-        ev = SqlStatement(self.conn_id, self.client, self.server, name, None, fts,
-                          request_frames=(ff, lf), inferred=self.inferred,
-                          database=self.database, user=self.user)
+        ev = self._statement(name, None, fts, request_frames=(ff, lf), inferred=self.inferred,
+                             database=self.database, user=self.user)
         try:
             self._request(code, ev, p)
         except (Short, IndexError, ValueError) as e:
@@ -794,9 +799,9 @@ class MysqlDecoder:
         n = len(p)
         h = p[0] if n else -1
         if hs is None:
-            hs = self.hs = MysqlHandshake(self.conn_id, self.client, self.server, fts, (ff, lf))
+            hs = self.hs = MysqlHandshake(self.conn_id, self.client, self.server, fts, (ff, lf), capture=self.capture)
             if h == 0xFF:  # refused before the greeting (host not allowed, too many connections)
-                ev = SqlStatement(self.conn_id, self.client, self.server, "COM_CONNECT", None, fts)
+                ev = self._statement("COM_CONNECT", None, fts)
                 self._err(ev, p)
                 hs.result, hs.error_code, hs.error_message = "error", ev.error_code, ev.error_message
                 self._end_handshake(lf)
@@ -811,7 +816,7 @@ class MysqlDecoder:
                 self.compressed = hs.compressed = True
                 self.framers = [CompressedFramer(), CompressedFramer()]
         elif h == 0xFF:
-            ev = SqlStatement(self.conn_id, self.client, self.server, "COM_CONNECT", None, fts)
+            ev = self._statement("COM_CONNECT", None, fts)
             self._err(ev, p)
             hs.result, hs.error_code, hs.error_message = "error", ev.error_code, ev.error_message
             self._end_handshake(lf)
@@ -832,15 +837,16 @@ class MysqlDecoder:
 
     def _end_handshake(self, lf) -> None:
         self.phase = "command"
-        if not self.hs_done:  # a login inside TLS ends the handshake reported at the SSL request
+        if not self.hs_done:
             self.hs_done = True
             self.out.append(self.hs)
 
     def inside_tls(self) -> "MysqlDecoder":
-        """The TLS after the SSL request could be decrypted: its bytes come back here, starting
-        with the client's login (the greeting was in clear).  The handshake event, reported
-        at the SSL request, is completed in place (user, result)."""
+        """The TLS after the SSL request (`SwitchToTls`) could be decrypted: its bytes come back
+        here, starting with the client's login (the greeting was in clear), which completes the
+        handshake (user, result)."""
         self.phase = "handshake"
+        self.tls = True
         self.framers = [PlainFramer(), PlainFramer()]
         hs = self.hs
         if hs is not None:
@@ -901,8 +907,12 @@ class MysqlDecoder:
             hs.ssl = True
             hs.result = None
             hs.notes.append(_TLS_OPAQUE)
-            self._end_handshake(lf)
+            # the handshake event waits for the login inside TLS, or for the close when the TLS
+            # stays opaque: events do not change once emitted
             self.phase = "tls"
+            if not self.tls:
+                self.out.append(SwitchToTls(self.conn_id, self.client, self.server, lts, lf,
+                                            capture=self.capture))
             return
         user, pos = cstring(p, pos)
         hs.user = self.user = text(user)

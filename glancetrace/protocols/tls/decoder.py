@@ -61,8 +61,8 @@ class _Dir:
 
 class TlsDecoder:
     def __init__(self, conn_id: int, client: str, server: str, keys=None,
-                 inner: Callable[[], object] | None = None):
-        self.s = TlsSession(conn_id, client, server)
+                 inner: Callable[[], object] | None = None, capture: int = 0):
+        self.s = TlsSession(conn_id, client, server, capture=capture)
         self.keys = keys
         self.inner_factory = inner
         self.inner = None
@@ -596,10 +596,7 @@ class TlsDecoder:
                 self._pass_on(ev)
 
     def _pass_on(self, events: list) -> None:
-        for e in events:
-            if hasattr(e, "tls"):
-                e.tls = True
-        self.out.extend(events)
+        self.out.extend(events)  # the inner decoder was made knowing it reads decrypted TLS
 
     # -- end -----------------------------------------------------------------------
 
