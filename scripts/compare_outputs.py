@@ -59,6 +59,7 @@ def captures() -> list[tuple[str, pathlib.Path, list[str]]]:
 
 
 def run_one(runner, cli, args: list[str], html_path: pathlib.Path | None) -> str:
+    sys.argv = ["glancetrace", *args]  # the report quotes its command line
     result = runner.invoke(cli, args, catch_exceptions=True)
     text = result.stdout
     if html_path is not None and html_path.exists():
