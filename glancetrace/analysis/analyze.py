@@ -21,7 +21,8 @@ from .calls import Call, build_calls
 from .document import analysis_dict
 from .evidence import event_frames
 from .merge import dedupe_across_captures
-from .findings import STUCK_STATES, Finding, http_status_finding, human_bytes, sort_findings
+from ..openstack.image_status import IN_PROGRESS
+from .findings import Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
 
 IMAGE_FIELDS = ("name", "size", "checksum", "os_hash_algo", "os_hash_value", "disk_format",
@@ -187,7 +188,7 @@ def _findings(an: Analysis) -> None:
         label = f"image {img.name!r} ({img.id})" if img.name else f"image {img.id}"
         final = img.final_status
         last = img.effective[-1] if img.effective else None
-        if final in STUCK_STATES and last is not None:
+        if final in IN_PROGRESS and last is not None:
             sev = "warning" if final == "queued" else "error"
             if final != "queued":
                 why = "the upload or import never finished"

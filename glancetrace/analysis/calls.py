@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..openstack import keystone
-from ..openstack.calls import ServiceMap, classify_http, service_of
+from ..openstack.services import ServiceMap, classify_http, service_of
 from ..protocols.http.events import HttpTransaction
 
 SERVICE_OF_TYPE = {"identity": "keystone", "image": "glance", "object-store": "swift"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-STUCK_STATES = {"queued", "saving", "importing", "uploading"}
 
 
 @dataclass

@@ -19,9 +19,12 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from ..analysis.findings import SEVERITY_ORDER
+from ..openstack.image_status import IMAGE_STATUSES
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+SEVERITY_RANK = SEVERITY_ORDER  # the analysis's one severity scale
 
 # Timeline geometry, in SVG user units (the SVG scales to the page width).
 TL_WIDTH = 1200
@@ -213,9 +216,7 @@ def _status_class(status) -> str:
 
 def _state_class(status: str) -> str:
     s = status.lower()
-    known = {"queued", "saving", "active", "killed", "deleted", "pending_delete", "deactivated",
-             "uploading", "importing"}
-    return "st-" + s if s in known else "st-other"
+    return "st-" + s if s in IMAGE_STATUSES else "st-other"
 
 
 def _nice_step(span: float, target: int = 8) -> float:

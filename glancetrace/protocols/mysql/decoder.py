@@ -17,7 +17,7 @@ from . import constants as C
 from .commands import _Commands
 from .events import MysqlHandshake, SqlStatement
 from .framing import CompressedFramer, PlainFramer
-from .handshake import _Handshake
+from .login import _Handshake
 from .prepared import _PreparedStatements
 from .results import _Results
 from .state import _Pending, _Prepared
@@ -25,7 +25,7 @@ from .wire import text
 
 
 class MysqlDecoder(_Handshake, _Commands, _PreparedStatements, _Results):
-    """One connection; its parts live in handshake.py, commands.py, prepared.py and results.py."""
+    """One connection; its parts live in login.py, commands.py, prepared.py and results.py."""
 
     def __init__(self, conn_id: int, client: str, server: str, capture: int = 0):
         self.conn_id, self.client, self.server, self.capture = conn_id, client, server, capture
