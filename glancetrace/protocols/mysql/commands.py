@@ -13,12 +13,6 @@ class _Commands:
     """Part of MysqlDecoder (decoder.py): reading requests."""
 
     def _client_packet(self, seq, p, ff, fts, lf, lts) -> None:
-        if self.phase == "handshake":
-            try:
-                self._client_handshake(seq, p, ff, fts, lf, lts)
-            except (Short, IndexError, ValueError) as e:  # a damaged handshake packet, as for requests
-                self._handshake_damaged("client", ff, e)
-            return
         if seq != 0:
             # auth data of COM_CHANGE_USER or LOCAL INFILE contents: never kept
             if self.pending:

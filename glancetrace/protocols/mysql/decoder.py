@@ -183,7 +183,9 @@ class MysqlDecoder(_Handshake, _Commands, _PreparedStatements, _Results):
             if data is None:
                 return
         for seq, payload, ff, fts, lf, lts in self.framers[d].feed(data, first_frame, first_ts, frame, ts):
-            if d == 0:
+            if self.phase == "handshake":
+                self._handshake_packet(d, seq, payload, ff, fts, lf, lts)
+            elif d == 0:
                 self._client_packet(seq, payload, ff, fts, lf, lts)
             else:
                 self._server_packet(seq, payload, ff, fts, lf, lts)

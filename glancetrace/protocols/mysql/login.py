@@ -48,6 +48,15 @@ class _Handshake:
         elif h == 0x01:
             hs.notes.append(f"auth more data ({n - 1} bytes)")
 
+    def _handshake_packet(self, d: int, seq, p, ff, fts, lf, lts) -> None:
+        try:
+            if d == 0:
+                self._client_handshake(seq, p, ff, fts, lf, lts)
+            else:
+                self._server_handshake(seq, p, ff, fts, lf, lts)
+        except (Short, IndexError, ValueError) as e:  # a damaged handshake packet, as for requests
+            self._handshake_damaged("client" if d == 0 else "server", ff, e)
+
     def _handshake_damaged(self, side: str, frame: int, e: Exception) -> None:
         note = f"malformed {side} handshake packet at frame {frame}: {type(e).__name__}"
         if self.hs is not None:

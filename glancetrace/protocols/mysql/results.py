@@ -18,12 +18,6 @@ class _Results:
     """Part of MysqlDecoder (decoder.py): reading responses."""
 
     def _server_packet(self, seq, p, ff, fts, lf, lts) -> None:
-        if self.phase == "handshake":
-            try:
-                self._server_handshake(seq, p, ff, fts, lf, lts)
-            except (Short, IndexError, ValueError) as e:  # a damaged handshake packet, as for requests
-                self._handshake_damaged("server", ff, e)
-            return
         if not self.pending:
             if len(self.notes) < 50:
                 self.notes.append(f"server packet without request at frame {ff}")
