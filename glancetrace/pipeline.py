@@ -16,7 +16,7 @@ from .capture.link import LINK_NAMES, LinkDecoder
 from .capture.reader import CaptureInfo, CaptureReader
 from .capture.shard import FlowShards
 from .hashing import BackgroundHashing
-from .protocols.base import SwitchToTls
+from .protocols.base import ConnectionEvent, SwitchToTls
 from .protocols.http import HttpDecoder
 from .protocols.mysql import MysqlDecoder
 from .protocols.tls import TlsDecoder
@@ -45,7 +45,7 @@ class Options:
 @dataclass
 class PassResult:
     captures: list[CaptureInfo] = field(default_factory=list)
-    events: list = field(default_factory=list)  # every decoder event, in emission order
+    events: list[ConnectionEvent] = field(default_factory=list)  # every decoder event, in emission order
     connections: list[Connection] = field(default_factory=list)
     packets: int = 0
     tcp_segments: int = 0

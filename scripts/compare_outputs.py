@@ -91,7 +91,7 @@ def main() -> None:
         for cmd in commands:
             html = a.out / "tmp.html" if cmd[0] == "report" and cmd[2] == "html" else None
             args = [*cmd, "-q", "--jobs", "1", *extra, str(cap)] + (["-o", str(html)] if html else [])
-            text = run_one(runner, cli, args, html)
+            text = run_one(runner, cli, args, html).replace(str(a.out), "OUT")  # -o in the quoted command
             (a.out / f"{name}.{'_'.join(c.strip('-') for c in cmd)}.txt").write_text(text, encoding="utf-8")
         print(name, flush=True)
 
