@@ -60,64 +60,9 @@ def analysis_dict(an) -> dict:
                 gap_bytes += d.gap_bytes
     sev = Counter(f.severity for f in an.findings)
     tls = an.tls_sessions
-    calls = []
-    for c in an.calls:
-        t = c.tx
-        calls.append({
-            "id": c.id, "capture": c.capture, "service": c.service, "kind": c.kind, "summary": c.summary,
-            "method": t.method, "uri": t.uri,
-            "status": t.status, "reason": t.reason, "interim": list(t.interim),
-            "client": t.client, "server": t.server, "conn_id": t.conn_id, "tls": bool(t.tls),
-            "encrypted_only": False, "hop": c.hop, "peer": c.peer,
-            "request_time": t.request_first_time, "request_end": t.request_last_time,
-            "response_time": t.response_first_time, "response_end": t.response_last_time,
-            "latency": _num((c.end - c.start) if c.end is not None and c.start is not None else None),
-            "request_body_size": t.request_body.size, "response_body_size": t.response_body.size,
-            "request_digests": _digests(t.request_body),
-            "image_id": c.image_id,
-            "frames": {"request": _frames(t.request_frames), "response": _frames(t.response_frames)},
-            "wireshark_filter": filter_for(t.conn_id, event_frames(t)),
-            "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
-            "sql": list(c.sql),
-            "request_headers": [list(h) for h in redact.redact_headers(t.request_headers, show)],
-            "response_headers": [list(h) for h in redact.redact_headers(t.response_headers, show)],
-            "request_json": _json_safe(redact.redact_json(t.request_body.json, show)),
-            "response_json": _json_safe(redact.redact_json(t.response_body.json, show)),
-            "notes": list(t.notes),
-        })
-    sql = []
-    for r in an.sql:
-        s = r.stmt
-        sc = r.meaning.status_change
-        sql.append({
-            "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
-            "command": s.command, "sql": redact.redact_sql(s.sql, show),
-            "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
-            "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
-            "error_code": s.error_code, "error_message": s.error_message,
-            "frames": {"request": _frames(s.request_frames), "response": _frames(s.response_frames)},
-            "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
-            "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
-            "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
-                              if sc is not None else None),
-            "wireshark_filter": filter_for(s.conn_id, event_frames(s)),
-            "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
-        })
-    images = []
-    for img in an.images:
-        f = img.fields
-        images.append({
-            "id": img.id, "name": img.name, "final_status": img.final_status,
-            **{k: _json_safe(f.get(k)) for k in ("size", "checksum", "os_hash_algo", "os_hash_value",
-                                                  "disk_format", "container_format", "visibility", "protected")},
-            "transitions": [{"status": t.status, "time": t.time, "source": t.source, "sql_id": t.sql_id,
-                             "call_id": t.call_id, "frames": t.frames, "failed": t.failed,
-                             "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
-            "states": img.states(last),
-            "calls": list(img.calls),
-            "sql": list(img.sql),
-            "findings": list(img.findings),
-        })
+    calls = [_call_dict(c, show) for c in an.calls]
+    sql = [_sql_dict(r, show) for r in an.sql]
+    images = [_image_dict(img, last) for img in an.images]
     tokens = []
     for c in an.calls:
         m = c.meaning
@@ -173,3 +118,64 @@ def _sql_digest(an) -> list[dict]:
     if df is None or len(df) == 0:
         return []
     return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]
+
+
+def _call_dict(c, show: bool) -> dict:
+    t = c.tx
+    return {
+        "id": c.id, "capture": c.capture, "service": c.service, "kind": c.kind, "summary": c.summary,
+        "method": t.method, "uri": t.uri,
+        "status": t.status, "reason": t.reason, "interim": list(t.interim),
+        "client": t.client, "server": t.server, "conn_id": t.conn_id, "tls": bool(t.tls),
+        "encrypted_only": False, "hop": c.hop, "peer": c.peer,
+        "request_time": t.request_first_time, "request_end": t.request_last_time,
+        "response_time": t.response_first_time, "response_end": t.response_last_time,
+        "latency": _num((c.end - c.start) if c.end is not None and c.start is not None else None),
+        "request_body_size": t.request_body.size, "response_body_size": t.response_body.size,
+        "request_digests": _digests(t.request_body),
+        "image_id": c.image_id,
+        "frames": {"request": _frames(t.request_frames), "response": _frames(t.response_frames)},
+        "wireshark_filter": filter_for(t.conn_id, event_frames(t)),
+        "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
+        "sql": list(c.sql),
+        "request_headers": [list(h) for h in redact.redact_headers(t.request_headers, show)],
+        "response_headers": [list(h) for h in redact.redact_headers(t.response_headers, show)],
+        "request_json": _json_safe(redact.redact_json(t.request_body.json, show)),
+        "response_json": _json_safe(redact.redact_json(t.response_body.json, show)),
+        "notes": list(t.notes),
+    }
+
+
+def _sql_dict(r, show: bool) -> dict:
+    s = r.stmt
+    sc = r.meaning.status_change
+    return {
+        "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
+        "command": s.command, "sql": redact.redact_sql(s.sql, show),
+        "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
+        "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
+        "error_code": s.error_code, "error_message": s.error_message,
+        "frames": {"request": _frames(s.request_frames), "response": _frames(s.response_frames)},
+        "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
+        "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
+        "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
+                          if sc is not None else None),
+        "wireshark_filter": filter_for(s.conn_id, event_frames(s)),
+        "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
+    }
+
+
+def _image_dict(img, last: float | None) -> dict:
+    f = img.fields
+    return {
+        "id": img.id, "name": img.name, "final_status": img.final_status,
+        **{k: _json_safe(f.get(k)) for k in ("size", "checksum", "os_hash_algo", "os_hash_value",
+                                              "disk_format", "container_format", "visibility", "protected")},
+        "transitions": [{"status": t.status, "time": t.time, "source": t.source, "sql_id": t.sql_id,
+                         "call_id": t.call_id, "frames": t.frames, "failed": t.failed,
+                         "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
+        "states": img.states(last),
+        "calls": list(img.calls),
+        "sql": list(img.sql),
+        "findings": list(img.findings),
+    }
