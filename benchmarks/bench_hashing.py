@@ -2,7 +2,7 @@
 
     python3 benchmarks/bench_hashing.py big200m.pcap [ROUNDS]
 
-The decoder hands image bytes to a thread that hashes them (protocols/http/digests.py).  This times
+The decoder hands image bytes to a thread that hashes them (glancetrace/hashing.py).  This times
 the whole pass (`Pipeline.run`) alternating, in the same process: the GIL switch interval a pass sets
 (0.5 ms) against Python's default (5 ms), each with the hashing batch of 1 MiB (shipped) and of 4 MiB, and the
 pass with hashing switched off (the decoder alone).
@@ -13,16 +13,19 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from contextlib import nullcontext
 
+from glancetrace import hashing
 from glancetrace.pipeline import Options, Pipeline
 from glancetrace.protocols.http import body, digests
 
-REAL_GIL = digests.responsive_gil
 REAL_DIGESTS = body.StreamDigests
+REAL_INTERVAL = hashing.SWITCH_INTERVAL
 
 
 class _NoHashing:
+    def __init__(self, hashing) -> None:
+        pass
+
     def update(self, data) -> None:
         pass
 
@@ -31,10 +34,9 @@ class _NoHashing:
 
 
 def setup(switch: str, batch_mib: int, hashing: bool) -> None:
-    digests.responsive_gil = REAL_GIL if switch == "0.5 ms" else (lambda *a, **k: nullcontext())
-    digests.BATCH = batch_mib << 20
-    digests.MAX_IN_FLIGHT = 16 * digests.BATCH
-    digests._pool = None  # a new thread and queue bound for the new sizes
+    hashing.SWITCH_INTERVAL = REAL_INTERVAL if switch == "0.5 ms" else 0.005
+    digests.BATCH = hashing.BATCH = batch_mib << 20
+    hashing.MAX_IN_FLIGHT = 16 * digests.BATCH  # each pass makes its thread and queue bound anew
     body.StreamDigests = REAL_DIGESTS if hashing else _NoHashing
 
 

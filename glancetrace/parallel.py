@@ -28,9 +28,9 @@ def shard_pass(paths: list[str], options: Options, k: int, n: int) -> PassResult
     return _shipped(Pipeline(replace(options, jobs=1), shard=(k, n)).run(paths))
 
 
-def captures_pass(paths: list[str], options: Options) -> PassResult:
-    """Whole captures in one worker."""
-    return _shipped(Pipeline(replace(options, jobs=1)).run(paths))
+def captures_pass(paths: list[str], options: Options, indexes: list[int]) -> PassResult:
+    """Whole captures in one worker, numbered as in the whole pass (`indexes`)."""
+    return _shipped(Pipeline(replace(options, jobs=1)).run(paths, indexes=indexes))
 
 
 def _shipped(res: PassResult) -> PassResult:
@@ -69,12 +69,13 @@ def _captures_star(args):
 
 
 def run_sharded(paths: list[str], options: Options) -> PassResult:
+    """The pass in `options.jobs` processes."""
     n = options.jobs
     ctx = multiprocessing.get_context("fork")
     bins = plan_captures(paths, n)
     with ctx.Pool(len(bins) if bins else n) as pool:
         if bins:
-            parts = pool.map(_captures_star, [([paths[i] for i in b], options) for b in bins])
+            parts = pool.map(_captures_star, [([paths[i] for i in b], options, b) for b in bins])
             return merge_captures(parts, bins, paths)
         parts = pool.map(_shard_star, [(paths, options, k, n) for k in range(n)])
     return merge_shards(parts)
@@ -88,7 +89,7 @@ def run_on_dask(paths: list[str], options: Options, address: str, shards: int | 
         n = shards or max(1, sum(client.nthreads().values()))
         bins = plan_captures(paths, n)
         if bins:
-            futures = [client.submit(captures_pass, [paths[i] for i in b], options, pure=False) for b in bins]
+            futures = [client.submit(captures_pass, [paths[i] for i in b], options, b, pure=False) for b in bins]
             return merge_captures(client.gather(futures), bins, paths)
         futures = [client.submit(shard_pass, paths, options, k, n, pure=False) for k in range(n)]
         parts = client.gather(futures)
@@ -96,16 +97,17 @@ def run_on_dask(paths: list[str], options: Options, address: str, shards: int | 
 
 
 def merge_captures(parts: list[PassResult], bins: list[list[int]], paths: list[str]) -> PassResult:
-    """Workers' results for whole captures, put back in the order one pass reads the captures."""
+    """Workers' results for whole captures, put back in the order one pass reads the captures
+    (their events already carry the pass's capture numbers)."""
     out = PassResult()
     where = {i: (p, j) for p, b in enumerate(bins) for j, i in enumerate(b)}
-    events: dict[tuple[int, int], list] = defaultdict(list)
-    conns: dict[tuple[int, int], list] = defaultdict(list)
-    for p, part in enumerate(parts):
+    events: dict[int, list] = defaultdict(list)
+    conns: dict[int, list] = defaultdict(list)
+    for part in parts:
         for ev in part.events:
-            events[(p, getattr(ev, "capture", 0))].append(ev)
-        for conn, j in zip(part.connections, part.conn_captures):
-            conns[(p, j)].append(conn)
+            events[ev.capture].append(ev)
+        for conn, i in zip(part.connections, part.conn_captures):
+            conns[i].append(conn)
         out.packets += part.packets
         out.tcp_segments += part.tcp_segments
         out.skipped.update(part.skipped)
@@ -114,11 +116,9 @@ def merge_captures(parts: list[PassResult], bins: list[list[int]], paths: list[s
     for i, path in enumerate(paths):
         p, j = where[i]
         out.captures.append(parts[p].captures[j])
-        for ev in events[(p, j)]:
-            ev.capture = i
-        out.events.extend(events[(p, j)])
-        out.connections.extend(conns[(p, j)])
-        out.conn_captures.extend([i] * len(conns[(p, j)]))
+        out.events.extend(events[i])
+        out.connections.extend(conns[i])
+        out.conn_captures.extend([i] * len(conns[i]))
         out.warnings.extend(w for w in parts[p].warnings if w.startswith(f"{path}: "))
     return out
 
@@ -150,17 +150,7 @@ def merge_shards(parts: list[PassResult]) -> PassResult:
         out.tcp_segments += part.tcp_segments
         out.skipped.update(part.skipped)
         for ev in part.events:
-            cap = getattr(ev, "capture", 0)
-            if hasattr(ev, "conn_id"):
-                ev.conn_id = renumber[(p, cap, ev.conn_id)]
-            out.events.append(ev)
-    out.events.sort(key=lambda ev: (getattr(ev, "capture", 0), getattr(ev, "conn_id", -1), _first_frame(ev)))
+            stream = renumber[(p, ev.capture, ev.conn_id)]
+            out.events.append(ev if stream == ev.conn_id else replace(ev, conn_id=stream))
+    out.events.sort(key=lambda ev: (ev.capture, ev.conn_id, ev.first_frame))
     return out
-
-
-def _first_frame(ev) -> int:
-    for name in ("request_frames", "response_frames", "frames", "handshake_frames"):
-        fr = getattr(ev, name, None)
-        if fr:
-            return fr[0]
-    return 0

@@ -15,6 +15,13 @@ from typing import Callable, Iterable
 from . import sniff
 from .capture.link import LINK_NAMES, LinkDecoder
 from .capture.reader import CaptureInfo, CaptureReader
+from .capture.shard import FlowShards
+from .hashing import BackgroundHashing
+from .protocols.base import ConnectionEvent, SwitchToTls
+from .protocols.http import HttpDecoder
+from .protocols.mysql import MysqlDecoder
+from .protocols.tls import TlsDecoder
+from .protocols.tls.keylog import KeyLog
 from .sniff import Roles
 from .tcp.reassembly import Connection, TcpReassembler
 
@@ -34,13 +41,13 @@ class Options:
     keylog: list[str] = field(default_factory=list)  # NSS key log files
     body_cap: int = 1 << 20  # JSON/text bodies kept up to this many bytes
     offsets: dict[str, float] = field(default_factory=dict)  # capture path → seconds added to its clock
-    jobs: int = 1  # worker processes, each decoding the connections of one shard
+    jobs: int = 1  # worker processes for parallel.run_sharded (a Pipeline is one process)
 
 
 @dataclass
 class PassResult:
     captures: list[CaptureInfo] = field(default_factory=list)
-    events: list = field(default_factory=list)  # every decoder event, in emission order
+    events: list[ConnectionEvent] = field(default_factory=list)  # every decoder event, in emission order
     connections: list[Connection] = field(default_factory=list)
     packets: int = 0
     tcp_segments: int = 0
@@ -80,114 +87,140 @@ class _Collector:
 
 
 class _StartTls(_Collector):
-    """MySQL's SSL request turns the rest of the connection into TLS: a TLS decoder takes over,
-    so the connection is reported with its handshake facts instead of as opaque bytes, and
-    with the key it hands the decrypted bytes back to the MySQL decoder."""
+    """A connection whose decoder may announce that it switches to TLS (MySQL's SSL request):
+    the pipeline then stacks a TLS decoder on it, as Zeek's analyzer tree and Wireshark's
+    dissector tables do, so the connection is reported with its handshake facts instead of
+    as opaque bytes; with the key, the decrypted bytes go back to the first decoder."""
 
-    __slots__ = ("make_tls",)
+    __slots__ = ("make_tls", "below")
 
-    def __init__(self, decoder, sink: list, make_tls):
+    def __init__(self, decoder, sink: list, make_tls: Callable[[Callable[[], object]], object]):
         super().__init__(decoder, sink)
-        self.make_tls = make_tls
+        self.make_tls = make_tls  # inner decoder factory → TLS decoder
+        self.below = None  # the first decoder, until the TLS decoder hands it decrypted bytes
 
     def data(self, direction, payload, ts, frame):
-        super().data(direction, payload, ts, frame)
-        if self.make_tls is not None and getattr(self.decoder, "phase", None) == "tls":
-            self.decoder, self.make_tls = self.make_tls(), None
+        ev = self.decoder.feed(direction, payload, ts, frame)
+        if not ev:
+            return
+        switch = False
+        for e in ev:
+            if type(e) is SwitchToTls:
+                switch = True
+            else:
+                self.sink.append(e)
+        if switch and self.make_tls is not None:
+            below = self.below = self.decoder
+            self.decoder, self.make_tls = self.make_tls(lambda: self._inside(below)), None
             # the ClientHello may share this segment with the SSL request: the TLS decoder
             # skips the plaintext before it
             super().data(direction, payload, ts, frame)
 
+    def _inside(self, below):
+        self.below = None
+        return below.inside_tls()
+
+    def close(self, ts, frame, reason):
+        super().close(ts, frame, reason)
+        if self.below is not None:  # the TLS stayed opaque: the first decoder reports what it saw
+            ev, self.below = self.below.close(ts, frame, reason), None
+            if ev:
+                self.sink.extend(ev)
+
 
 class Pipeline:
+    """One pass.  It owns what the decoders share and hands it to them: the TLS key material
+    (key log files, then the pcapng decryption secrets as the reader meets them) and the
+    hashing of bodies on another core."""
+
     def __init__(self, options: Options | None = None, shard: tuple[int, int] | None = None):
         self.opt = options or Options()
         self.result = PassResult()
-        self._keys = None
         self.shard = shard  # (k, n): decode only the connections that hash to shard k of n
+        self.keys = KeyLog()
+        for path in self.opt.keylog:
+            self.keys.load_file(path)
+        self.hasher = None  # BackgroundHashing during run()
 
     # -- decoder choice ---------------------------------------------------------
 
-    def _http(self, conn: Connection | Roles, tls: bool = False):
-        from .protocols.http import HttpDecoder
-        return HttpDecoder(conn.stream, conn.client, conn.server, body_cap=self.opt.body_cap, tls=tls)
+    def _http(self, conn: Connection | Roles, capture: int, tls: bool = False):
+        return HttpDecoder(conn.stream, conn.client, conn.server, body_cap=self.opt.body_cap, tls=tls,
+                           capture=capture, hasher=self.hasher)
 
-    def _mysql(self, conn: Connection | Roles):
-        from .protocols.mysql import MysqlDecoder
-        return MysqlDecoder(conn.stream, conn.client, conn.server)
-
-    def _tls(self, conn: Connection | Roles, inner: Callable[[], object] | None = None):
+    def _tls(self, conn: Connection | Roles, capture: int, inner: Callable[[], object] | None = None):
         """TLS; its decrypted bytes go to `inner()` (default: HTTP)."""
-        from .protocols.tls import TlsDecoder
-        return TlsDecoder(conn.stream, conn.client, conn.server, keys=self._keylog(),
-                          inner=inner or (lambda: self._http(conn, tls=True)))
+        return TlsDecoder(conn.stream, conn.client, conn.server, keys=self.keys, capture=capture,
+                          inner=inner or (lambda: self._http(conn, capture, tls=True)))
 
-    def _keylog(self):
-        if self._keys is None:
-            from .protocols.tls.keylog import KeyLog
-            self._keys = KeyLog()
-            for path in self.opt.keylog:
-                self._keys.load_file(path)
-        return self._keys
-
-    def _sniffed(self, kind: str, conn: Roles):
+    def _sniffed(self, kind: str, conn: Roles, capture: int):
         """Handler for a connection on an unlisted port once the sniffer knows its protocol."""
         if kind == sniff.HTTP:
-            return _Collector(self._http(conn), self.result.events)
+            return _Collector(self._http(conn, capture), self.result.events)
         if kind == sniff.TLS:
-            return _Collector(self._tls(conn), self.result.events)
-        return self._mysql_handler(conn)
+            return _Collector(self._tls(conn, capture), self.result.events)
+        return self._mysql_handler(conn, capture)
 
-    def _mysql_handler(self, conn: Connection | Roles):
-        mysql = self._mysql(conn)
-        return _StartTls(mysql, self.result.events, lambda: self._tls(conn, inner=mysql.inside_tls))
+    def _mysql_handler(self, conn: Connection | Roles, capture: int):
+        mysql = MysqlDecoder(conn.stream, conn.client, conn.server, capture=capture)
+        return _StartTls(mysql, self.result.events, lambda inner: self._tls(conn, capture, inner=inner))
 
-    def _factory(self, conn: Connection):
+    def _factory(self, conn: Connection, capture: int):
         port = conn.server_port
         o = self.opt
         sink = self.result.events
         if port in o.mysql_ports:
             if not o.want_mysql:
                 return None
-            return self._mysql_handler(conn)
+            return self._mysql_handler(conn, capture)
         if port in o.http_ports:
-            return _Collector(self._http(conn), sink) if o.want_http else None
+            return _Collector(self._http(conn, capture), sink) if o.want_http else None
         if port in o.tls_ports:
-            return _Collector(self._tls(conn), sink) if o.want_http else None
+            return _Collector(self._tls(conn, capture), sink) if o.want_http else None
         if o.sniff_other_ports:
             kinds = frozenset(([sniff.HTTP, sniff.TLS] if o.want_http else [])
                               + ([sniff.MYSQL] if o.want_mysql else []))
-            return sniff.Sniffer(conn, self._sniffed, kinds) if kinds else None
+            return sniff.Sniffer(conn, lambda kind, roles: self._sniffed(kind, roles, capture), kinds) if kinds else None
         return None
 
     # -- the pass ---------------------------------------------------------------
 
-    def run(self, paths: Iterable[str], progress: Callable[[int, int], None] | None = None) -> PassResult:
+    def run(self, paths: Iterable[str], progress: Callable[[int, int], None] | None = None,
+            indexes: list[int] | None = None) -> PassResult:
+        """Decode the captures in order; `indexes` numbers them (default 0, 1, …: a worker
+        given some of a pass's captures numbers them as the whole pass does)."""
         paths = list(paths)
-        if self.opt.jobs > 1 and self.shard is None:
-            from .parallel import run_sharded
-            self.result = run_sharded(paths, self.opt)
-            return self.result
-        from .protocols.http.digests import responsive_gil
-        res = self.result
-        with responsive_gil():
-            for path in paths:
-                self._run_one(path, progress)
-        return res
+        with BackgroundHashing() as self.hasher:
+            for path, index in zip(paths, indexes or range(len(paths))):
+                self._run_one(path, index, progress)
+        self.hasher = None
+        return self.result
 
-    def _run_one(self, path: str, progress) -> None:
+    def _packets(self, reader: CaptureReader, select):
+        """The reader's packets; a pcapng's decryption secrets go to the key log as they are read,
+        before the packets that follow them."""
+        packets = reader.packets(select)
+        if reader.info.format == "pcap":
+            return packets
+        return self._with_secrets(packets, reader.info.tls_keylog)
+
+    def _with_secrets(self, packets, secrets: list[bytes]):
+        seen = 0
+        for packet in packets:
+            if len(secrets) > seen:
+                for text in secrets[seen:]:
+                    self.keys.load_text(text)
+                seen = len(secrets)
+            yield packet
+
+    def _run_one(self, path: str, capture_index: int, progress) -> None:
         res = self.result
-        first_event = len(res.events)
-        capture_index = len(res.captures)
         reader = CaptureReader(path)
         info = reader.info
         res.captures.append(info)
-        if self.opt.want_http:
-            # decryption-secrets blocks are read during the pass; the key log watches the list
-            self._keylog().watch(info.tls_keylog)
         o = self.opt
         ports = set(o.http_ports) | set(o.tls_ports) | set(o.mysql_ports)
-        tcp = self.tcp = TcpReassembler(self._factory, server_ports=ports)
+        tcp = self.tcp = TcpReassembler(lambda conn: self._factory(conn, capture_index), server_ports=ports)
         link = LinkDecoder()
         add = tcp.add
         decode = link.decode
@@ -196,10 +229,9 @@ class Pipeline:
         shift = o.offsets.get(path, 0.0)
         select = None
         if self.shard is not None:
-            from .capture.shard import FlowShards
             mine, n = self.shard
             select = FlowShards(n).selects(mine)
-        for frame, ts, iface, data, origlen in reader.packets(select):
+        for frame, ts, iface, data, origlen in self._packets(reader, select):
             ts += shift
             seg = decode(ifaces[iface].linktype, data)
             if seg is not None:
@@ -222,12 +254,10 @@ class Pipeline:
             if info.first_ts is not None:
                 info.first_ts += shift
                 info.last_ts += shift
-        for ev in res.events[first_event:]:
-            ev.capture = capture_index  # stream and frame numbers are per capture file
 
 
 def decode(paths: str | Iterable[str], options: Options | None = None, **kw) -> PassResult:
-    """Run one pass over one or more captures and return every decoded event."""
+    """Run one pass over one or more captures, in this process, and return every decoded event."""
     if isinstance(paths, str):
         paths = [paths]
     opt = options or Options(**kw)

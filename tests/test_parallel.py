@@ -3,7 +3,7 @@
 import pytest
 
 from glancetrace.analysis.analyze import analyze
-from glancetrace.parallel import _first_frame, plan_captures, run_on_dask
+from glancetrace.parallel import plan_captures, run_on_dask, run_sharded
 from glancetrace.pipeline import Options, decode
 from tests.support.rig import analysed, capture, keys
 
@@ -12,7 +12,7 @@ from tests.support.rig import analysed, capture, keys
 def test_jobs_give_the_same_analysis(scenario):
     k = keys(scenario)
     single = analysed(scenario)
-    sharded = analyze(decode(capture(scenario), keylog=[k] if k else [], jobs=3)).to_dict()
+    sharded = analyze(run_sharded([capture(scenario)], Options(keylog=[k] if k else [], jobs=3))).to_dict()
     for key in single:
         assert sharded[key] == single[key], key
 
@@ -59,7 +59,7 @@ def test_default_jobs(tmp_path, monkeypatch, cores, one_big, two_big):
 
 
 def _event_keys(res):
-    return [(type(e).__name__, e.capture, getattr(e, "conn_id", None), _first_frame(e)) for e in res.events]
+    return [(type(e).__name__, e.capture, e.conn_id, e.first_frame) for e in res.events]
 
 
 def test_whole_captures_per_worker_give_the_same_pass(tmp_path):
@@ -75,7 +75,7 @@ def test_whole_captures_per_worker_give_the_same_pass(tmp_path):
     # the largest capture (the last) goes to the first worker: merging in worker order would be wrong
     assert plan_captures(paths, 2) == [[2], [0, 1]]
     single = decode(paths)
-    merged = decode(paths, jobs=2)
+    merged = run_sharded(paths, Options(jobs=2))
     assert _event_keys(merged) == _event_keys(single)
     assert [c.path for c in merged.captures] == paths
     assert [(c.stream, c.first_frame) for c in merged.connections] == [(c.stream, c.first_frame)

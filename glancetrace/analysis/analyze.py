@@ -15,10 +15,14 @@ import pandas as pd
 from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
+from ..protocols.tls.events import TlsSession
 from . import correlate, mysql_hops, mysql_hops_report
-from .merge import dedupe_across_captures
 from .calls import Call, build_calls
-from .findings import STUCK_STATES, Finding, http_status_finding, human_bytes, sort_findings
+from .document import analysis_dict
+from .evidence import event_frames
+from .merge import dedupe_across_captures
+from ..openstack.image_status import IN_PROGRESS
+from .findings import Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
 
 IMAGE_FIELDS = ("name", "size", "checksum", "os_hash_algo", "os_hash_value", "disk_format",
@@ -36,10 +40,13 @@ class AnalysisOptions:
 class SqlRow:
     id: str
     stmt: SqlStatement
-    capture: int
     meaning: Any  # glance_sql.GlanceSql
     service: str = "other"
     call_id: str | None = None
+
+    @property
+    def capture(self) -> int:
+        return self.stmt.capture
 
 
 @dataclass
@@ -50,53 +57,34 @@ class Analysis:
     sql: list[SqlRow] = field(default_factory=list)
     images: list[Image] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    tls_sessions: list = field(default_factory=list)
+    tls_sessions: list[TlsSession] = field(default_factory=list)
     handshakes: list[MysqlHandshake] = field(default_factory=list)
     mysql_hops: mysql_hops.MysqlHops = field(default_factory=mysql_hops.MysqlHops)
 
     def to_dict(self) -> dict:
-        from .document import analysis_dict
         return analysis_dict(self)
 
 
-def _cap(ev) -> int:
-    return getattr(ev, "capture", 0)
-
-
-def filter_for(conn_id: int | None, frames: list[int]) -> str:
-    fs = [f for f in frames if f]
-    parts = []
-    if conn_id is not None:
-        parts.append(f"tcp.stream eq {conn_id}")
-    if fs:
-        lo, hi = min(fs), max(fs)
-        parts.append(f"frame.number == {lo}" if lo == hi else f"frame.number >= {lo} && frame.number <= {hi}")
-    return " && ".join(parts)
-
-
 def call_frames(call: Call) -> list[int]:
-    t = call.tx
-    return [f for fr in (t.request_frames, t.response_frames) if fr for f in fr]
+    return event_frames(call.tx)
 
 
 def sql_frames(row: SqlRow) -> list[int]:
-    s = row.stmt
-    return [f for fr in (s.request_frames, s.response_frames) if fr for f in fr]
+    return event_frames(row.stmt)
 
 
 def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
     opt = options or AnalysisOptions()
     an = Analysis(result=result, options=opt)
     events = dedupe_across_captures(result.events)
-    an.calls = build_calls([(_cap(e), e) for e in events if isinstance(e, HttpTransaction)])
+    an.calls = build_calls([e for e in events if isinstance(e, HttpTransaction)])
     an.handshakes = [e for e in events if isinstance(e, MysqlHandshake)]
-    an.tls_sessions = sorted((e for e in events if type(e).__name__ == "TlsSession"),
-                             key=lambda t: (_cap(t), t.conn_id))
-    mysql = [(_cap(e), e) for e in events if isinstance(e, (SqlStatement, MysqlHandshake))]
+    an.tls_sessions = sorted((e for e in events if isinstance(e, TlsSession)), key=lambda t: (t.capture, t.conn_id))
+    mysql = [(e.capture, e) for e in events if isinstance(e, (SqlStatement, MysqlHandshake))]
     an.mysql_hops = mysql_hops.pair_hops(mysql, result.connections, result.conn_captures)  # a proxied one once
-    stmts = sorted((e for e in events if isinstance(e, SqlStatement) and an.mysql_hops.listed(_cap(e), e)),
+    stmts = sorted((e for e in events if isinstance(e, SqlStatement) and an.mysql_hops.listed(e.capture, e)),
                    key=lambda s: (s.request_time, s.conn_id))
-    an.sql = [SqlRow(id=f"s{i + 1}", stmt=s, capture=_cap(s), meaning=glance_sql.interpret(s))
+    an.sql = [SqlRow(id=f"s{i + 1}", stmt=s, meaning=glance_sql.interpret(s))
               for i, s in enumerate(stmts)]
     _services_of_connections(an)
     _correlate(an)
@@ -111,7 +99,7 @@ def _services_of_connections(an: Analysis) -> None:
     for hs in an.handshakes:
         db = (hs.database or "").lower()
         if db in ("glance", "keystone"):
-            by_conn.setdefault((_cap(hs), hs.conn_id), Counter())[db] += 1000
+            by_conn.setdefault((hs.capture, hs.conn_id), Counter())[db] += 1000
     for row in an.sql:
         k = row.meaning.kind
         if k in ("glance", "keystone"):
@@ -204,7 +192,7 @@ def _findings(an: Analysis) -> None:
         label = f"image {img.name!r} ({img.id})" if img.name else f"image {img.id}"
         final = img.final_status
         last = img.effective[-1] if img.effective else None
-        if final in STUCK_STATES and last is not None:
+        if final in IN_PROGRESS and last is not None:
             sev = "warning" if final == "queued" else "error"
             if final != "queued":
                 why = "the upload or import never finished"
@@ -253,21 +241,24 @@ def _findings(an: Analysis) -> None:
                                image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
                                frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
     out.extend(mysql_hops_report.close_findings(an.mysql_hops, mysql_hops_report.row_lookup(an.mysql_hops, an.sql)))
-    undecrypted = [t for t in an.tls_sessions if not getattr(t, "decrypted", False)]
+    undecrypted = [t for t in an.tls_sessions if not t.decrypted]
     if undecrypted:
+        first = undecrypted[0]
         out.append(Finding("info", "tls-encrypted",
                            f"{len(undecrypted)} TLS connection(s) could not be decrypted "
-                           f"({_short(getattr(undecrypted[0], 'why_not', '') or 'no keys given', 80)}); "
-                           f"give --keylog to see inside them",
-                           frames=[f for f in (getattr(undecrypted[0], 'handshake_frames', None) or ()) if f][:2],
-                           conn_id=undecrypted[0].conn_id))
+                           f"({_short(first.why_not or 'no keys given', 80)}); give --keylog to see inside them",
+                           frames=first.handshake_frames, conn_id=first.conn_id, capture=first.capture))
+    rows = {r.id: r for r in an.sql}
     for f in out:
-        if f.conn_id is None and f.call_id:
-            f.conn_id = calls[f.call_id].tx.conn_id
-            f.capture = calls[f.call_id].capture
-        if f.conn_id is None and f.sql_id:
-            row = next(r for r in an.sql if r.id == f.sql_id)
+        call, row = calls.get(f.call_id), rows.get(f.sql_id)
+        if f.conn_id is None and call is not None:
+            f.conn_id = call.tx.conn_id
+            f.capture = call.capture
+        if f.conn_id is None and row is not None:
             f.conn_id, f.capture = row.stmt.conn_id, row.capture
+        # when it was seen: the statement that shows it, else the end of the call (a failure shows there)
+        if f.time is None:
+            f.time = row.stmt.request_time if row is not None else (call.end if call is not None else None)
     an.findings = sort_findings(out)
     by_img = {i.id: i for i in an.images}
     for f in an.findings:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..openstack import keystone
-from ..openstack.calls import ServiceMap, classify_http, service_of
+from ..openstack.services import ServiceMap, classify_http, service_of
 from ..protocols.http.events import HttpTransaction
 
 SERVICE_OF_TYPE = {"identity": "keystone", "image": "glance", "object-store": "swift"}
@@ -22,7 +22,6 @@ SERVICE_OF_TYPE = {"identity": "keystone", "image": "glance", "object-store": "s
 class Call:
     id: str
     tx: HttpTransaction
-    capture: int
     service: str  # keystone | glance | swift | other
     kind: str
     summary: str
@@ -32,6 +31,10 @@ class Call:
     hop: str = "direct"  # direct | frontend | backend
     peer: str | None = None  # the other hop of the same request
     sql: list[str] = field(default_factory=list)
+
+    @property
+    def capture(self) -> int:
+        return self.tx.capture
 
     @property
     def start(self) -> float:
@@ -47,18 +50,18 @@ class Call:
         return int(self.tx.server.rsplit(":", 1)[1])
 
 
-def build_calls(transactions: list[tuple[int, HttpTransaction]]) -> list[Call]:
-    """Classify (capture index, transaction) pairs into calls, in request order."""
-    txs = sorted(transactions, key=lambda ct: (_t0(ct[1]), ct[0], ct[1].conn_id))
+def build_calls(transactions: list[HttpTransaction]) -> list[Call]:
+    """Classify transactions into calls, in request order."""
+    txs = sorted(transactions, key=lambda tx: (_t0(tx), tx.capture, tx.conn_id))
     # the catalogs Keystone hands out say which port is which service
     services = ServiceMap()
-    services.learn(keystone.classify(tx) for _, tx in txs
+    services.learn(keystone.classify(tx) for tx in txs
                    if service_of(tx) == "identity" and (tx.method or "").upper() == "POST")
     calls: list[Call] = []
-    for i, (cap, tx) in enumerate(txs):
+    for i, tx in enumerate(txs):
         svc_type = service_of(tx, services)
         svc = SERVICE_OF_TYPE.get(svc_type, "other") if svc_type else "other"
-        call = Call(id=f"c{i + 1}", tx=tx, capture=cap, service=svc, kind="http", summary="")
+        call = Call(id=f"c{i + 1}", tx=tx, service=svc, kind="http", summary="")
         m = classify_http(tx, services) if svc in ("keystone", "glance", "swift") else None
         if m is not None:
             call.meaning, call.kind, call.summary = m, m.action, m.summary

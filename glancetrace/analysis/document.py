@@ -9,7 +9,11 @@ from typing import Any
 from .. import __version__
 from ..openstack.redact_output import redact_output
 from ..protocols.http.events import BodyInfo
+from ..protocols.tls.events import TlsSession
 from . import mysql_hops_report
+from .evidence import event_frames, filter_for
+from .sql_digest import digest as digest_table
+from .story import image_story
 
 
 def _num(x):
@@ -45,8 +49,7 @@ def _json_safe(obj: Any, depth: int = 0) -> Any:
 
 
 def analysis_dict(an) -> dict:
-    from .analyze import call_frames, filter_for, sql_frames
-
+    """`an`: an analyze.Analysis."""
     res = an.result
     show = an.options.show_secrets
     first = min((c.first_ts for c in res.captures if c.first_ts is not None), default=None)
@@ -59,65 +62,12 @@ def analysis_dict(an) -> dict:
                 gap_bytes += d.gap_bytes
     sev = Counter(f.severity for f in an.findings)
     tls = an.tls_sessions
-    calls = []
-    for c in an.calls:
-        t = c.tx
-        calls.append({
-            "id": c.id, "capture": c.capture, "service": c.service, "kind": c.kind, "summary": c.summary,
-            "method": t.method, "uri": t.uri,
-            "status": t.status, "reason": t.reason, "interim": list(t.interim),
-            "client": t.client, "server": t.server, "conn_id": t.conn_id, "tls": bool(t.tls),
-            "encrypted_only": False, "hop": c.hop, "peer": c.peer,
-            "request_time": t.request_first_time, "request_end": t.request_last_time,
-            "response_time": t.response_first_time, "response_end": t.response_last_time,
-            "latency": _num((c.end - c.start) if c.end is not None and c.start is not None else None),
-            "request_body_size": t.request_body.size, "response_body_size": t.response_body.size,
-            "request_digests": _digests(t.request_body),
-            "image_id": c.image_id,
-            "frames": {"request": _frames(t.request_frames), "response": _frames(t.response_frames)},
-            "wireshark_filter": filter_for(t.conn_id, call_frames(c)),
-            "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
-            "sql": list(c.sql),
-            "request_headers": [list(h) for h in t.request_headers],
-            "response_headers": [list(h) for h in t.response_headers],
-            "request_json": _json_safe(t.request_body.json),
-            "response_json": _json_safe(t.response_body.json),
-            "notes": list(t.notes),
-        })
-    sql = []
-    for r in an.sql:
-        s = r.stmt
-        sc = r.meaning.status_change
-        sql.append({
-            "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
-            "command": s.command, "sql": s.sql,
-            "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
-            "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
-            "error_code": s.error_code, "error_message": s.error_message,
-            "frames": {"request": _frames(s.request_frames), "response": _frames(s.response_frames)},
-            "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
-            "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
-            "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
-                              if sc is not None else None),
-            "wireshark_filter": filter_for(s.conn_id, sql_frames(r)),
-            "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
-            **mysql_hops_report.statement_fields(an.mysql_hops, r.capture, s, filter_for),
-        })
-    images = []
-    for img in an.images:
-        f = img.fields
-        images.append({
-            "id": img.id, "name": img.name, "final_status": img.final_status,
-            **{k: _json_safe(f.get(k)) for k in ("size", "checksum", "os_hash_algo", "os_hash_value",
-                                                  "disk_format", "container_format", "visibility", "protected")},
-            "transitions": [{"status": t.status, "time": t.time, "source": t.source, "sql_id": t.sql_id,
-                             "call_id": t.call_id, "frames": t.frames, "failed": t.failed,
-                             "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
-            "states": img.states(last),
-            "calls": list(img.calls),
-            "sql": list(img.sql),
-            "findings": list(img.findings),
-        })
+    calls = [_call_dict(c) for c in an.calls]
+    sql = [_sql_dict(r, an.mysql_hops) for r in an.sql]
+    images = [_image_dict(img, last) for img in an.images]
+    calls_by_id = {c["id"]: c for c in calls}
+    for img in images:
+        img["story"] = image_story(img, calls_by_id, last)
     tokens = []
     for c in an.calls:
         m = c.meaning
@@ -140,8 +90,8 @@ def analysis_dict(an) -> dict:
         "summary": {
             "packets": res.packets, "tcp_segments": res.tcp_segments, "skipped": dict(res.skipped),
             "connections": len(res.connections),
-            "decrypted_connections": sum(1 for t in tls if getattr(t, "decrypted", False)),
-            "encrypted_connections": sum(1 for t in tls if not getattr(t, "decrypted", False)),
+            "decrypted_connections": sum(1 for t in tls if t.decrypted),
+            "encrypted_connections": sum(1 for t in tls if not t.decrypted),
             "gaps": {"count": gap_count, "bytes": gap_bytes},
             "warnings": list(res.warnings), "first_ts": first, "last_ts": last,
             "images": len(an.images), "calls": len(an.calls), "statements": len(an.sql),
@@ -157,27 +107,83 @@ def analysis_dict(an) -> dict:
         "tls_sessions": [_tls_dict(t) for t in tls],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "frames": f.frames,
-                      "capture": f.capture, "wireshark_filter": filter_for(f.conn_id, f.frames)}
+                      "time": _num(f.time), "capture": f.capture, "wireshark_filter": filter_for(f.conn_id, f.frames)}
                      for f in an.findings],
     }, show)
 
 
-def _tls_dict(t) -> dict:
-    g = lambda k, d=None: _json_safe(getattr(t, k, d))  # noqa: E731
-    return {"conn_id": g("conn_id"), "client": g("client"), "server": g("server"), "sni": g("sni"),
-            "version": g("version"), "cipher": g("cipher_suite") or g("cipher"), "decrypted": g("decrypted", False),
-            "why_not": g("why_not"), "client_random": g("client_random"),
-            "bytes_up": g("app_bytes_up") or g("bytes_up"), "bytes_down": g("app_bytes_down") or g("bytes_down"),
-            "start": g("handshake_start") or g("start"), "end": g("end") or g("last_time"),
-            "frames": g("handshake_frames") or g("frames")}
+def _tls_dict(t: TlsSession) -> dict:
+    return {"conn_id": t.conn_id, "client": t.client, "server": t.server, "sni": t.sni,
+            "version": t.version, "cipher": t.cipher, "decrypted": t.decrypted,
+            "why_not": t.why_not, "client_random": t.client_random,
+            "bytes_up": t.bytes_up, "bytes_down": t.bytes_down,
+            "start": _num(t.handshake_start), "end": _num(t.end), "frames": _frames(t.frames)}
 
 
 def _sql_digest(an) -> list[dict]:
-    try:
-        from .sql_digest import digest as digest_table
-    except ImportError:
-        return []
     df = digest_table([r.stmt for r in an.sql], show_secrets=an.options.show_secrets).reset_index()
     if df is None or len(df) == 0:
         return []
     return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]
+
+
+def _call_dict(c) -> dict:
+    t = c.tx
+    return {
+        "id": c.id, "capture": c.capture, "service": c.service, "kind": c.kind, "summary": c.summary,
+        "method": t.method, "uri": t.uri,
+        "status": t.status, "reason": t.reason, "interim": list(t.interim),
+        "client": t.client, "server": t.server, "conn_id": t.conn_id, "tls": bool(t.tls),
+        "encrypted_only": False, "hop": c.hop, "peer": c.peer,
+        "request_time": t.request_first_time, "request_end": t.request_last_time,
+        "response_time": t.response_first_time, "response_end": t.response_last_time,
+        "latency": _num((c.end - c.start) if c.end is not None and c.start is not None else None),
+        "request_body_size": t.request_body.size, "response_body_size": t.response_body.size,
+        "request_digests": _digests(t.request_body),
+        "image_id": c.image_id,
+        "frames": {"request": _frames(t.request_frames), "response": _frames(t.response_frames)},
+        "wireshark_filter": filter_for(t.conn_id, event_frames(t)),
+        "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
+        "sql": list(c.sql),
+        "request_headers": [list(h) for h in t.request_headers],  # redacted with the whole document
+        "response_headers": [list(h) for h in t.response_headers],
+        "request_json": _json_safe(t.request_body.json),
+        "response_json": _json_safe(t.response_body.json),
+        "notes": list(t.notes),
+    }
+
+
+def _sql_dict(r, hops) -> dict:
+    s = r.stmt
+    sc = r.meaning.status_change
+    return {
+        "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
+        "command": s.command, "sql": s.sql,
+        "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
+        "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
+        "error_code": s.error_code, "error_message": s.error_message,
+        "frames": {"request": _frames(s.request_frames), "response": _frames(s.response_frames)},
+        "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
+        "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
+        "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
+                          if sc is not None else None),
+        "wireshark_filter": filter_for(s.conn_id, event_frames(s)),
+        "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
+        **mysql_hops_report.statement_fields(hops, r.capture, s, filter_for),
+    }
+
+
+def _image_dict(img, last: float | None) -> dict:
+    f = img.fields
+    return {
+        "id": img.id, "name": img.name, "final_status": img.final_status,
+        **{k: _json_safe(f.get(k)) for k in ("size", "checksum", "os_hash_algo", "os_hash_value",
+                                              "disk_format", "container_format", "visibility", "protected")},
+        "transitions": [{"status": t.status, "time": t.time, "source": t.source, "sql_id": t.sql_id,
+                         "call_id": t.call_id, "frames": t.frames, "failed": t.failed,
+                         "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
+        "states": img.states(last),
+        "calls": list(img.calls),
+        "sql": list(img.sql),
+        "findings": list(img.findings),
+    }

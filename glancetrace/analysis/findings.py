@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-STUCK_STATES = {"queued", "saving", "importing", "uploading"}
 
 
 @dataclass
@@ -19,6 +18,7 @@ class Finding:
     frames: list[int] = field(default_factory=list)
     conn_id: int | None = None
     capture: int = 0
+    time: float | None = None  # when the capture shows it (UTC epoch seconds)
     id: str = ""
 
 
@@ -61,7 +61,9 @@ def http_status_finding(call, frames: list[int]) -> Finding | None:
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
-    findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.frames[0] if f.frames else 0))
+    # severity, then time, the same order in every output (JSON, HTML, terminal, md)
+    findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.time if f.time is not None else float("inf"),
+                                 f.frames[0] if f.frames else 0))
     for i, f in enumerate(findings):
         f.id = f"f{i + 1}"
     return findings

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FINAL_STATES = {"active", "killed", "deleted", "deactivated", "pending_delete"}
-
 
 @dataclass
 class Transition:

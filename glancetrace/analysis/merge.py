@@ -3,7 +3,7 @@
 Captures are first put on one clock (capture/clock.py); an HTTP transaction or
 SQL statement then appears in each capture that saw it, with the same
 endpoints and text and nearly the same time.  The first capture's copy is
-kept; `seen_in` lists every capture that holds it.
+kept.
 """
 
 from __future__ import annotations
@@ -24,27 +24,24 @@ def _key(ev):
 
 def dedupe_across_captures(events: list) -> list:
     """Drop copies of one exchange seen by several captures (a no-op for a single capture)."""
-    if not any(getattr(e, "capture", 0) for e in events):
+    if not any(e.capture for e in events):
         return events
     groups: dict[tuple, list] = {}
     for ev in events:
         key, t = _key(ev)
         if key is not None and t is not None:
-            groups.setdefault(key, []).append((t, getattr(ev, "capture", 0), id(ev), ev))
+            groups.setdefault(key, []).append((t, ev.capture, id(ev)))
     drop = set()
     for items in groups.values():
         if len(items) < 2:
             continue
         items.sort(key=lambda x: (x[0], x[1]))
-        kept: list = []
-        for t, cap, ident, ev in items:
-            twin = next((k for k in kept if k[1] != cap and abs(k[0] - t) <= TOLERANCE
-                         and cap not in k[3].seen_in), None)
+        kept: list[tuple[float, int, set[int]]] = []  # a kept copy: time, capture, captures holding it
+        for t, cap, ident in items:
+            twin = next((k for k in kept if k[1] != cap and abs(k[0] - t) <= TOLERANCE and cap not in k[2]), None)
             if twin is not None:
-                drop.add(ident)
-                twin[3].seen_in.append(cap)
-                # the earlier capture's copy stands; keep the lower capture index as the reference
+                drop.add(ident)  # the earlier capture's copy stands
+                twin[2].add(cap)
             else:
-                ev.seen_in = [cap]
-                kept.append((t, cap, ident, ev))
+                kept.append((t, cap, {cap}))
     return [e for e in events if id(e) not in drop]

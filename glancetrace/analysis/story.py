@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ..openstack.image_status import IN_PROGRESS
 from .findings import human_bytes
-
-# states an image should not be left in: the story says how long it sat there
-UNFINISHED = ("queued", "saving", "uploading", "importing")
 _ASKED = ("delete", "deactivate", "reactivate", "update", "import", "stage")
 
 
@@ -100,7 +98,7 @@ def _ending(image: dict, capture_end: float | None) -> str:
     status = image.get("final_status") or "unknown"
     states = image.get("states") or []
     since = states[-1]["start"] if states else None
-    if status in UNFINISHED:
+    if status in IN_PROGRESS:  # should not be left there: say for how long
         idle = f", {capture_end - since:,.0f} s later" if capture_end and since else ""
         return f"Still {status} at the end of the capture{idle}."
     size = image.get("size")

@@ -11,7 +11,7 @@ import time
 import click
 
 from ..errors import UnusableInput
-from ..parallel import plan_captures
+from ..parallel import plan_captures, run_sharded
 from ..pipeline import Options, PassResult, Pipeline
 from ..report.safe_text import visible
 from .common import progress_wanted
@@ -82,7 +82,7 @@ def default_jobs(captures) -> int:
     """Processes for a pass when --jobs is not given.
 
     One process keeps 1.3-1.6 cores busy (the second hashes image bytes, see
-    protocols/http/digests.py), and sharding one capture by connection makes every
+    glancetrace/hashing.py), and sharding one capture by connection makes every
     shard walk all its records, so on two cores that is no faster (benchmarks/README.md:
     2 GiB, 12.2 s against 12.0 s).  Several captures go whole to the workers, nothing
     read twice, which pays on two cores too (two 200 MiB captures: 3.7 s against 4.0 s;
@@ -113,7 +113,7 @@ def run_pass(captures, options: Options, quiet: bool, dask_address: str | None =
     pipe = Pipeline(options)
     if options.jobs > 1:
         with phase(f"decoding in {options.jobs} processes", quiet):
-            res = pipe.run(captures)
+            res = run_sharded(list(captures), options)
     elif progress_wanted(quiet):
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[frames]:,} frames"),

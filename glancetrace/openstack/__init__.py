@@ -1,6 +1,6 @@
 """OpenStack meaning of decoded traffic: Keystone and Glance API calls, Glance SQL, secret redaction."""
 
-from .calls import ServiceMap, classify_http, service_of
+from .services import ServiceMap, classify_http, service_of
 from .glance_api import GlanceCall, ImageInfo, PatchOp
 from .glance_sql import GlanceSql, SqlMeaning, StatusChange, TransactionTracker, interpret, meaning_of
 from .keystone import Endpoint, KeystoneCall, endpoints_by_service, service_ports

@@ -100,11 +100,6 @@ KEYSTONE_TABLES = frozenset(
     }
 )
 
-# Image statuses Glance knows (glance/db/sqlalchemy/models.py, glance/domain/__init__.py).
-IMAGE_STATUSES = frozenset(
-    {"queued", "saving", "active", "killed", "deleted", "pending_delete", "deactivated", "uploading", "importing"}
-)
-
 _UUID = re.compile(r"'([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})'")
 _FROM_TABLES = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE)\s+`?(\w+)`?", re.IGNORECASE)
 _TASK_IMAGE_ID = re.compile(r"image_id\W+([0-9a-fA-F-]{36})")

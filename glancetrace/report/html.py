@@ -18,6 +18,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from ..analysis.findings import SEVERITY_ORDER
 from .safe_text import json_ready, visible_tree
 from .timeline import timeline
 from .values import dict_ as _dict
@@ -28,7 +29,7 @@ from .values import str_ as _str
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+SEVERITY_RANK = SEVERITY_ORDER  # the analysis's one severity scale
 
 # --------------------------------------------------------------------------- JSON embedding
 

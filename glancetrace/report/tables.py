@@ -23,10 +23,10 @@ def _frames(fr):
 
 def http_rows(txs: Iterable[HttpTransaction], show_secrets: bool = False) -> list[dict]:
     rows = []
-    for t in sorted(txs, key=lambda t: (getattr(t, "capture", 0), t.request_first_time or t.response_first_time or 0)):
+    for t in sorted(txs, key=lambda t: (t.capture, t.request_first_time or t.response_first_time or 0)):
         rb, sb = t.request_body, t.response_body
         rows.append({
-            "capture": getattr(t, "capture", 0), "conn_id": t.conn_id, "client": t.client, "server": t.server,
+            "capture": t.capture, "conn_id": t.conn_id, "client": t.client, "server": t.server,
             "tls": bool(t.tls), "method": t.method, "uri": t.uri, "version": t.version,
             "status": t.status, "reason": t.reason or None, "interim": list(t.interim),
             "request_time": t.request_first_time, "request_end": t.request_last_time,
@@ -46,9 +46,9 @@ def http_rows(txs: Iterable[HttpTransaction], show_secrets: bool = False) -> lis
 
 def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False, hops=None) -> list[dict]:
     rows = []
-    for s in sorted(stmts, key=lambda s: (getattr(s, "capture", 0), s.request_time)):
+    for s in sorted(stmts, key=lambda s: (s.capture, s.request_time)):
         row = {
-            "capture": getattr(s, "capture", 0), "conn_id": s.conn_id, "client": s.client, "server": s.server,
+            "capture": s.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
             "command": s.command, "sql": s.sql,
             "request_time": s.request_time, "response_time": s.response_time, "latency": s.latency,
             "result": s.result, "affected_rows": s.affected_rows, "last_insert_id": s.last_insert_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..openstack.image_status import IMAGE_STATUSES
 from .values import dict_ as _dict
 from .values import fmt_duration, fmt_offset, fmt_utc
 from .values import list_ as _list
@@ -48,9 +49,7 @@ def _status_class(status) -> str:
 
 def _state_class(status: str) -> str:
     s = status.lower()
-    known = {"queued", "saving", "active", "killed", "deleted", "pending_delete", "deactivated",
-             "uploading", "importing"}
-    return "st-" + s if s in known else "st-other"
+    return "st-" + s if s in IMAGE_STATUSES else "st-other"
 
 
 def _nice_step(span: float, target: int = 8) -> float:

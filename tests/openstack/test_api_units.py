@@ -133,7 +133,7 @@ def test_request_targets_urlsplit_cannot_read_are_still_classified():
     from glancetrace.analysis.calls import build_calls
     for uri in ("//[/", "http://[abc/v2/images?limit=5", "/v2/images/%zz?x=[", "/v1/AUTH_p/glance/[::"):
         tx = HttpTransaction(0, "c:1", "s:9292", method="GET", uri=uri, status=200)
-        call = build_calls([(0, tx)])[0]
+        call = build_calls([tx])[0]
         assert call.summary and call.service in ("glance", "swift", "other"), uri
 
 

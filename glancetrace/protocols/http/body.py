@@ -2,7 +2,7 @@
 
 Image uploads are GBs of application/octet-stream: they are only hashed (md5,
 sha256, sha512, all in C, fed the caller's memoryviews without copies) and
-counted (digests.py does the hashing on another core).  Textual bodies (JSON, text, XML, forms) are also kept up to the cap,
+counted (digests.py batches them for the hasher the decoder was given).  Textual bodies (JSON, text, XML, forms) are also kept up to the cap,
 decoded from gzip / deflate / raw deflate on the fly, and JSON is parsed at
 the end.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import zlib
 
-from .digests import StreamDigests
+from .digests import Hashing, StreamDigests
 from .events import BodyInfo
 
 _TEXTUAL = ("json", "text/", "xml", "x-www-form-urlencoded", "javascript")
@@ -31,10 +31,10 @@ class BodySink:
 
     __slots__ = ("info", "cap", "_digests", "_keep", "_inflate", "_coding", "_decode_failed")
 
-    def __init__(self, info: BodyInfo, cap: int):
+    def __init__(self, info: BodyInfo, cap: int, hashing: Hashing):
         self.info = info
         self.cap = cap
-        self._digests: StreamDigests | None = StreamDigests()
+        self._digests: StreamDigests | None = StreamDigests(hashing)
         coding = info.content_encoding.lower().strip()
         self._coding = coding
         self._keep: bytearray | None = bytearray() if is_textual(info.content_type) and cap > 0 else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..base import ConnectionEvent, frames_start
+
 
 @dataclass
 class BodyInfo:
@@ -22,10 +24,7 @@ class BodyInfo:
 
 
 @dataclass
-class HttpTransaction:
-    conn_id: int  # TCP stream number (Wireshark tcp.stream)
-    client: str  # "ip:port"
-    server: str
+class HttpTransaction(ConnectionEvent):
     method: str | None = None  # None when only a response was seen (capture started mid-way)
     uri: str | None = None
     version: str = ""
@@ -47,6 +46,10 @@ class HttpTransaction:
     truncated: bool = False  # the capture (or connection) ended before the message did
     tls: bool = False  # carried inside TLS (decrypted)
     notes: list[str] = field(default_factory=list)  # anomalies, resync points, etc.
+
+    @property
+    def first_frame(self) -> int:
+        return frames_start(self.request_frames, self.response_frames)
 
     def header(self, name: str, response: bool = False) -> str | None:
         name = name.lower()

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..base import ConnectionEvent, frames_start
+
 
 @dataclass
-class MysqlHandshake:
-    conn_id: int
-    client: str
-    server: str
+class MysqlHandshake(ConnectionEvent):
     time: float
     frames: tuple[int, int]
     server_version: str = ""
@@ -32,12 +31,13 @@ class MysqlHandshake:
     connect_attrs: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def first_frame(self) -> int:
+        return self.frames[0]
+
 
 @dataclass
-class SqlStatement:
-    conn_id: int
-    client: str
-    server: str
+class SqlStatement(ConnectionEvent):
     command: str  # protocol name: COM_QUERY, COM_STMT_EXECUTE, COM_INIT_DB, COM_PING, …
     sql: str | None  # SQL text (values filled in for prepared statements) or the command's argument
     request_time: float
@@ -67,3 +67,7 @@ class SqlStatement:
     info: str | None = None  # the OK packet's human-readable info ("Rows matched: 1 ...")
     results: int = 0  # results in the reply (result sets and OKs; several with multi-statements / CALL)
     query_attributes: dict[str, Any] | None = None  # COM_QUERY attributes (CLIENT_QUERY_ATTRIBUTES)
+
+    @property
+    def first_frame(self) -> int:
+        return frames_start(self.request_frames, self.response_frames)

@@ -20,7 +20,6 @@ def _join_held(framer, data, ff: int, fts: float):
     """The bytes to parse: what the framer held back plus `data` (or `data` alone), with the frame and
     time where they began; None while the held header is still incomplete."""
     buf = framer.buf
-    framer.bytes_in += len(data)
     if not buf:
         return (data if isinstance(data, memoryview) else memoryview(data)), ff, fts
     buf += data
@@ -33,7 +32,7 @@ def _join_held(framer, data, ff: int, fts: float):
 
 class PlainFramer:
     __slots__ = ("buf", "need", "bframe", "bts", "parts", "parts_len", "pframe", "pts", "pseq",
-                 "truncated", "bytes_in")
+                 "truncated")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -43,7 +42,6 @@ class PlainFramer:
         self.parts_len = 0
         self.pframe, self.pts, self.pseq = 0, 0.0, 0
         self.truncated = 0  # payload bytes dropped past JOIN_CAP
-        self.bytes_in = 0
 
     def reset(self) -> None:
         self.buf.clear()
@@ -101,15 +99,13 @@ class PlainFramer:
 class CompressedFramer:
     """The compressed protocol: 7-byte headers around zlib'd (or stored) runs of plain packets."""
 
-    __slots__ = ("buf", "need", "bframe", "bts", "inner", "errors", "bytes_in")
+    __slots__ = ("buf", "need", "bframe", "bts", "inner")
 
     def __init__(self, inner: PlainFramer | None = None) -> None:
         self.buf = bytearray()
         self.need = 7
         self.bframe, self.bts = 0, 0.0
         self.inner = inner or PlainFramer()
-        self.errors = 0
-        self.bytes_in = 0
 
     def reset(self) -> None:
         self.buf.clear()
@@ -144,7 +140,6 @@ class CompressedFramer:
                 try:
                     body = zlib.decompress(body)
                 except zlib.error:
-                    self.errors += 1
                     inner.reset()
                     pos = end
                     continue

@@ -151,10 +151,6 @@ def _escape(s: str) -> str:
 _TOKENS = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`[^`]*`|/\*.*?\*/|(?:--\s|\#)[^\n]*|\?""", re.S)
 
 
-def placeholder_count(sql: str) -> int:
-    return sum(1 for m in _TOKENS.finditer(sql) if m.group() == "?")
-
-
 def substitute(sql: str, params: list) -> str:
     """The prepared text with each `?` replaced by its value as an SQL literal."""
     it = iter(params)

@@ -21,8 +21,9 @@ from typing import Callable
 
 from . import constants as C
 from . import handshake as H
-from .crypto import Tls13Cipher, tls12_ciphers
+from .crypto import Tls13Cipher
 from .events import TlsAlert, TlsSession
+from .keys import _Keys
 
 SEQ_WINDOW = 32  # sequence numbers tried each side of the estimate after a gap
 LOST_GIVE_UP = 4  # undecryptable records in a row after a gap before decryption stops
@@ -58,11 +59,12 @@ class _Dir:
         self.hs_records = 0
         self.dropped = 0  # bytes passed over while looking for a record header
 
+class TlsDecoder(_Keys):
+    """One connection; its key setup is in keys.py."""
 
-class TlsDecoder:
     def __init__(self, conn_id: int, client: str, server: str, keys=None,
-                 inner: Callable[[], object] | None = None):
-        self.s = TlsSession(conn_id, client, server)
+                 inner: Callable[[], object] | None = None, capture: int = 0):
+        self.s = TlsSession(conn_id, client, server, capture=capture)
         self.keys = keys
         self.inner_factory = inner
         self.inner = None
@@ -519,59 +521,6 @@ class TlsDecoder:
         if self.d[0].finished and self.d[1].finished or self.tls13 and d == 0:
             s.established = True
 
-    # -- keys --------------------------------------------------------------------
-
-    def _setup_keys(self) -> None:
-        s, ch, sh = self.s, self.ch, self.sh
-        if self.keys is None or sh is None or self.key_state in ("found", "bad", "unsupported"):
-            return
-        if ch is None:
-            self.key_state = "missing"
-            s.why_not = "ClientHello not captured: client random unknown"
-            return
-        suite = self.suite
-        if suite is None or not suite.cipher or (self.tls13 and suite.cipher == "AESCBC"):
-            self.key_state = "unsupported"
-            s.why_not = f"unsupported cipher suite {C.suite_name(sh.suite)}"
-            return
-        cr = ch.random
-        get = self.keys.get
-        if self.tls13:
-            chs, shs = get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", cr), get("SERVER_HANDSHAKE_TRAFFIC_SECRET", cr)
-            cap, sap = get("CLIENT_TRAFFIC_SECRET_0", cr), get("SERVER_TRAFFIC_SECRET_0", cr)
-            if not (chs or shs or cap or sap):
-                return self._missing(cr)
-            for ds, hs_secret, app in ((self.d[0], chs, cap), (self.d[1], shs, sap)):
-                if hs_secret and not ds.finished:
-                    # records already passed (key found late) used up sequence numbers
-                    ds.cipher, ds.seq = Tls13Cipher(suite, hs_secret), max(0, ds.enc_records - 1)
-                    ds.pending = Tls13Cipher(suite, app) if app else None
-                elif app and not ds.finished:
-                    ds.app_secret = app  # found by trial on the first application record
-                elif app:
-                    ds.cipher, ds.seq = Tls13Cipher(suite, app), 0
-        else:
-            master = get("CLIENT_RANDOM", cr)
-            if not master:
-                return self._missing(cr)
-            if sh.version < 0x0301 or sh.version > 0x0303:
-                self.key_state = "unsupported"
-                s.why_not = f"unsupported version {s.version}"
-                return
-            c, sv = tls12_ciphers(suite, sh.version, master, cr, sh.random, sh.etm)
-            for ds, ciph in ((self.d[0], c), (self.d[1], sv)):
-                if ds.enc:  # CCS already passed (key arrived late)
-                    ds.cipher, ds.seq = ciph, max(0, ds.enc_records - 1)
-                else:
-                    ds.pending = ciph
-        self.key_state = "found"
-        s.why_not = ""
-
-    def _missing(self, cr: bytes) -> None:
-        self.key_state = "missing"
-        empty = self.keys is None or len(self.keys) == 0
-        self.s.why_not = f"no key for client random {cr.hex()}" + (" (no key log loaded)" if empty else "")
-
     # -- inner decoder -----------------------------------------------------------
 
     def _app(self, d: int, pt, ts: float, frame: int) -> None:
@@ -596,10 +545,7 @@ class TlsDecoder:
                 self._pass_on(ev)
 
     def _pass_on(self, events: list) -> None:
-        for e in events:
-            if hasattr(e, "tls"):
-                e.tls = True
-        self.out.extend(events)
+        self.out.extend(events)  # the inner decoder was made knowing it reads decrypted TLS
 
     # -- end -----------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..base import ConnectionEvent
+
 
 @dataclass
 class TlsAlert:
@@ -17,7 +19,7 @@ class TlsAlert:
 
 
 @dataclass
-class TlsSession:
+class TlsSession(ConnectionEvent):
     """One TLS connection, emitted when the TCP connection closes.
 
     Byte counts are TLS record payload bytes on the wire (ciphertext, header
@@ -27,9 +29,6 @@ class TlsSession:
     a server's NewSessionTicket counts as application data then.
     """
 
-    conn_id: int
-    client: str
-    server: str
     sni: str | None = None
     version: str | None = None  # negotiated, "TLS 1.3"
     cipher: str | None = None  # IANA name, "TLS_AES_128_GCM_SHA256"
@@ -69,3 +68,30 @@ class TlsSession:
     gaps: int = 0  # capture gaps inside the TLS stream
     close_reason: str = ""
     anomalies: list[str] = field(default_factory=list)
+
+    @property
+    def end(self) -> float | None:
+        """The last TLS record or alert seen."""
+        times = [t for t in (self.handshake_end, self.last_up, self.last_down) if t is not None]
+        times += [a.time for a in self.alerts]
+        return max(times, default=None)
+
+    @property
+    def frames(self) -> tuple[int, int] | None:
+        """(first, last) frame of the session's records."""
+        firsts = [f for f in (self.handshake_start_frame, self.first_up_frame, self.first_down_frame) if f]
+        lasts = [f for f in (self.handshake_end_frame, self.last_up_frame, self.last_down_frame) if f]
+        lasts += [a.frame for a in self.alerts]
+        if not firsts and not lasts:
+            return None
+        return min(firsts or lasts), max(lasts or firsts)
+
+    @property
+    def handshake_frames(self) -> list[int]:
+        """ClientHello and last Finished, those that were seen."""
+        return [f for f in (self.handshake_start_frame, self.handshake_end_frame) if f]
+
+    @property
+    def first_frame(self) -> int:
+        fr = self.frames
+        return fr[0] if fr else 0

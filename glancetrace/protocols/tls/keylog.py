@@ -1,4 +1,7 @@
-"""NSS key log (SSLKEYLOGFILE) secrets, from files and pcapng decryption-secrets blocks."""
+"""NSS key log (SSLKEYLOGFILE) secrets, from files and pcapng decryption-secrets blocks.
+
+The pipeline owns the key log: it loads the files, then the pcapng secrets as the
+capture reader meets them, before the packets that follow them."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ class KeyLog:
 
     def __init__(self) -> None:
         self.secrets: dict[str, dict[bytes, bytes]] = {}
-        self._watched: list[tuple[list[bytes], int]] = []
         self.bad_lines = 0
 
     def load_file(self, path: str) -> None:
@@ -32,21 +34,8 @@ class KeyLog:
                 continue
             self.secrets.setdefault(label, {})[cr] = secret
 
-    def watch(self, texts: list[bytes]) -> None:
-        """Follow a list that grows during the pass (pcapng decryption-secrets blocks)."""
-        self._watched.append((texts, 0))
-
-    def _refresh(self) -> None:
-        for i, (texts, seen) in enumerate(self._watched):
-            if len(texts) > seen:
-                for t in texts[seen:]:
-                    self.load_text(t)
-                self._watched[i] = (texts, len(texts))
-
     def get(self, label: str, client_random: bytes) -> bytes | None:
-        self._refresh()
         return self.secrets.get(label, {}).get(client_random)
 
     def __len__(self) -> int:
-        self._refresh()
         return sum(len(v) for v in self.secrets.values())

@@ -17,6 +17,7 @@ import pytest
 
 from glancetrace import pipeline
 from glancetrace.protocols.mysql import MysqlHandshake, SqlStatement
+from tests.support.emitted import decode_recording
 from tests.support.loopback import need, tcpdump, tshark_fields
 from tests.support.mariadb import mariadb_server
 
@@ -238,12 +239,15 @@ def test_tls_connection_is_reported_encrypted(capture):
 
 
 def test_tls_connection_is_decrypted_with_the_key_log(capture):
-    """With the client's key log, the statements inside TLS are decoded as the server logged them."""
+    """With the client's key log, the statements inside TLS are decoded as the server logged them;
+    the handshake is reported once, when the login inside TLS completes it (no event is changed
+    after it was emitted)."""
     sc, log, _, pcap, port = capture
-    res = pipeline.decode(str(pcap), mysql_ports={port}, want_http=False, sniff_other_ports=False,
-                          keylog=[sc.keylog])
+    res, emitted = decode_recording([str(pcap)], pipeline.Options(mysql_ports={port}, want_http=False,
+                                                                  sniff_other_ports=False, keylog=[sc.keylog]))
+    assert list(res.events) == emitted
     hss = [h for h in res.of_type(MysqlHandshake) if h.thread_id == sc.threads["tls"]]
-    assert len(hss) == 1  # completed in place, not reported twice
+    assert len(hss) == 1
     hs = hss[0]
     assert hs.ssl and hs.user == "gt" and hs.result == "ok" and "TLS decrypted with the key log" in hs.notes
     stmts = [s for s in res.of_type(SqlStatement) if s.conn_id == hs.conn_id]

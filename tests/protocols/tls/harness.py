@@ -112,6 +112,6 @@ def replay(st: Stream, keys: KeyLog | None, calls=None) -> tuple[TlsSession, Fak
 
 def decode_all(pcap, ports, keys: KeyLog | None):
     sts, dsb = streams(pcap, ports)
-    if keys is not None and dsb:
-        keys.watch(dsb)
+    for text in dsb if keys is not None else ():
+        keys.load_text(text)  # the pcapng's decryption secrets, as the pipeline hands them in
     return [(st, *replay(st, keys)) for st in sts]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from glancetrace.protocols.http.events import HttpTransaction
+from ..protocols.http.events import HttpTransaction
 
 from . import glance_api, keystone, swift
 from .common import split_target
