@@ -126,7 +126,9 @@ def findings_list(doc: dict, console: Console, limit: int = 20) -> None:
     grid.add_column(justify="right", no_wrap=True, min_width=7)
     grid.add_column()
     for f in doc["findings"][:limit]:
-        grid.add_row(_text(f["severity"], style=colour.get(f["severity"], "white")),
+        # the time (UTC) under the severity: what to match against the service logs
+        grid.add_row(_text(f["severity"], utc(f["time"]) if f.get("time") is not None else None,
+                           style=colour.get(f["severity"], "white")),
                      _text(f["message"], f.get("wireshark_filter") or None))
     if len(doc["findings"]) > limit:
         grid.add_row("", Text(f"… and {len(doc['findings']) - limit} more"))
