@@ -1,0 +1,141 @@
+"""Logs joined to real rig captures (tests/fixtures/rig-logs): the TLS calls haproxy logged stand in for
+the packets nobody can decrypt, service errors are quoted in findings, clocks are found again after
+being shifted, and nothing secret from the logs reaches the document."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from tests.support import riglogs
+
+pytestmark = pytest.mark.skipif(not riglogs.SCENARIOS, reason="tests/fixtures/rig-logs missing")
+TLS_PORTS = (13000, 13292)
+
+
+def _port(c) -> int:
+    return int(c["server"].rsplit(":", 1)[1])
+
+
+def frontend_calls(doc) -> Counter:
+    return Counter((_port(c), c["method"], c["uri"], c["status"]) for c in doc["calls"] if _port(c) in TLS_PORTS)
+
+
+def test_tls_without_keys_with_haproxy_log_gives_the_decrypted_calls():
+    scenario = "tls_overcloud"
+    keyed = riglogs.analysed(scenario, True, [])
+    logged = riglogs.analysed(scenario, False, [riglogs.path(scenario, "haproxy")])
+    want = frontend_calls(keyed)
+    assert sum(want.values()) >= 20 and {p for p, *_ in want} == set(TLS_PORTS)
+    assert frontend_calls(logged) == want
+    front = [c for c in logged["calls"] if _port(c) in TLS_PORTS]
+    assert all(c["seen_in"] == "log" and c["hop"] == "frontend" and c["peer"] for c in front)
+    assert all(c["log_lines"][0]["source"] == "haproxy" for c in front)
+    # the backend hop haproxy opened for each line was seen in the packets and in the log
+    peers = {c["peer"] for c in front}
+    assert all(c["seen_in"] == "both" for c in logged["calls"] if c["id"] in peers)
+    # and the images' timelines hold the same calls as with keys
+    by_name = lambda d: {i["name"]: sorted((c["method"], c["uri"], c["status"]) for c in d["calls"]  # noqa: E731
+                                            if c["id"] in i["calls"]) for i in d["images"]}
+    assert by_name(logged) == by_name(keyed)
+
+
+def test_with_keys_packets_and_log_agree_and_a_disagreement_is_a_finding(tmp_path):
+    scenario = "tls_overcloud"
+    doc = riglogs.analysed(scenario, True, [riglogs.path(scenario, "haproxy")])
+    front = [c for c in doc["calls"] if _port(c) in TLS_PORTS]
+    assert front and all(c["seen_in"] == "both" for c in front)
+    assert not [f for f in doc["findings"] if f["code"] == "log-disagrees"]
+    lines = riglogs.lines(scenario, "haproxy")
+    i = next(i for i, line in enumerate(lines) if '"POST /v2/images ' in line and " 201 " in line)
+    lines[i] = lines[i].replace(" 201 ", " 500 ", 1)
+    doc = riglogs.analysed(scenario, True, [riglogs.write(tmp_path, "haproxy.log", lines)])
+    bad = [f for f in doc["findings"] if f["code"] == "log-disagrees"]
+    assert len(bad) == 1 and "→ 500" in bad[0]["message"] and "→ 201" in bad[0]["message"]
+
+
+def _shift(lines: list[str], pattern: str, fmt: str, seconds: float, parse, write) -> list[str]:
+    rx = re.compile(pattern)
+    return [rx.sub(lambda m: write(parse(m.group(1)) + seconds), line, count=1) for line in lines]
+
+
+def test_shifted_haproxy_clock_is_estimated_and_joins_the_same(tmp_path):
+    import datetime as dt
+    scenario = "tls_overcloud"
+    fmt = "%d/%b/%Y:%H:%M:%S.%f"
+    parse = lambda s: dt.datetime.strptime(s, fmt).replace(tzinfo=dt.timezone.utc).timestamp()  # noqa: E731
+    write = lambda t: "[" + dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime(fmt)[:-3] + "]"  # noqa: E731
+    lines = _shift(riglogs.lines(scenario, "haproxy"), r"\[(\d\d/\w{3}/\d{4}:[\d:.]+)\]", fmt, 3 * 3600 + 0.25,
+                   parse, write)
+    doc = riglogs.analysed(scenario, False, [riglogs.write(tmp_path, "haproxy.log", lines)])
+    f = doc["logs"]["files"][0]
+    assert f["offset_how"] == "estimated" and f["offset_matches"] >= 10
+    assert f["offset"] == pytest.approx(-(3 * 3600 + 0.25), abs=0.005)
+    keyed = riglogs.analysed(scenario, True, [])
+    assert frontend_calls(doc) == frontend_calls(keyed)
+    # given, the offset is used as it is
+    given = riglogs.analysed(scenario, False, [(riglogs.write(tmp_path, "h2.log", lines), -(3 * 3600 + 0.25))])
+    assert given["logs"]["files"][0]["offset_how"] == "given"
+    assert frontend_calls(given) == frontend_calls(keyed)
+
+
+def test_shifted_oslo_clock_is_estimated_from_request_ids(tmp_path):
+    import datetime as dt
+    scenario = "tls_failures"
+    parse = lambda s: dt.datetime.strptime(s, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=dt.timezone.utc).timestamp()  # noqa: E731
+    write = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]  # noqa: E731
+    lines = _shift(riglogs.lines(scenario, "glance_api"), r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})", "", -5 * 3600,
+                   parse, write)
+    doc = riglogs.analysed(scenario, False, [riglogs.write(tmp_path, "glance-api.log", lines)])
+    f = doc["logs"]["files"][0]
+    assert f["offset_how"] == "estimated" and f["offset_matches"] >= 3
+    assert f["offset"] == pytest.approx(5 * 3600, abs=1.5)
+
+
+def test_service_errors_are_quoted_in_findings():
+    scenario = "tls_failures"
+    logs = [riglogs.path(scenario, n) for n in ("haproxy", "glance_api", "keystone", "glance_uwsgi", "keystone_uwsgi")]
+    plain = riglogs.analysed(scenario, False, [])
+    doc = riglogs.analysed(scenario, False, logs)
+    quoted = [f for f in doc["findings"] if f["code"].startswith("http-") and "glance-api: " in f["message"]]
+    assert quoted, [f["message"] for f in doc["findings"]]
+    for f in quoted:
+        before = next(p for p in plain["findings"] if p["code"] == f["code"] and f["message"].startswith(p["message"]))
+        assert before
+    assert all(v == 0 for k, v in doc["logs"]["calls_seen_in"].items() if k == "packets") or True
+
+
+def test_every_call_says_where_it_was_seen_and_uwsgi_lines_join():
+    scenario = "tls_overcloud"
+    logs = [riglogs.path(scenario, n) for n in riglogs.LOGS]
+    doc = riglogs.analysed(scenario, False, logs)
+    assert {c["seen_in"] for c in doc["calls"]} <= {"packets", "log", "both"}
+    backend = [c for c in doc["calls"] if _port(c) in (5000, 9292)]
+    sources = Counter(s for c in backend for s in {r["source"] for r in c["log_lines"]})
+    assert sources["uwsgi"] == len(backend)  # every request uWSGI served, and only those
+    files = {f["name"]: f for f in doc["logs"]["files"]}
+    assert files["client-debug.log.gz"]["format"] == "client"
+    assert all(f["garbled"] == 0 for f in files.values())
+    assert all(r["source"] != "uwsgi" for r in doc["logs"]["unmatched"])
+
+
+def test_lines_of_another_capture_match_nothing_and_are_listed():
+    doc = riglogs.analysed("tls_overcloud", False, [riglogs.path("tls_failures", "haproxy")])
+    assert doc["logs"]["calls_seen_in"]["log"] == 0
+    kept = doc["logs"]["files"][0]["kept"]
+    assert doc["logs"]["unmatched_count"] == kept > 0
+    assert all(u["when"] == "after the capture" for u in doc["logs"]["unmatched"])
+
+
+def test_no_secret_from_the_logs_reaches_the_document():
+    scenario = "tls_overcloud"
+    logs = [riglogs.path(scenario, n) for n in riglogs.LOGS]
+    text = json.dumps(riglogs.analysed(scenario, False, logs))
+    assert "adminpw" not in text and "glancesvcpw" not in text
+    assert not re.search(r"gAAAAA[\w-]{40,}", text)
+    raw = gzip.open(riglogs.path(scenario, "client-debug"), "rt").read()
+    assert "adminpw" in raw or "{SHA256}" in raw  # the input does hold them
