@@ -28,7 +28,7 @@ from .logmatch import match_records
 
 MARGIN = 600.0  # seconds around the capture whose log lines are kept (to list what happened just outside it)
 TOLERANCE = 1.0  # seconds: a log line's time against the packets' (after the offset)
-LOOSE = 2.5  # uWSGI writes whole seconds
+HAPROXY_SLACK = 0.002  # seconds
 
 
 @dataclass
@@ -151,9 +151,11 @@ def _nearest(txs, rec: LogRequest):
 def _transaction(rec: LogRequest, s) -> HttpTransaction:
     """The call haproxy logged on an encrypted connection, as far as the line tells it."""
     tr, tw, tc, tresp, _ = rec.timers if len(rec.timers) == 5 else (-1, -1, -1, -1, -1)
-    t = rec.time
-    end = t + rec.duration if rec.duration is not None else None
-    first_resp = t + (tr + tw + tc + tresp) / 1000.0 if min(tr, tw, tc, tresp) >= 0 else end
+    # haproxy writes milliseconds and the offset is an estimate: start a little early so the call
+    # comes before the backend request it caused (analysis/calls.py pairs them in time order)
+    t = rec.time - HAPROXY_SLACK
+    end = rec.time + rec.duration + HAPROXY_SLACK if rec.duration is not None else None
+    first_resp = rec.time + (tr + tw + tc + tresp) / 1000.0 if min(tr, tw, tc, tresp) >= 0 else end
     try:
         reason = HTTPStatus(rec.status).phrase if rec.status else ""
     except ValueError:
@@ -161,7 +163,7 @@ def _transaction(rec: LogRequest, s) -> HttpTransaction:
     frames = [f for f in (s.first_up_frame, s.last_down_frame or s.last_up_frame) if f]
     tx = HttpTransaction(
         conn_id=s.conn_id, client=s.client, server=s.server, method=rec.method, uri=rec.path, version="HTTP/1.1",
-        request_first_time=t, request_last_time=t + tr / 1000.0 if tr >= 0 else t,
+        request_first_time=t, request_last_time=rec.time + tr / 1000.0 if tr >= 0 else t,
         request_frames=(min(frames), max(frames)) if frames else None,
         status=rec.status, reason=reason, response_first_time=first_resp, response_last_time=end,
         response_body=BodyInfo(wire_size=rec.bytes_out or 0), tls=True,
