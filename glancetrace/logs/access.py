@@ -18,7 +18,7 @@ from .timeparse import clf_time, ctime_time
 _UWSGI_HEAD = re.compile(r"\[pid: \d+\|app: -?\d+\|req: ")
 _UWSGI = re.compile(r"\[pid: (\d+)\|app: -?\d+\|req: [-\d]+/\d+\] (\S+) \([^)]*\) \{\d+ vars in \d+ bytes\} "
                     r"\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\] (\S+) (\S+) => generated (\d+) bytes in (\d+) msecs "
-                    r"\(HTTP/[\d.]+ (\d{3})\)")
+                    r"\(HTTP/[\d.]+ (\d{3})\) \d+ headers in \d+ bytes \(\d+ switches on core \d+\)\s*$")
 _APACHE = re.compile(r"(\S+) \S+ \S+ \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] \"(\S+) (\S+)(?: [^\"]*)?\" "
                      r"(\d{3}) (\d+|-)(?: \"[^\"]*\" \"[^\"]*\")?(?: (\d+))?\s*$")
 _APACHE_HEAD = re.compile(r"\S+ \S+ \S+ \[\d\d/\w{3}/\d{4}:")

@@ -19,6 +19,8 @@ from .oslo import REQUEST_ID
 from .records import LogRequest
 
 _REQ = re.compile(r"^(?:\S+ )?(?:DEBUG:keystoneauth\.session:)?REQ: (curl .*)$")
+# urllib3's line for every request; alone (no REQ: before it) for the password auth, whose body keystoneauth hides
+_URLLIB3 = re.compile(r'^(?:\S+ )?(?:DEBUG:urllib3\.connectionpool:)?(https?://\S+) "(\w+) (\S+) HTTP/[\d.]+" (\d{3}) ')
 _RESP = re.compile(r"^(?:\S+ )?(?:DEBUG:keystoneauth\.session:)?RESP: \[(\d{3})\] ?(.*)$")
 
 
@@ -44,6 +46,12 @@ class ClientDebugParser(LineParser):
             return out
         m = _RESP.match(line)
         if m is None:
+            u = _URLLIB3.match(line)
+            if u is not None and self.pending is None:
+                req = _request(f"curl -X {u.group(2)} {u.group(1)}{u.group(3)}", number)
+                if req is not None:
+                    req.status = int(u.group(4))
+                    return self._emit([req])
             self.stats.other += 1
             return []
         req, self.pending = self.pending, None
