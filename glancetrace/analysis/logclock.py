@@ -25,6 +25,8 @@ from ..protocols.http.events import HttpTransaction
 MAX_OFFSET = 15 * 3600.0  # time zones reach ±14 h
 DISTINCT_ROUTE = 3  # a method+path seen at most this often in the capture is evidence
 SAMPLES_PER_BIN = 512
+MIN_VOTES = 3
+AGREEING_SHARE = 0.5  # of all votes, in the winning bins
 REQUEST_ID_HEADERS = ("x-openstack-request-id", "openstack-request-id", "x-compute-request-id")
 
 
@@ -113,7 +115,10 @@ class OffsetVotes:
             return 0.0, 0
         best = max(self.bins, key=lambda b: (self.bins[b - 1] + self.bins[b] + self.bins[b + 1], self.bins[b]))
         votes = [d for b in (best - 1, best, best + 1) for d in self.samples.get(b, ())]
-        return statistics.median(votes), sum(self.bins[b] for b in (best - 1, best, best + 1))
+        n = sum(self.bins[b] for b in (best - 1, best, best + 1))
+        if n < MIN_VOTES or n < AGREEING_SHARE * sum(self.bins.values()):
+            return 0.0, 0  # a few stray coincidences (a reused port): no estimate
+        return statistics.median(votes), n
 
 
 def _near(times, t: float) -> list[float]:

@@ -102,11 +102,14 @@ def join_haproxy(files: list[LogFile], events: list) -> HaproxyJoin:
             sessions.setdefault(ev.client, []).append(ev)
     txs_by_conn: dict[tuple, list[HttpTransaction]] = {}
     plain_by_client: dict[str, list[HttpTransaction]] = {}
+    plain_by_route: dict[tuple, list[HttpTransaction]] = {}
     for ev in events:
         if isinstance(ev, HttpTransaction) and ev.method:
             txs_by_conn.setdefault((ev.capture, ev.conn_id), []).append(ev)
             if not ev.tls:
                 plain_by_client.setdefault(ev.client, []).append(ev)
+                plain_by_route.setdefault((ev.method, ev.uri), []).append(ev)
+    used: set[int] = set()  # backend transactions already lent to a line
     for lf in files:
         for rec in lf.requests:
             if rec.source != "haproxy" or rec.method is None:
@@ -122,10 +125,12 @@ def join_haproxy(files: list[LogFile], events: list) -> HaproxyJoin:
                 if tx is None:
                     continue
                 out.paired.setdefault(id(tx), []).append(rec)
-                if (tx.method, tx.uri, tx.status) != (rec.method, rec.path, rec.status):
+                if (tx.method, tx.uri) != (rec.method, rec.path) or None not in (rec.status, tx.status) \
+                        and tx.status != rec.status:
                     out.disagreements.append((rec, tx))
                 continue
             tx = _transaction(rec, s)
+            _fill_from_backend(tx, plain_by_route.get((rec.method, rec.path), ()), used)
             out.transactions.append(tx)
             out.synthesized[id(tx)] = rec
     return out
@@ -170,6 +175,24 @@ def _transaction(rec: LogRequest, s) -> HttpTransaction:
         notes=[f"from the haproxy log {os.path.basename(rec.file)}:{rec.line} (TLS not decrypted)"])
     tx.capture = s.capture
     return tx
+
+
+def _fill_from_backend(tx: HttpTransaction, candidates, used: set[int]) -> None:
+    """haproxy forwards the request as it came: the backend hop in the capture (plain 5000/9292) has the
+    bodies and headers the encrypted hop hid, so the log's call carries them (sizes, digests, reasons)."""
+    end = tx.response_last_time if tx.response_last_time is not None else tx.request_first_time + TOLERANCE
+    for b in candidates:
+        t = b.request_first_time
+        if t is None or not (tx.request_first_time <= t <= end) or id(b) in used:
+            continue
+        used.add(id(b))
+        tx.request_headers, tx.request_body = list(b.request_headers), b.request_body
+        tx.response_headers, tx.response_body = list(b.response_headers), b.response_body
+        tx.truncated, tx.incomplete, tx.gap = b.truncated, b.incomplete, b.gap
+        if tx.status == b.status:
+            tx.reason = b.reason
+        tx.notes.append(f"bodies and headers from the backend hop (tcp.stream {b.conn_id})")
+        return
 
 
 # ---------------------------------------------------------------- the whole run
