@@ -108,8 +108,9 @@ def test_service_errors_are_quoted_in_findings():
     assert any(f["code"] == "http-413" for f in quoted), [f["message"] for f in doc["findings"]]
     assert all("Image storage media is full" in f["message"] for f in quoted)
     strip = lambda f: f["message"].split(" — “glance-api: ")[0]  # noqa: E731
-    assert {f["code"] for f in doc["findings"]} == {f["code"] for f in plain["findings"]}
-    assert {strip(f) for f in doc["findings"] if f["code"].startswith("http-")} == \
+    # haproxy logged no status for the upload (the client saw none): the backend's 413 is reported on its own
+    assert {f["code"] for f in doc["findings"]} == {f["code"] for f in plain["findings"]} | {"http-413"}
+    assert {strip(f) for f in doc["findings"] if f["code"].startswith("http-")} >= \
         {f["message"] for f in plain["findings"] if f["code"].startswith("http-")}
 
 
