@@ -26,24 +26,12 @@ _APACHE_HEAD = re.compile(r"\S+ \S+ \S+ \[\d\d/\w{3}/\d{4}:")
 
 class UwsgiParser(LineParser):
     name = "uwsgi"
-
-    @staticmethod
-    def looks_like(line: str) -> bool:
-        return _UWSGI.match(line) is not None
+    LINE, SHAPE = _UWSGI, _UWSGI_HEAD  # other lines: uWSGI's banners, worker spawns, the app's stray output
 
     def feed(self, line: str, number: int) -> list:
-        self.stats.lines += 1
-        m = _UWSGI.match(line)
-        if m is None:
-            if _UWSGI_HEAD.match(line):
-                self.stats.bad(number)
-            else:
-                self.stats.other += 1  # uWSGI's own banners, worker spawns, the app's stray output
-            return []
-        try:
-            t = ctime_time(m.group(3))
-        except (ValueError, KeyError, IndexError):
-            self.stats.bad(number)
+        m = self._read(line, number)
+        t = self._time(ctime_time, m.group(3), number) if m else None
+        if t is None:
             return []
         return self._emit([LogRequest(
             source="uwsgi", line=number, text=line, time=t, method=m.group(4), path=m.group(5),
@@ -53,24 +41,12 @@ class UwsgiParser(LineParser):
 
 class ApacheParser(LineParser):
     name = "apache"
-
-    @staticmethod
-    def looks_like(line: str) -> bool:
-        return _APACHE.match(line) is not None
+    LINE, SHAPE = _APACHE, _APACHE_HEAD
 
     def feed(self, line: str, number: int) -> list:
-        self.stats.lines += 1
-        m = _APACHE.match(line)
-        if m is None:
-            if _APACHE_HEAD.match(line):
-                self.stats.bad(number)
-            else:
-                self.stats.other += 1
-            return []
-        try:
-            t = clf_time(m.group(2))
-        except (ValueError, KeyError, IndexError):
-            self.stats.bad(number)
+        m = self._read(line, number)
+        t = self._time(clf_time, m.group(2), number) if m else None
+        if t is None:
             return []
         size = m.group(6)
         dur = m.group(7)  # %D, microseconds, in TripleO's Keystone vhost format

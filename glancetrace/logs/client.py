@@ -31,8 +31,8 @@ class ClientDebugParser(LineParser):
         super().__init__()
         self.pending: LogRequest | None = None
 
-    @staticmethod
-    def looks_like(line: str) -> bool:
+    @classmethod
+    def looks_like(cls, line: str) -> bool:
         return _REQ.match(line) is not None or _RESP.match(line) is not None
 
     def feed(self, line: str, number: int) -> list:

@@ -28,8 +28,8 @@ _NOT_REQUEST = re.compile(r"\S+ \S+/\S+ -?\d+/-?\d+/\+?-?\d+ \+?\d+ \S{2,4} |\S+
 class HaproxyParser(LineParser):
     name = "haproxy"
 
-    @staticmethod
-    def looks_like(line: str) -> bool:
+    @classmethod
+    def looks_like(cls, line: str) -> bool:
         m = _HEAD.search(line)
         return bool(m and (_HTTP.match(line, m.end()) or _NOT_REQUEST.match(line, m.end())))
 
@@ -46,10 +46,8 @@ class HaproxyParser(LineParser):
             else:
                 self.stats.bad(number)
             return []
-        try:
-            t = clf_time(head.group(3))
-        except (ValueError, KeyError, IndexError):
-            self.stats.bad(number)
+        t = self._time(clf_time, head.group(3), number)
+        if t is None:
             return []
         timers = tuple(int(x) for x in m.group(4).replace("+", "").split("/"))
         method, target = _request_line(m.group(8))

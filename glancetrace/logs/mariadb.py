@@ -19,21 +19,12 @@ _LEVEL = {"Note": "INFO", "Warning": "WARNING", "ERROR": "ERROR", "Error": "ERRO
 
 class MariadbErrorParser(LineParser):
     name = "mariadb"
-
-    @staticmethod
-    def looks_like(line: str) -> bool:
-        return _LINE.match(line) is not None
+    LINE = _LINE
 
     def feed(self, line: str, number: int) -> list:
-        self.stats.lines += 1
-        m = _LINE.match(line)
-        if m is None:
-            self.stats.other += 1
-            return []
-        try:
-            t = iso_time(f"{m.group(1)} {int(m.group(2)):02d}:{m.group(3)}")
-        except ValueError:
-            self.stats.bad(number)
+        m = self._read(line, number)
+        t = self._time(iso_time, f"{m.group(1)} {int(m.group(2)):02d}:{m.group(3)}", number) if m else None
+        if t is None:
             return []
         msg = m.group(6)
         conn = _CONN.search(msg)

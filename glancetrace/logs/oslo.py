@@ -31,9 +31,7 @@ class OsloParser(LineParser):
         self.open: LogMessage | None = None
         self.in_traceback = False
 
-    @staticmethod
-    def looks_like(line: str) -> bool:
-        return _LINE.match(line) is not None
+    LINE = _LINE
 
     def feed(self, line: str, number: int) -> list:
         self.stats.lines += 1
@@ -44,10 +42,8 @@ class OsloParser(LineParser):
         cur = self.open
         if cur is not None and not rest.startswith("[") and cur.pid == int(m.group(2)) and cur.logger == m.group(4):
             return self._continuation(rest, number, prefixed=True)
-        try:
-            t = iso_time(m.group(1))
-        except ValueError:
-            self.stats.bad(number)
+        t = self._time(iso_time, m.group(1), number)
+        if t is None:
             return []
         ctx, msg = "", rest
         if rest.startswith("["):
