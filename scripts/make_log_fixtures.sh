@@ -19,6 +19,8 @@ for truth in "$out"/*.truth.json; do
   for log in haproxy glance_api keystone glance_uwsgi keystone_uwsgi client-debug; do
     [ -f "$out/$name.$log.log" ] && gzip -9c "$out/$name.$log.log" > "$dest/$log.log.gz"
   done
+  # MariaDB's error log is small: whole (connections a capture opened are aborted at the next restart)
+  gzip -9c /tmp/rig/mysql-run/mysqld.err > "$dest/mariadb-error.log.gz"
 done
 [ -n "${KEEP_RIG:-}" ] || bash "$rig/make_captures.sh" stop
 echo "fixtures in $here/tests/fixtures/rig-logs; raw rig output in $out"

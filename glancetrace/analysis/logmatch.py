@@ -131,6 +131,8 @@ def _quote_in_findings(an, lines) -> None:
 
 
 def _mysql_findings(an, files) -> list[Finding]:
+    caps = [c for c in an.result.captures if c.first_ts is not None]
+    window = (min(c.first_ts for c in caps), max(c.last_ts for c in caps)) if caps else None
     hs_by_thread = {h.thread_id: h for h in an.handshakes if isinstance(h, MysqlHandshake) and h.thread_id}
     out = []
     for lf in files:
@@ -140,8 +142,12 @@ def _mysql_findings(an, files) -> list[Finding]:
             h = hs_by_thread.get(msg.connection)
             if h is None:
                 continue
-            out.append(Finding("warning", "mysql-connection-aborted",
-                               f"MariaDB: {redact.redact_log_text(msg.message, an.options.show_secrets)}",
+            text = redact.redact_log_text(msg.message, an.options.show_secrets)
+            during = window is None or window[0] <= msg.time <= window[1]
+            when = "" if during else (f" ({msg.time - window[1]:.0f} s after the capture ended)" if msg.time > window[1]
+                                      else f" ({window[0] - msg.time:.0f} s before the capture started)")
+            out.append(Finding("warning" if during else "info", "mysql-connection-aborted",
+                               f"MariaDB's error log on connection {msg.connection}: {text}{when}",
                                frames=list(h.frames), conn_id=h.conn_id, capture=h.capture))
     return out
 

@@ -144,3 +144,19 @@ def test_no_secret_from_the_logs_reaches_the_document():
     assert not re.search(r"gAAAAA[\w-]{40,}", text)
     raw = gzip.open(riglogs.path(scenario, "client-debug"), "rt").read()
     assert "adminpw" in raw or "{SHA256}" in raw  # the input does hold them
+
+
+def test_mariadb_aborted_connections_join_the_capture_connections():
+    """The rig's restart after tls_overcloud aborted the pooled connections that capture opened: MariaDB's
+    error log names them by connection id, which the capture's handshakes carry."""
+    doc = riglogs.analysed("tls_overcloud", False, [riglogs.path("tls_overcloud", "mariadb-error")])
+    found = [f for f in doc["findings"] if f["code"] == "mysql-connection-aborted"]
+    assert found
+    res = riglogs.decoded("tls_overcloud", False)
+    from glancetrace.protocols.mysql.events import MysqlHandshake
+    threads = {h.thread_id: h.conn_id for h in res.events if isinstance(h, MysqlHandshake)}
+    for f in found:
+        n = int(re.search(r"connection (\d+):", f["message"]).group(1))
+        assert f"tcp.stream eq {threads[n]}" in f["wireshark_filter"]
+        assert "Got an error reading communication packets" in f["message"] and "after the capture ended" in f["message"]
+        assert f["severity"] == "info"

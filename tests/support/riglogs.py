@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "rig-logs"
 SCENARIOS = sorted(p.name for p in ROOT.iterdir() if (p / "truth.json").exists()) if ROOT.is_dir() else []
 # file → the format it must be recognised as
 LOGS = {"haproxy": "haproxy", "glance_api": "oslo", "keystone": "oslo", "glance_uwsgi": "uwsgi",
-        "keystone_uwsgi": "uwsgi", "client-debug": "client"}
+        "keystone_uwsgi": "uwsgi", "client-debug": "client", "mariadb-error": "mariadb"}
 
 
 def path(scenario: str, name: str) -> str:
