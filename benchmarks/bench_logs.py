@@ -49,11 +49,10 @@ def build(size_mb: int) -> pathlib.Path:
     OUT.mkdir(parents=True, exist_ok=True)
     import datetime as dt
     with open(path, "w") as f:
-        for k in range(copies, 0, -1):  # days before the capture, oldest first
-            def shift(m, k=k):
-                d = dt.datetime.strptime(f"{m.group(1)}/{m.group(2)}/{m.group(3)}", "%d/%b/%Y") - dt.timedelta(days=k)
-                return "[" + d.strftime("%d/%b/%Y") + ":"
-            f.write(_DATE.sub(shift, block))
+        day0 = dt.datetime.strptime(_DATE.search(block).expand(r"\1/\2/\3"), "%d/%b/%Y")
+        for k in range(copies, 0, -1):  # whole days before the capture (cycling over ten years)
+            d = (day0 - dt.timedelta(days=1 + k % 3650)).strftime("%d/%b/%Y")
+            f.write(_DATE.sub("[" + d + ":", block))
         f.write(block)
     return path
 

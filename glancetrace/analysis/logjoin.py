@@ -43,7 +43,7 @@ class LogFile:
     path: str
     format: str
     offset: float = 0.0
-    offset_how: str = "none"  # given | estimated | none
+    offset_how: str = "none"  # given | estimated | none | untimed
     offset_matches: int = 0
     stats: ParseStats = field(default_factory=ParseStats)
     requests: list[LogRequest] = field(default_factory=list)
@@ -62,7 +62,9 @@ def _read_one(spec: LogSpec, anchors: Anchors, window) -> LogFile:
     lf = LogFile(path=spec.path, format=fmt)
     if spec.offset is not None:
         lf.offset, lf.offset_how = spec.offset, "given"
-    elif fmt != "client":  # the client's lines have no time
+    elif fmt == "client":
+        lf.offset_how = "untimed"  # keystoneauth's lines carry no time: joined by request id and order
+    else:
         votes = OffsetVotes(anchors)
         for rec in LogScan(spec.path, fmt):
             votes.add(rec)
