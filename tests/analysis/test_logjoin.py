@@ -160,3 +160,19 @@ def test_mariadb_aborted_connections_join_the_capture_connections():
         assert f"tcp.stream eq {threads[n]}" in f["wireshark_filter"]
         assert "Got an error reading communication packets" in f["message"] and "after the capture ended" in f["message"]
         assert f["severity"] == "info"
+
+
+def test_only_lines_near_the_capture_are_kept(tmp_path):
+    """A long log (the real lines, after 40 copies of them on earlier days): the offset is still found, only
+    the capture's lines are kept, the others counted (memory follows the window, not the file)."""
+    from glancetrace.analysis.logjoin import LogSpec, _window, read_logs
+    real = riglogs.lines("tls_overcloud", "haproxy")
+    old = []
+    for k in range(40, 0, -1):
+        old += [re.sub(r"\[\d\d/(\w{3})/(\d{4}):", lambda m, k=k: f"[{1 + k % 28:02d}/Jan/{m.group(2)}:", line)
+                for line in real]
+    path = riglogs.write(tmp_path, "haproxy.log", old + real)
+    res = riglogs.decoded("tls_overcloud", False)
+    f = read_logs([LogSpec(path)], res.events, _window(res))[0]
+    assert (len(f.requests), f.before, f.after) == (len(real), 40 * len(real), 0)
+    assert f.offset_how == "estimated" and abs(f.offset) < 0.01
