@@ -96,7 +96,8 @@ def _match_request(rec: LogRequest, calls, by_rid, lines):
 def _in_order(rec: LogRequest, calls, lines):
     """The first call with the line's method, path, status and port that no client line took yet; without
     one on that port (TLS not decrypted, no haproxy log), the first such call behind the proxy."""
-    free = [c for c in calls if (c.tx.method, c.tx.uri, c.tx.status) == (rec.method, rec.path, rec.status)
+    free = [c for c in calls if (c.tx.method, c.tx.uri) == (rec.method, rec.path)
+            and rec.status in (c.tx.status, None)  # None: the client logged no answer (killed, cut off)
             and not any(r.source == "client" for r in lines.get(c.id, ()))]
     same_port = [c for c in free if c.server_port == rec.port]
     if same_port:

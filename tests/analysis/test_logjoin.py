@@ -176,3 +176,18 @@ def test_only_lines_near_the_capture_are_kept(tmp_path):
     f = read_logs([LogSpec(path)], res.events, _window(res))[0]
     assert (len(f.requests), f.before, f.after) == (len(real), 40 * len(real), 0)
     assert f.offset_how == "estimated" and abs(f.offset) < 0.01
+
+
+@pytest.mark.parametrize("scenario", riglogs.SCENARIOS)
+def test_every_client_request_joins_a_call(scenario):
+    """keystoneauth's --debug lines (no times): by request id, else in order; each lands on a call with its
+    method and path, on the port it named when that hop is in the capture."""
+    doc = riglogs.analysed(scenario, False, [riglogs.path(scenario, "client-debug")])
+    assert doc["logs"]["unmatched_count"] == 0
+    joined = [(c, r) for c in doc["calls"] for r in c["log_lines"] if r["source"] == "client"]
+    assert len(joined) == doc["logs"]["files"][0]["records"]
+    for c, r in joined:
+        assert (c["method"], c["uri"]) == (r["method"], r["path"]) and c["seen_in"] == "both"
+        assert r["status"] in (c["status"], None)
+        assert r["request_id"] is None or any(h[0].lower() == "x-openstack-request-id" and h[1] == r["request_id"]
+                                              for h in c["response_headers"])
