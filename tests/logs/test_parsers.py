@@ -155,3 +155,31 @@ def test_a_file_that_is_no_log_is_refused_naming_it(tmp_path, make):
     with pytest.raises(NotALog) as e:
         detect(str(p))
     assert str(p) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_haproxy_behind_a_syslog_prefix_as_tripleo_writes_it(tmp_path):
+    src = riglogs.lines("tls_overcloud", "haproxy")
+    tripleo = [f"Dec  3 12:08:01 controller-0 haproxy[7]: {line}" for line in src]
+    path = riglogs.write(tmp_path, "haproxy.log", tripleo)
+    assert detect(path) == "haproxy"
+    recs, stats = records(path)
+    want, _ = records(riglogs.path("tls_overcloud", "haproxy"))
+    assert stats.garbled == 0
+    assert [(r.client, r.time, r.method, r.path, r.status) for r in recs] == \
+        [(r.client, r.time, r.method, r.path, r.status) for r in want]
+
+
+def test_apache_access_log_of_keystone_under_httpd(tmp_path):
+    """Keystone's requests (from the real uWSGI log) written as TripleO's httpd vhost logs them, zone +0100."""
+    import datetime as dt
+    src, _ = records(riglogs.path("tls_overcloud", "keystone_uwsgi"))
+    out = []
+    for r in src:
+        local = dt.datetime.fromtimestamp(r.time + 3600, dt.timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0100")
+        out.append(f'{r.client} - - [{local}] "{r.method} {r.path} HTTP/1.1" {r.status} {r.bytes_out} "-" '
+                   f'"openstacksdk/4.22.0" {int(r.duration * 1e6)}')
+    path = riglogs.write(tmp_path, "keystone_wsgi_access.log", out)
+    assert detect(path) == "apache"
+    recs, stats = records(path)
+    assert stats.garbled == 0
+    assert [(r.time, r.method, r.path, r.status) for r in recs] == [(r.time, r.method, r.path, r.status) for r in src]
