@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..protocols.http.events import HttpTransaction
+from ..protocols.tls.events import TlsSession
 
 MAX_OFFSET = 15 * 3600.0  # time zones reach ±14 h
 DISTINCT_ROUTE = 3  # a method+path seen at most this often in the capture is evidence
@@ -63,7 +64,7 @@ class Anchors:
                     routes[(ev.method, ev.uri)].append(t)
                 if not ev.tls:
                     clients[ev.client].add(t)
-            elif type(ev).__name__ == "TlsSession" and ev.first_up is not None:
+            elif isinstance(ev, TlsSession) and ev.first_up is not None:
                 clients[ev.client].add(ev.first_up)
         # a plain connection's first request stands for the connection
         a.by_client = {c: sorted(ts) for c, ts in clients.items()}

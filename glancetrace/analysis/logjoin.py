@@ -20,6 +20,7 @@ from http import HTTPStatus
 from ..logs.reader import LogScan, detect
 from ..logs.records import LogMessage, LogRequest, ParseStats
 from ..protocols.http.events import BodyInfo, HttpTransaction
+from ..protocols.tls.events import TlsSession
 from .analyze import AnalysisOptions, analyze
 from .findings import sort_findings
 from .logclock import Anchors, OffsetVotes, request_id
@@ -100,7 +101,7 @@ def join_haproxy(files: list[LogFile], events: list) -> HaproxyJoin:
     out = HaproxyJoin()
     sessions: dict[str, list] = {}
     for ev in events:
-        if type(ev).__name__ == "TlsSession" and ev.first_up is not None:
+        if isinstance(ev, TlsSession) and ev.first_up is not None:
             sessions.setdefault(ev.client, []).append(ev)
     txs_by_conn: dict[tuple, list[HttpTransaction]] = {}
     plain_by_client: dict[str, list[HttpTransaction]] = {}
