@@ -7,7 +7,6 @@ capture.py writes the haproxy and uWSGI slices; this also writes the glance-api 
 scripts/make_log_fixtures.sh (it sets OUTDIR, RIG_SCALE and the rig up first).
 """
 
-import json
 import os
 import subprocess
 import sys
