@@ -16,7 +16,8 @@ from .base import LineParser
 from .records import LogRequest
 from .timeparse import clf_time
 
-_HEAD = re.compile(r"(\S+):(\d+) \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d(?:\.\d+)?)\] ")
+# bounded address: a search over a long line of junk stays linear
+_HEAD = re.compile(r"(?<!\S)([\w.:\[\]-]{1,64}):(\d{1,5}) \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d(?:\.\d+)?)\] ")
 _HTTP = re.compile(
     r"(\S+) ([^/\s]+)/(\S+) (-?\+?\d+(?:/-?\+?\d+){3,4}) (-?\d+) \+?(\d+) \S+ \S+ (\S{4}) \S+ \S+"
     r"(?: \{[^}]*\})* \"([^\"]*)\"\s*$")

@@ -24,6 +24,9 @@ PARSERS: dict[str, type[LineParser]] = {p.name: p for p in (
     HaproxyParser, UwsgiParser, ApacheParser, OsloParser, MariadbErrorParser, ClientDebugParser)}
 FORMATS = tuple(PARSERS)
 SAMPLE_LINES = 1000  # lines looked at to recognise a format
+SAMPLE_CHARS = 1 << 20  # … or fewer, when they are long
+MAX_LINE = 1 << 16  # characters: a longer "line" (binary junk without newlines) is read in pieces
+MAX_RECORD = 1 << 14  # characters: longer lines are no record of ours (and would make regexes crawl)
 MIN_SHARE = 0.05  # of the sampled lines, in the format's shape (the rest: banners, tracebacks, client output)
 
 
@@ -40,13 +43,15 @@ def open_text(path: str) -> io.TextIOBase:
 
 def _sample(path: str) -> list[str]:
     lines = []
+    chars = 0
     try:
         with open_text(path) as f:
-            for line in f:
+            for line in iter(lambda: f.readline(MAX_LINE), ""):
+                chars += len(line)
                 line = line.rstrip("\r\n")
-                if line.strip():
+                if line.strip() and len(line) <= MAX_RECORD:
                     lines.append(line)
-                if len(lines) >= SAMPLE_LINES:
+                if len(lines) >= SAMPLE_LINES or chars >= SAMPLE_CHARS:
                     break
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise NotALog(f"{path}: cannot be read as a log ({e})") from None
@@ -83,7 +88,11 @@ class LogScan:
         path = self.path
         try:
             with open_text(path) as f:
-                for number, line in enumerate(f, 1):
+                for number, line in enumerate(iter(lambda: f.readline(MAX_LINE), ""), 1):
+                    if len(line) > MAX_RECORD:
+                        self.stats.lines += 1
+                        self.stats.bad(number)
+                        continue
                     for rec in parser.feed(line.rstrip("\r\n"), number):
                         rec.file = path
                         yield rec

@@ -183,3 +183,14 @@ def test_apache_access_log_of_keystone_under_httpd(tmp_path):
     recs, stats = records(path)
     assert stats.garbled == 0
     assert [(r.time, r.method, r.path, r.status) for r in recs] == [(r.time, r.method, r.path, r.status) for r in src]
+
+
+def test_long_junk_lines_are_garbled_not_slow(tmp_path):
+    """A real log with a megabyte of junk without newlines in the middle: counted as garbled, the rest read
+    (the regexes never see a line over 16 KiB, and haproxy's address search is bounded)."""
+    src = riglogs.lines("tls_overcloud", "haproxy")
+    junk = "7" * (1 << 20)
+    path = riglogs.write(tmp_path, "haproxy.log", src[:5] + [junk] + src[5:])
+    assert detect(path) == "haproxy"
+    recs, stats = records(path)
+    assert len(recs) == len(src) and stats.garbled == 16  # the junk read in 64 KiB pieces
