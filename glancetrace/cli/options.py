@@ -167,3 +167,62 @@ class Timer:
 
     def __str__(self):
         return f"{time.perf_counter() - self.t0:.1f} s"
+
+
+# -- logs beside the capture (issue 18) -----------------------------------------------------------
+
+def log_options(f):
+    """--log FILE, --logs DIR, --log-offset FILE=SECONDS, --log-format [FILE=]FORMAT."""
+    decorators = [
+        click.option("--log", "log_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                     help="A log file to join to the capture (haproxy, glance-api/keystone oslo.log, uWSGI, "
+                          "Apache access, a client's --debug output, MariaDB error log; plain or .gz); repeatable."),
+        click.option("--logs", "log_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
+                     help="A directory of logs (a sosreport): every file recognised as a log is read."),
+        click.option("--log-offset", "log_offsets", multiple=True, metavar="FILE=SECONDS",
+                     help="Seconds to add to a log's times; estimated from shared requests when not given."),
+        click.option("--log-format", "log_formats", multiple=True, metavar="[FILE=]FORMAT",
+                     help="Name a log's format instead of recognising it (haproxy, oslo, uwsgi, apache, client, "
+                          "mariadb); without FILE= it applies to every --log."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+def log_specs(kw: dict, quiet: bool) -> list:
+    """The logs to read, each with its format (named or recognised now: a file that is no log ends the
+    run with one line naming it) and its offset when given."""
+    from ..analysis.logjoin import LogSpec
+    from ..logs.reader import FORMATS, NotALog, detect
+    offsets = {}
+    for item in kw.get("log_offsets") or ():
+        path, sep, sec = item.rpartition("=")
+        try:
+            offsets[path] = float(sec)
+        except ValueError:
+            sep = ""
+        if not sep or not path:
+            raise click.BadParameter(f"{item!r}: expected FILE=SECONDS", param_hint="--log-offset")
+    named, default = {}, None
+    for item in kw.get("log_formats") or ():
+        path, _, fmt = item.rpartition("=")
+        if fmt not in FORMATS:
+            raise click.BadParameter(f"{item!r}: format one of {', '.join(FORMATS)}", param_hint="--log-format")
+        if path:
+            named[path] = fmt
+        else:
+            default = fmt
+    specs = [LogSpec(p, named.get(p) or default or detect(p), offsets.get(p)) for p in kw.get("log_files") or ()]
+    for d in kw.get("log_dirs") or ():
+        skipped = 0
+        for root, _dirs, names in os.walk(d):
+            for name in sorted(names):
+                p = os.path.join(root, name)
+                try:
+                    specs.append(LogSpec(p, named.get(p) or detect(p), offsets.get(p)))
+                except NotALog:
+                    skipped += 1
+        if skipped and not quiet:
+            click.echo(f"{d}: {skipped} file(s) not recognised as logs, skipped", err=True)
+    return specs

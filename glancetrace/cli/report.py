@@ -8,19 +8,22 @@ import sys
 
 import click
 
-from ..analysis.analyze import AnalysisOptions, analyze
+from ..analysis.analyze import AnalysisOptions
+from ..analysis.logjoin import analyse_with_logs
 from ..analysis.findings import SEVERITY_ORDER
 from ..report import tables, terminal
 from ..report.markdown import write_markdown
-from .options import capture_options, output_format_option, phase, pipeline_options, run_pass, secrets_warning
+from .options import (capture_options, log_options, log_specs, output_format_option, phase, pipeline_options, run_pass,
+                      secrets_warning)
 from .output import output_file
 
 
 def analyse(captures, kw, show_secrets, quiet, slow_sql=1.0) -> dict:
+    logs = log_specs(kw, quiet)
     res = run_pass(list(captures), pipeline_options(kw), quiet, kw.get("dask_address"))
     command = "glancetrace " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with phase("correlating SQL with calls, building lifecycles", quiet):
-        an = analyze(res, AnalysisOptions(slow_sql=slow_sql, show_secrets=show_secrets, command=command))
+        an = analyse_with_logs(res, AnalysisOptions(slow_sql=slow_sql, show_secrets=show_secrets, command=command), logs)
         return an.to_dict()
 
 
@@ -42,6 +45,7 @@ def default_output(captures) -> str:
 @click.command(help="Write the HTML timeline of every image's lifecycle (findings first, with Wireshark "
                     "filters as evidence). Several captures of one incident go on one timeline.")
 @capture_options
+@log_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Where to write (default: reports/<capture>.html, or stdout for --format json and md).")
 @output_format_option(["html", "json", "md"], "html")

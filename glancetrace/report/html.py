@@ -233,6 +233,7 @@ def build_view(analysis: dict) -> dict:
         "counts": {"calls": len(calls), "sql": len(sql), "digest": len(data["sql_digest"]),
                    "tokens": len(data["tokens"]), "tls": len(tls)},
         "data_json": Markup(script_json(data)),
+        "logs": _dict(a.get("logs")),  # --log files: what was read, what matched nothing
     }
 
 

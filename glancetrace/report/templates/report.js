@@ -194,8 +194,11 @@
       ['body sha256', dg && dg.sha256 ? el('code', null, str(dg.sha256)) : null],
       ['body sha512', dg && dg.sha512 ? el('code', { class: 'hash' }, str(dg.sha512)) : null],
       ['frames', framesText(c.frames)],
-      ['flags', [c.incomplete ? 'incomplete' : '', c.gap ? 'gap in capture' : ''].filter(Boolean).join(', ') || null]
+      ['flags', [c.incomplete ? 'incomplete' : '', c.gap ? 'gap in capture' : ''].filter(Boolean).join(', ') || null],
+      ['seen in', c.seen_in ? str(c.seen_in) : null]
     ]));
+    if (arr(c.log_lines).length) box.appendChild(el('details', { class: 'log-lines' }, el('summary', null, 'log lines (' + arr(c.log_lines).length + ')'),
+      el('pre', null, arr(c.log_lines).map(function (l) { l = obj(l); return str(l.file).split('/').pop() + ':' + str(l.line) + '  ' + str(l.text); }).join('\n'))));
     add(box, filterBox(c.wireshark_filter));
     var ids = arr(c.sql);
     var sd = el('details', { class: 'sql-list' }, el('summary', null, 'SQL statements (' + ids.length + ')'));
@@ -362,7 +365,7 @@
         { title: 'SQL', num: true, value: function (c) { return arr(c.sql).length || ''; }, sort: function (c) { return arr(c.sql).length; } },
         { title: 'image', cls: 'wrap', render: function (c) { return imageLink(c.image_id); }, sort: function (c) { return str(c.image_id); } },
         { title: 'client → server', cls: 'wrap', value: function (c) { return str(c.client) + ' → ' + str(c.server) + (c.tls ? ' 🔒' : ''); } },
-        { title: '', value: function (c) { return [c.incomplete ? 'incomplete' : '', c.gap ? 'gap' : ''].filter(Boolean).join(' '); } }
+        { title: '', value: function (c) { return [c.incomplete ? 'incomplete' : '', c.gap ? 'gap' : '', c.seen_in && c.seen_in !== 'packets' ? 'seen in ' + c.seen_in : ''].filter(Boolean).join(' '); } }
       ]
     },
     sql: {
