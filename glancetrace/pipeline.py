@@ -9,11 +9,12 @@ emit.  Nothing here knows about OpenStack: that is the next layer up.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from .capture.link import LINK_NAMES, LinkDecoder
-from .capture.reader import CaptureInfo, CaptureReader
+from .capture.plan import InputPlan, PieceMap, plan_input
+from .capture.reader import CaptureInfo
 from .tcp.reassembly import Connection, TcpReassembler
 
 HTTP_PORTS = frozenset({5000, 9292, 35357, 8080})
@@ -33,6 +34,7 @@ class Options:
     body_cap: int = 1 << 20  # JSON/text bodies kept up to this many bytes
     offsets: dict[str, float] = field(default_factory=dict)  # capture path → seconds added to its clock
     jobs: int = 1  # worker processes, each decoding the connections of one shard
+    read_as: str = "auto"  # several files: "pieces" of one capture, "hosts" (one capture each) or guessed
 
 
 @dataclass
@@ -47,6 +49,8 @@ class PassResult:
     warnings: list[str] = field(default_factory=list)
     offsets: dict[str, float] = field(default_factory=dict)  # clock shift applied to each capture
     conn_captures: list[int] = field(default_factory=list)  # capture index of each connection
+    plan: InputPlan | None = None  # how the input was read
+    pieces: dict[int, PieceMap] = field(default_factory=dict)  # first piece's capture index → its pieces
 
     def of_type(self, cls) -> list:
         return [e for e in self.events if isinstance(e, cls)]
@@ -186,68 +190,119 @@ class Pipeline:
 
     # -- the pass ---------------------------------------------------------------
 
-    def run(self, paths: Iterable[str], progress: Callable[[int, int], None] | None = None) -> PassResult:
-        paths = list(paths)
-        if self.opt.jobs > 1 and self.shard is None:
+    def run(self, paths: Iterable[str] | InputPlan,
+            progress: Callable[[int, int], None] | None = None) -> PassResult:
+        """Run the plan (made here from the paths and the options when given paths)."""
+        o = self.opt
+        plan = paths if isinstance(paths, InputPlan) else plan_input(
+            list(paths), o.read_as, o.offsets, o.jobs, estimate_clocks=False)
+        if plan.jobs > 1 and self.shard is None:
             from .parallel import run_sharded
-            self.result = run_sharded(paths, self.opt)
+            # the workers read each file as a capture of its own, with the offsets planned here
+            offsets = {f.path: plan.offset_of(i).seconds for i, f in enumerate(plan.files)}
+            self.result = run_sharded(plan.paths, replace(o, read_as="hosts", offsets=offsets, jobs=plan.jobs))
+            self.result.plan = plan
             return self.result
         from .protocols.http.digests import responsive_gil
         res = self.result
+        res.plan = plan
         with responsive_gil():
-            for path in paths:
-                self._run_one(path, progress)
+            for members in plan.groups:
+                self._run_group(plan, members, progress)
         return res
 
-    def _run_one(self, path: str, progress) -> None:
+    def _run_group(self, plan: InputPlan, members: list[int], progress) -> None:
+        """One capture, whole or in pieces: one reassembler, frames counted across the pieces."""
         res = self.result
         first_event = len(res.events)
-        capture_index = len(res.captures)
-        reader = CaptureReader(path)
+        lead = len(res.captures)
+        o = self.opt
+        ports = set(o.http_ports) | set(o.tls_ports) | set(o.mysql_ports)
+        tcp = self.tcp = TcpReassembler(self._factory, server_ports=ports)
+        link = LinkDecoder()
+        shift = plan.offset_of(members[0]).seconds
+        pieces = PieceMap(files=[], bases=[])
+        appeared: list[list[tuple[int, int]]] = []  # per piece: (frame, stream) of older connections
+        base = 0
+        info = None
+        for i in members:
+            info = self._read_file(plan, i, tcp, link, shift, base, appeared, progress)
+            pieces.files.append(len(res.captures) - 1)
+            pieces.bases.append(base)
+            base += info.packets
+        link.finish()
+        # connections still open end with the capture's last frame, whichever shard has it
+        last_ts = max((res.captures[k].last_ts for k in pieces.files if res.captures[k].last_ts is not None),
+                      default=0.0)
+        tcp.finish(last_ts, base)
+        res.tcp_segments += tcp.segments
+        res.skipped.update(link.skipped)
+        res.connections.extend(tcp.connections)
+        res.conn_captures.extend([lead] * len(tcp.connections))
+        if shift:
+            res.offsets[plan.files[members[0]].path] = shift
+        if len(members) > 1:
+            _number_streams(pieces, tcp.connections, appeared)
+            res.pieces[lead] = pieces
+        for ev in res.events[first_event:]:
+            ev.capture = lead  # stream and frame numbers are per capture (across its pieces)
+
+    def _read_file(self, plan: InputPlan, index: int, tcp: TcpReassembler, link: LinkDecoder, shift: float,
+                   base: int, appeared: list, progress) -> CaptureInfo:
+        res = self.result
+        reader = plan.reader(index)
         info = reader.info
         res.captures.append(info)
         if self.opt.want_http:
             # decryption-secrets blocks are read during the pass; the key log watches the list
             self._keylog().watch(info.tls_keylog)
-        o = self.opt
-        ports = set(o.http_ports) | set(o.tls_ports) | set(o.mysql_ports)
-        tcp = self.tcp = TcpReassembler(self._factory, server_ports=ports)
-        link = LinkDecoder()
         add = tcp.add
         decode = link.decode
         ifaces = info.interfaces
-        linktypes = res.link_types
-        shift = o.offsets.get(path, 0.0)
         select = None
         if self.shard is not None:
             from .capture.shard import FlowShards
-            mine, n = self.shard
-            select = FlowShards(n).selects(mine)
-        for frame, ts, iface, data, origlen in reader.packets(select):
-            ts += shift
+            k, n = self.shard
+            select = FlowShards(n).selects(k)
+        packets = reader.packets(select)
+        mine: list[tuple[int, int]] = []  # (frame, stream) of connections from earlier pieces
+        appeared.append(mine)
+        flows = tcp.flows
+        for frame, ts, iface, data, origlen in packets:
             seg = decode(ifaces[iface].linktype, data)
             if seg is not None:
-                add(seg, ts, frame)
+                if base:
+                    # a later piece: where a connection from an earlier one first shows up in it
+                    # gives its tcp.stream number in this piece
+                    entry = flows.get((seg.src, seg.sport, seg.dst, seg.dport))
+                    if entry is not None and entry[0].last_frame <= base:
+                        add(seg, ts + shift, frame + base)
+                        if entry[0].last_frame == frame + base:  # not a new connection on its ports
+                            mine.append((frame + base, entry[0].stream))
+                        continue
+                add(seg, ts + shift, frame + base)
             if progress is not None and not frame & 0x3FFF:
-                progress(frame, 0)
+                progress(frame + base, 0)
         for ifc in info.interfaces:
-            linktypes[LINK_NAMES.get(ifc.linktype, f"linktype {ifc.linktype}")] += 1
-        link.finish()
-        # connections still open end with the capture's last frame, whichever shard has it
-        tcp.finish((info.last_ts or 0.0) + shift, info.packets)
+            res.link_types[LINK_NAMES.get(ifc.linktype, f"linktype {ifc.linktype}")] += 1
         res.packets += info.packets
-        res.tcp_segments += tcp.segments
-        res.skipped.update(link.skipped)
-        res.warnings.extend(f"{path}: {w}" for w in info.warnings)
-        res.connections.extend(tcp.connections)
-        res.conn_captures.extend([capture_index] * len(tcp.connections))
-        if shift:
-            res.offsets[path] = shift
-            if info.first_ts is not None:
-                info.first_ts += shift
-                info.last_ts += shift
-        for ev in res.events[first_event:]:
-            ev.capture = capture_index  # stream and frame numbers are per capture file
+        res.warnings.extend(f"{info.path}: {w}" for w in info.warnings)
+        if shift and info.first_ts is not None:
+            info.first_ts += shift
+            info.last_ts += shift
+        return info
+
+
+def _number_streams(pieces: PieceMap, conns: list, appeared: list[list[tuple[int, int]]]) -> None:
+    """Each piece's tcp.stream numbers, as Wireshark gives them reading that piece alone: its
+    connections in order of their first frame in it (new ones and ones from earlier pieces)."""
+    firsts = [list(a) for a in appeared]
+    for c in conns:
+        firsts[pieces.piece_of(c.first_frame)].append((c.first_frame, c.stream))
+    for k, found in enumerate(firsts):
+        found.sort()
+        for local, (_frame, stream) in enumerate(found):
+            pieces.streams[(stream, k)] = local
 
 
 def decode(paths: str | Iterable[str], options: Options | None = None, **kw) -> PassResult:
