@@ -18,6 +18,7 @@ from ..protocols.mysql.events import MysqlHandshake, SqlStatement
 from . import correlate
 from .merge import dedupe_across_captures
 from .calls import Call, build_calls
+from .evidence import filter_for  # noqa: F401  (the filter of a connection's frames, used by callers)
 from .findings import STUCK_STATES, Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
 
@@ -60,17 +61,6 @@ class Analysis:
 
 def _cap(ev) -> int:
     return getattr(ev, "capture", 0)
-
-
-def filter_for(conn_id: int | None, frames: list[int]) -> str:
-    fs = [f for f in frames if f]
-    parts = []
-    if conn_id is not None:
-        parts.append(f"tcp.stream eq {conn_id}")
-    if fs:
-        lo, hi = min(fs), max(fs)
-        parts.append(f"frame.number == {lo}" if lo == hi else f"frame.number >= {lo} && frame.number <= {hi}")
-    return " && ".join(parts)
 
 
 def call_frames(call: Call) -> list[int]:
@@ -255,14 +245,16 @@ def _findings(an: Analysis) -> None:
                            f"({_short(getattr(undecrypted[0], 'why_not', '') or 'no keys given', 80)}); "
                            f"give --keylog to see inside them",
                            frames=[f for f in (getattr(undecrypted[0], 'handshake_frames', None) or ()) if f][:2],
-                           conn_id=undecrypted[0].conn_id))
+                           conn_id=undecrypted[0].conn_id, capture=_cap(undecrypted[0])))
+    rows = {r.id: r for r in an.sql}
     for f in out:
+        # the connection is the one the cited frames are on: a status change seen in SQL cites the
+        # statement's frames, on the database connection, not the call's HTTP connection
+        if f.conn_id is None and f.sql_id and set(f.frames) <= set(sql_frames(rows[f.sql_id])):
+            f.conn_id, f.capture = rows[f.sql_id].stmt.conn_id, rows[f.sql_id].capture
         if f.conn_id is None and f.call_id:
             f.conn_id = calls[f.call_id].tx.conn_id
             f.capture = calls[f.call_id].capture
-        if f.conn_id is None and f.sql_id:
-            row = next(r for r in an.sql if r.id == f.sql_id)
-            f.conn_id, f.capture = row.stmt.conn_id, row.capture
     an.findings = sort_findings(out)
     by_img = {i.id: i for i in an.images}
     for f in an.findings:

@@ -44,9 +44,11 @@ def _json_safe(obj: Any, depth: int = 0) -> Any:
 
 
 def analysis_dict(an) -> dict:
-    from .analyze import call_frames, filter_for, sql_frames
+    from .analyze import call_frames, sql_frames
+    from .evidence import Evidence
 
     res = an.result
+    ev = Evidence(res)
     show = an.options.show_secrets
     first = min((c.first_ts for c in res.captures if c.first_ts is not None), default=None)
     last = max((c.last_ts for c in res.captures if c.last_ts is not None), default=None)
@@ -62,10 +64,10 @@ def analysis_dict(an) -> dict:
     for c in an.calls:
         t = c.tx
         calls.append({
-            "id": c.id, "capture": c.capture, "service": c.service, "kind": c.kind, "summary": c.summary,
+            "id": c.id, "service": c.service, "kind": c.kind, "summary": c.summary,
             "method": t.method, "uri": t.uri,
             "status": t.status, "reason": t.reason, "interim": list(t.interim),
-            "client": t.client, "server": t.server, "conn_id": t.conn_id, "tls": bool(t.tls),
+            "client": t.client, "server": t.server, "tls": bool(t.tls),
             "encrypted_only": False, "hop": c.hop, "peer": c.peer,
             "request_time": t.request_first_time, "request_end": t.request_last_time,
             "response_time": t.response_first_time, "response_end": t.response_last_time,
@@ -73,8 +75,9 @@ def analysis_dict(an) -> dict:
             "request_body_size": t.request_body.size, "response_body_size": t.response_body.size,
             "request_digests": _digests(t.request_body),
             "image_id": c.image_id,
-            "frames": {"request": _frames(t.request_frames), "response": _frames(t.response_frames)},
-            "wireshark_filter": filter_for(t.conn_id, call_frames(c)),
+            "frames": {"request": ev.frames(c.capture, _frames(t.request_frames)),
+                       "response": ev.frames(c.capture, _frames(t.response_frames))},
+            **ev.item(c.capture, t.conn_id, call_frames(c)),
             "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
             "sql": list(c.sql),
             "request_headers": [list(h) for h in redact.redact_headers(t.request_headers, show)],
@@ -88,17 +91,17 @@ def analysis_dict(an) -> dict:
         s = r.stmt
         sc = r.meaning.status_change
         sql.append({
-            "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
+            "id": r.id, **ev.item(r.capture, s.conn_id, sql_frames(r)), "client": s.client, "server": s.server,
             "command": s.command, "sql": redact.redact_sql(s.sql, show),
             "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
             "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
             "error_code": s.error_code, "error_message": s.error_message,
-            "frames": {"request": _frames(s.request_frames), "response": _frames(s.response_frames)},
+            "frames": {"request": ev.frames(r.capture, _frames(s.request_frames)),
+                       "response": ev.frames(r.capture, _frames(s.response_frames))},
             "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
             "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
             "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
                               if sc is not None else None),
-            "wireshark_filter": filter_for(s.conn_id, sql_frames(r)),
             "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
         })
     images = []
@@ -109,7 +112,8 @@ def analysis_dict(an) -> dict:
             **{k: _json_safe(f.get(k)) for k in ("size", "checksum", "os_hash_algo", "os_hash_value",
                                                   "disk_format", "container_format", "visibility", "protected")},
             "transitions": [{"status": t.status, "time": t.time, "source": t.source, "sql_id": t.sql_id,
-                             "call_id": t.call_id, "frames": t.frames, "failed": t.failed,
+                             "call_id": t.call_id, "frames": ev.frames(_transition_capture(an, t), t.frames) or [],
+                             "failed": t.failed,
                              "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
             "states": img.states(last),
             "calls": list(img.calls),
@@ -152,10 +156,17 @@ def analysis_dict(an) -> dict:
         "tokens": tokens,
         "tls_sessions": [_tls_dict(t) for t in tls],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
-                      "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "frames": f.frames,
-                      "capture": f.capture, "wireshark_filter": filter_for(f.conn_id, f.frames)}
+                      "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id,
+                      "frames": ev.frames(f.capture, f.frames) or [], **ev.item(f.capture, f.conn_id, f.frames)}
                      for f in an.findings],
     }
+
+
+def _transition_capture(an, t) -> int:
+    """The capture whose numbering a transition's frames are in: its statement's, else its call's."""
+    if t.sql_id is not None:
+        return next((r.capture for r in an.sql if r.id == t.sql_id), 0)
+    return next((c.capture for c in an.calls if c.id == t.call_id), 0)
 
 
 def _tls_dict(t) -> dict:

@@ -113,7 +113,9 @@ def findings_list(doc: dict, console: Console, limit: int = 20) -> None:
     for f in doc["findings"][:limit]:
         text = escape(f["message"])
         if f.get("wireshark_filter"):
-            text += f"\n[dim]{escape(f['wireshark_filter'])}[/]"
+            # several files (hosts, pieces): say which one the numbers are in
+            where = f"{f['file']}: " if f.get("file") and len(doc.get("captures") or ()) > 1 else ""
+            text += f"\n[dim]{escape(where + f['wireshark_filter'])}[/]"
         grid.add_row(f"[{colour.get(f['severity'], 'white')}]{escape(f['severity'])}[/]", text)
     if len(doc["findings"]) > limit:
         grid.add_row("", f"… and {len(doc['findings']) - limit} more")
