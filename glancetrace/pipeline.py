@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
-from .capture.link import LINK_NAMES, LinkDecoder
+from .capture.link import LINK_NAMES, SKIP_LINKTYPE, LinkDecoder, link_name
 from .capture.plan import InputPlan, PieceMap, plan_input
 from .capture.reader import CaptureInfo
 from .tcp.reassembly import Connection, TcpReassembler
@@ -265,6 +265,7 @@ class Pipeline:
             k, n = self.shard
             select = FlowShards(n).selects(k)
         packets = reader.packets(select)
+        unsupported_before = link.skipped[SKIP_LINKTYPE]
         mine: list[tuple[int, int]] = []  # (frame, stream) of connections from earlier pieces
         appeared.append(mine)
         flows = tcp.flows
@@ -284,7 +285,12 @@ class Pipeline:
             if progress is not None and not frame & 0x3FFF:
                 progress(frame + base, 0)
         for ifc in info.interfaces:
-            res.link_types[LINK_NAMES.get(ifc.linktype, f"linktype {ifc.linktype}")] += 1
+            res.link_types[link_name(ifc.linktype)] += 1
+        unsupported = link.skipped[SKIP_LINKTYPE] - unsupported_before
+        if unsupported:
+            kinds = ", ".join(dict.fromkeys(link_name(i.linktype) for i in info.interfaces
+                                            if i.linktype not in LINK_NAMES))
+            info.warnings.append(f"{unsupported:,} packets not decoded: {kinds}")
         res.packets += info.packets
         res.warnings.extend(f"{info.path}: {w}" for w in info.warnings)
         if shift and info.first_ts is not None:

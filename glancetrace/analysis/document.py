@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from .. import __version__
+from ..capture.link import link_name
 from ..openstack import redact
 from ..protocols.http.events import BodyInfo
 
@@ -137,8 +138,9 @@ def analysis_dict(an) -> dict:
         "captures": [{"path": ci.path, "size": ci.size, "format": ci.format, "compressed": ci.compressed,
                       "packets": ci.packets, "first_ts": ci.first_ts, "last_ts": ci.last_ts,
                       "link_types": sorted({str(i.linktype) for i in ci.interfaces}),
-                      "link_type_names": list(res.link_types), "truncated": ci.truncated,
-                      "warnings": list(ci.warnings)} for ci in res.captures],
+                      "link_type_names": list(dict.fromkeys(link_name(i.linktype) for i in ci.interfaces)),
+                      **ev.reading(k), "truncated": ci.truncated,
+                      "warnings": list(ci.warnings)} for k, ci in enumerate(res.captures)],
         "summary": {
             "packets": res.packets, "tcp_segments": res.tcp_segments, "skipped": dict(res.skipped),
             "connections": len(res.connections),

@@ -43,6 +43,21 @@ class Evidence:
     def __init__(self, result):
         self.paths = [c.path for c in result.captures]
         self.pieces = result.pieces  # first piece's capture index → PieceMap
+        self.plan = result.plan
+
+    def reading(self, capture: int) -> dict:
+        """What reading the capture assumed: its clock offset (and where it came from), and
+        whether it was read as a piece of another capture."""
+        plan = self.plan
+        if plan is None or capture >= len(plan.files):
+            return {"clock_offset": {"seconds": 0.0, "source": "reference", "segments": 0}, "piece_of": None,
+                    "piece": 0}
+        off = plan.offset_of(capture)
+        f = plan.files[capture]
+        lead = plan.groups[f.group][0]
+        return {"clock_offset": {"seconds": off.seconds, "source": off.source, "segments": off.segments},
+                "piece_of": lead if lead != capture else None, "piece": f.piece,
+                "pieces": len(plan.groups[f.group])}
 
     def file(self, capture: int) -> str:
         return self.paths[capture] if 0 <= capture < len(self.paths) else ""

@@ -86,6 +86,11 @@ class InputPlan:
     def has_pieces(self) -> bool:
         return any(len(g) > 1 for g in self.groups)
 
+    @property
+    def sequential(self) -> bool:
+        """Pieces follow on from each other and a pipe can be read once: one process reads them."""
+        return self.has_pieces() or any(f.stream for f in self.files)
+
 
 @dataclass
 class PieceMap:
@@ -293,7 +298,7 @@ def plan_input(paths: list[str], read_as: str = "auto", offsets: dict[str, float
             ordered.append(files[i])
     plan = InputPlan(files=ordered, groups=groups, offsets=[ClockOffset() for _ in groups], read_as=read_as)
     _clocks(plan, offsets, estimate_clocks)
-    plan.jobs = 1 if plan.has_pieces() or any(f.stream for f in ordered) else max(1, jobs)
+    plan.jobs = 1 if plan.sequential else max(1, jobs)
     _describe(plan)
     return plan
 
