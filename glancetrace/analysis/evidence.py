@@ -51,7 +51,7 @@ class Evidence:
         plan = self.plan
         if plan is None or capture >= len(plan.files):
             return {"clock_offset": {"seconds": 0.0, "source": "reference", "segments": 0}, "piece_of": None,
-                    "piece": 0}
+                    "piece": 0, "pieces": 1}
         off = plan.offset_of(capture)
         f = plan.files[capture]
         lead = plan.groups[f.group][0]
