@@ -105,3 +105,25 @@ class Evidence:
                 out["wireshark_filter"] = f"spans {len(refs)} pieces: " + "; ".join(
                     f"{os.path.basename(r.file)}: {r.wireshark_filter}" for r in refs)
         return out
+
+    def row(self, row: dict) -> dict:
+        """A flat row of `http` or `sql` (report/tables.py) in its piece's numbers, with `file` and
+        `evidence`, when its capture was read from pieces; unchanged otherwise."""
+        cap = row["capture"]
+        if cap not in self.pieces:
+            return row
+        cited = [f for k in ("request_frames", "response_frames") for f in (row[k] or ())]
+        item = self.item(cap, row["conn_id"], cited)
+        row.update(capture=item["capture"], conn_id=item["conn_id"], file=item["file"], evidence=item["evidence"])
+        for k in ("request_frames", "response_frames"):
+            row[k] = self.frames(cap, row[k])
+        return row
+
+    def tls(self, capture: int, session: dict) -> dict:
+        """A TLS session's handshake frames and connection in its piece's numbers."""
+        if capture not in self.pieces:
+            return session
+        item = self.item(capture, session["conn_id"], session["frames"])
+        session.update(capture=item["capture"], conn_id=item["conn_id"], file=item["file"])
+        session["frames"] = self.frames(capture, session["frames"])
+        return session

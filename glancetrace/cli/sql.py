@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 
 from ..protocols.mysql.events import SqlStatement
+from ..analysis.evidence import Evidence
 from ..report import tables, terminal
 from .options import capture_options, output_format_option, pipeline_options, run_pass, secrets_warning
 
@@ -29,7 +30,8 @@ def command(captures, fmt, digest, show_secrets, quiet, **kw):
         else:
             terminal.digest_table(df, Console())
         return
-    rows = tables.sql_rows(stmts, show_secrets)
+    ev = Evidence(res)  # numbers of the piece that holds them, when read from pieces
+    rows = [ev.row(r) for r in tables.sql_rows(stmts, show_secrets)]
     if fmt == "json":
         tables.write_json(rows)
     elif fmt == "csv":

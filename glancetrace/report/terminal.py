@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from rich import box
 from rich.console import Console
@@ -22,6 +23,15 @@ def ms(sec: float | None) -> str:
 
 def frames(fr) -> str:
     return "-" if not fr else (str(fr[0]) if fr[0] == fr[1] else f"{fr[0]}-{fr[1]}")
+
+
+def in_file(r: dict) -> str:
+    """Read from pieces: the piece a row's numbers are in, or each piece it spans (a line under it)."""
+    ev = r.get("evidence") or []
+    if len(ev) > 1:
+        return "\n[dim]" + escape("spans " + ", ".join(f"{os.path.basename(e['file'])} {frames(e['frames'])}"
+                                                      for e in ev)) + "[/]"
+    return f"\n[dim]{escape(os.path.basename(r['file']))}[/]" if r.get("file") else ""
 
 
 def _table(title: str, columns: list[tuple[str, str]]) -> Table:
@@ -49,7 +59,8 @@ def http_table(rows: list[dict], console: Console) -> None:
         st = "-" if r["status"] is None else str(r["status"])
         style = "red" if r["status"] and r["status"] >= 500 else "yellow" if r["status"] and r["status"] >= 400 else None
         t.add_row(utc(r["request_time"] or r["response_time"]), str(r["conn_id"]),
-                  escape(f"{r['method'] or '?'} {r['uri'] or '?'}") + f"\n[dim]{escape(', '.join(about))}[/]",
+                  escape(f"{r['method'] or '?'} {r['uri'] or '?'}") + f"\n[dim]{escape(', '.join(about))}[/]"
+                  + in_file(r),
                   st, ms(lat), f"{frames(r['request_frames'])} → {frames(r['response_frames'])}", style=style)
     console.print(t)
 
@@ -72,7 +83,7 @@ def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
             res = f"ok {r['affected_rows']}"
         else:
             res = "no response"
-        t.add_row(utc(r["request_time"]), str(r["conn_id"]), escape(sql), res, ms(r["latency"]),
+        t.add_row(utc(r["request_time"]), str(r["conn_id"]), escape(sql) + in_file(r), res, ms(r["latency"]),
                   f"{frames(r['request_frames'])} → {frames(r['response_frames'])}",
                   style="red" if r["result"] == "error" else None)
     console.print(t)

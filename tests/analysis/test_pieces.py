@@ -3,8 +3,10 @@ exactly as the whole capture, and its evidence is in each piece's own numbers (t
 oracle for the frame and tcp.stream numbers of every piece)."""
 
 import glob
+import json
 import random
 import subprocess
+import sys
 
 import pytest
 
@@ -41,6 +43,13 @@ def failures_small_pieces(tmp_path_factory):
 @pytest.fixture(scope="module")
 def small_doc(failures_small_pieces):
     return analyze(decode(failures_small_pieces)).to_dict()
+
+
+@pytest.fixture(scope="module")
+def numbers(failures_small_pieces):
+    """Each piece's frame → tcp.stream, from tshark reading that piece alone."""
+    need("tshark")
+    return {p: _tshark_numbers(p) for p in failures_small_pieces}
 
 
 def _without_numbering(items: list[dict]) -> list[dict]:
@@ -98,11 +107,10 @@ def _tshark_numbers(path: str) -> dict[int, int | None]:
     return {int(f): (int(s) if s else None) for f, s in rows}
 
 
-def _check_evidence(doc: dict, numbers: dict[str, dict]) -> int:
+def _check_evidence(items: list[dict], numbers: dict[str, dict]) -> int:
     """Every evidence entry's frames lie in its file and on its tcp.stream there; returns how
     many entries span more than one piece."""
     spanning = 0
-    items = doc["calls"] + doc["sql"] + doc["findings"]
     for it in items:
         ev = it["evidence"]
         assert ev and ev[0]["capture"] == it["capture"] and ev[0]["file"] == it["file"]
@@ -119,11 +127,9 @@ def _check_evidence(doc: dict, numbers: dict[str, dict]) -> int:
     return spanning
 
 
-def test_evidence_in_each_piece_numbers(failures_small_pieces, small_doc):
-    need("tshark")
+def test_evidence_in_each_piece_numbers(failures_small_pieces, small_doc, numbers):
     doc = small_doc
-    numbers = {p: _tshark_numbers(p) for p in failures_small_pieces}
-    spanning = _check_evidence(doc, numbers)
+    spanning = _check_evidence(doc["calls"] + doc["sql"] + doc["findings"], numbers)
     assert spanning >= 1  # the interrupted upload
     up = next(f for f in doc["findings"] if f["code"] == "upload-interrupted" and len(f["evidence"]) > 1)
     assert up["wireshark_filter"].startswith(f"spans {len(up['evidence'])} pieces: ")
@@ -152,3 +158,17 @@ def _selected(path: str, display_filter: str) -> set[int]:
     out = subprocess.run(["tshark", "-r", path, "-Y", display_filter, "-T", "fields", "-e", "frame.number"],
                          check=True, capture_output=True, text=True).stdout
     return {int(x) for x in out.split()}
+
+
+@pytest.mark.parametrize("command", ["http", "sql"])
+def test_http_and_sql_rows_are_in_piece_numbers(failures_small_pieces, numbers, command):
+    r = subprocess.run([sys.executable, "-m", "glancetrace", command, *failures_small_pieces, "--format", "json",
+                        "-q"], capture_output=True, check=True)
+    rows = json.loads(r.stdout)
+    assert len(rows) == {"http": 91, "sql": 21375}[command]
+    for row in rows:
+        row["id"] = row["request_frames"]
+    assert _check_evidence(rows, numbers) >= 1
+    for row in rows:  # the row's own numbers are its first piece's
+        if row["request_frames"]:
+            assert numbers[row["file"]][row["request_frames"][0]] == row["conn_id"]
