@@ -30,8 +30,8 @@ from .reader import BT_EPB, BT_IDB, PCAP_MAGICS, PCAPNG_SHB, CaptureReader
 from .source import is_pipe
 
 READ_AS = ("auto", "pieces", "hosts")
-TAIL = 256 << 10  # bytes searched from the end of a pcap for its last records
-EDGE_RECORDS = 64  # records read at each end of a file to see which connections go on across it
+TAIL = 128 << 10  # bytes searched from the end of a pcap for its last records
+EDGE_RECORDS = 32  # records read at each end of a file to see which connections go on across it
 SILENT_GAP = 1.0  # seconds: files with no connection in common are pieces only when this close
 RETRANSMIT_WINDOW = 256 << 10  # a piece may begin by repeating up to this many bytes of the last
 
@@ -137,12 +137,16 @@ def _pcap_tail(path: str, head: bytes, size: int, first_ts: float) -> list[tuple
         sec, frac = rec.unpack_from(tail, o)[:2]
         out.append((sec + frac * scale, bytes(tail[o + 16:end])))
         end, o = o, None
-        for s in (sec, sec - 1):
-            p = tail.rfind(sec_bytes(s), 0, end - 15)
-            while p >= 0 and not fits(p, end):
-                p = tail.rfind(sec_bytes(s), 0, p + 3)
-            if p >= 0 and (o is None or p > o):
-                o = p
+        for window in (4096, 65536 + 16, end):  # records are short: look close before far
+            lo = max(0, end - window)
+            for s in (sec, sec - 1) if sec else (sec,):
+                p = tail.rfind(sec_bytes(s), lo, end - 15)
+                while p >= 0 and not fits(p, end):
+                    p = tail.rfind(sec_bytes(s), lo, p + 3)
+                if p >= 0 and (o is None or p > o):
+                    o = p
+            if o is not None:
+                break
     return out[::-1]
 
 
