@@ -5,8 +5,9 @@
 Cuts FILE with `editcap -F pcap -c COUNT` into a temporary directory, then runs
 `glancetrace report --format json` on the whole file and on the pieces (given in reverse order,
 so the plan has to put them back in time order), alternating, each in a fresh process under
-/usr/bin/time for its wall time and peak RSS.  Prints both, their ratios, and checks that the
-two analyses agree (calls, statements, connections).
+/usr/bin/time for its wall time, CPU time (user + system: steadier than wall time on a machine
+others are using) and peak RSS.  Prints them, their ratios, and checks that the two analyses
+agree (calls, statements, connections).
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import sys
 import tempfile
 
 
-def report(paths: list[str], out: str) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one `glancetrace report` run."""
-    cmd = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "glancetrace", "report", *paths,
+def report(paths: list[str], out: str) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of one `glancetrace report` run."""
+    cmd = ["/usr/bin/time", "-f", "%e %U %S %M", sys.executable, "-m", "glancetrace", "report", *paths,
            "--format", "json", "-o", out, "-q"]
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    wall, rss_kib = r.stderr.strip().splitlines()[-1].split()
-    return float(wall), int(rss_kib) / 1024
+    wall, user, system, rss_kib = r.stderr.strip().splitlines()[-1].split()
+    return float(wall), float(user) + float(system), int(rss_kib) / 1024
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
                        check=True)
         pieces = sorted(glob.glob(os.path.join(tmp, "p_*.pcap")), reverse=True)
         subprocess.run(["cat", a.capture, *pieces], stdout=subprocess.DEVNULL, check=True)  # warm the cache
-        runs: dict[str, list[tuple[float, float]]] = {"whole": [], "pieces": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"whole": [], "pieces": []}
         outs = {"whole": os.path.join(tmp, "whole.json"), "pieces": os.path.join(tmp, "pieces.json")}
         for _ in range(a.rounds):
             runs["whole"].append(report([a.capture], outs["whole"]))
@@ -56,9 +57,10 @@ def main() -> None:
         p = [statistics.median(x) for x in zip(*runs["pieces"])]
         print(f"{a.capture} ({size:.0f} MiB) cut into {len(pieces)} pieces of {a.count} packets; "
               f"median of {a.rounds} rounds")
-        print(f"whole:  {w[0]:.2f} s, {w[1]:.0f} MiB peak   ({runs['whole']})")
-        print(f"pieces: {p[0]:.2f} s, {p[1]:.0f} MiB peak   ({runs['pieces']})")
-        print(f"pieces / whole: time {p[0] / w[0]:.3f}, peak RSS {p[1] / w[1]:.3f}; same analysis: {same}")
+        print(f"whole:  {w[0]:.2f} s wall, {w[1]:.2f} s CPU, {w[2]:.0f} MiB peak   ({runs['whole']})")
+        print(f"pieces: {p[0]:.2f} s wall, {p[1]:.2f} s CPU, {p[2]:.0f} MiB peak   ({runs['pieces']})")
+        print(f"pieces / whole: wall {p[0] / w[0]:.3f}, CPU {p[1] / w[1]:.3f}, peak RSS {p[2] / w[2]:.3f}; "
+              f"same analysis: {same}")
     finally:
         shutil.rmtree(tmp)
 
