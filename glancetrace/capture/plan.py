@@ -32,7 +32,7 @@ from .source import is_pipe
 READ_AS = ("auto", "pieces", "hosts")
 TAIL = 128 << 10  # bytes searched from the end of a pcap for its last records
 EDGE_RECORDS = 32  # records read at each end of a file to see which connections go on across it
-SILENT_GAP = 1.0  # seconds: files with no connection in common are pieces only when this close
+SILENT_GAP = 10.0  # seconds: files with no connection in common are pieces only when this close
 RETRANSMIT_WINDOW = 256 << 10  # a piece may begin by repeating up to this many bytes of the last
 
 
@@ -313,9 +313,10 @@ def _clocks(plan: InputPlan, given: dict[str, float], estimate: bool) -> None:
     for g, members in enumerate(plan.groups):
         paths = [plan.files[i].path for i in members]
         hit = next((p for p in paths if p in given), None)
+        empty = all(plan.files[i].format and plan.files[i].first_ts is None for i in members)
         if hit is not None:
             plan.offsets[g] = ClockOffset(given[hit], "given")
-        elif g:
+        elif g and not empty:  # an empty file (editcap -i writes one per silent interval) has no clock
             todo.append(g)
     if todo and estimate:
         ref = [plan.files[i].path for i in plan.groups[0]]

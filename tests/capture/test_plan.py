@@ -81,3 +81,13 @@ def test_an_offset_given_for_any_piece_shifts_its_whole_capture(cut):
 def test_a_pipe_must_be_the_only_input():
     with pytest.raises(UnusableInput, match="only capture"):
         plan_input(["-", capture("failures")])
+
+
+def test_editcap_interval_pieces_with_a_quiet_second_are_one_capture(tmp_path):
+    """`editcap -i 2`: concurrent has a 1.2 s silence between two pieces with no connection in common."""
+    need("editcap")
+    subprocess.run(["editcap", "-F", "pcap", "-i", "2", capture("concurrent"), str(tmp_path / "e.pcap")],
+                   check=True, capture_output=True)
+    pieces = sorted(glob.glob(str(tmp_path / "e_*.pcap")))
+    plan = plan_input(pieces[::-1])
+    assert plan.groups == [list(range(len(pieces)))] and plan.paths == pieces
