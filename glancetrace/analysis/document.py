@@ -45,7 +45,7 @@ def _json_safe(obj: Any, depth: int = 0) -> Any:
 
 
 def analysis_dict(an) -> dict:
-    from .analyze import call_frames, sql_frames
+    from .analyze import _cap, call_frames, sql_frames
     from .evidence import Evidence
 
     res = an.result
@@ -156,7 +156,7 @@ def analysis_dict(an) -> dict:
         "sql": sql,
         "sql_digest": digest,
         "tokens": tokens,
-        "tls_sessions": [ev.tls(getattr(t, "capture", 0), _tls_dict(t)) for t in tls],
+        "tls_sessions": [ev.tls(_cap(t), _tls_dict(t)) for t in tls],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id,
                       "frames": ev.frames(f.capture, f.frames) or [], **ev.item(f.capture, f.conn_id, f.frames)}
