@@ -9,11 +9,12 @@ here knows about OpenStack: that is the next layer up.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from . import sniff
-from .capture.link import LINK_NAMES, LinkDecoder
+from .capture.link import LINK_NAMES, SKIP_LINKTYPE, LinkDecoder, link_name
+from .capture.plan import InputPlan, PieceMap, plan_input
 from .capture.reader import CaptureInfo, CaptureReader
 from .capture.shard import FlowShards
 from .hashing import BackgroundHashing
@@ -42,6 +43,7 @@ class Options:
     body_cap: int = 1 << 20  # JSON/text bodies kept up to this many bytes
     offsets: dict[str, float] = field(default_factory=dict)  # capture path → seconds added to its clock
     jobs: int = 1  # worker processes for parallel.run_sharded (a Pipeline is one process)
+    read_as: str = "auto"  # several files: "pieces" of one capture, "hosts" (one capture each) or guessed
 
 
 @dataclass
@@ -56,6 +58,8 @@ class PassResult:
     warnings: list[str] = field(default_factory=list)
     offsets: dict[str, float] = field(default_factory=dict)  # clock shift applied to each capture
     conn_captures: list[int] = field(default_factory=list)  # capture index of each connection
+    plan: InputPlan | None = None  # how the input was read
+    pieces: dict[int, PieceMap] = field(default_factory=dict)  # first piece's capture index → its pieces
 
     def of_type(self, cls) -> list:
         return [e for e in self.events if isinstance(e, cls)]
@@ -185,16 +189,22 @@ class Pipeline:
 
     # -- the pass ---------------------------------------------------------------
 
-    def run(self, paths: Iterable[str], progress: Callable[[int, int], None] | None = None,
+    def run(self, paths: Iterable[str] | InputPlan, progress: Callable[[int, int], None] | None = None,
             indexes: list[int] | None = None) -> PassResult:
-        """Decode the captures in order; `indexes` numbers them (default 0, 1, …: a worker
-        given some of a pass's captures numbers them as the whole pass does)."""
-        paths = list(paths)
+        """Run the plan (made here from the paths and the options when given paths), in this process:
+        several processes are parallel.run_sharded's. `indexes` numbers the captures (default 0, 1, …:
+        a worker given some of a pass's captures numbers them as the whole pass does)."""
+        o = self.opt
+        plan = paths if isinstance(paths, InputPlan) else plan_input(
+            list(paths), o.read_as, o.offsets, 1, estimate_clocks=False)
+        res = self.result
+        res.plan = plan
         with BackgroundHashing() as self.hasher:
-            for path, index in zip(paths, indexes or range(len(paths))):
-                self._run_one(path, index, progress)
+            for members in plan.groups:
+                index = indexes[members[0]] if indexes else len(res.captures)
+                self._run_group(plan, members, index, progress)
         self.hasher = None
-        return self.result
+        return res
 
     def _packets(self, reader: CaptureReader, select):
         """The reader's packets; a pcapng's decryption secrets go to the key log as they are read,
@@ -213,47 +223,96 @@ class Pipeline:
                 seen = len(secrets)
             yield packet
 
-    def _run_one(self, path: str, capture_index: int, progress) -> None:
+    def _run_group(self, plan: InputPlan, members: list[int], lead: int, progress) -> None:
+        """One capture, whole or in pieces: one reassembler, frames counted across the pieces; its
+        events carry the index of its first file (`lead`), whose numbers they are counted in."""
         res = self.result
-        reader = CaptureReader(path)
-        info = reader.info
-        res.captures.append(info)
         o = self.opt
         ports = set(o.http_ports) | set(o.tls_ports) | set(o.mysql_ports)
-        tcp = self.tcp = TcpReassembler(lambda conn: self._factory(conn, capture_index), server_ports=ports)
+        tcp = self.tcp = TcpReassembler(lambda conn: self._factory(conn, lead), server_ports=ports)
         link = LinkDecoder()
+        shift = plan.offset_of(members[0]).seconds
+        pieces = PieceMap(files=[], bases=[])
+        appeared: list[list[tuple[int, int]]] = []  # per piece: (frame, stream) of older connections
+        base = 0
+        info = None
+        for i in members:
+            info = self._read_file(plan, i, tcp, link, shift, base, appeared, progress)
+            pieces.files.append(len(res.captures) - 1)
+            pieces.bases.append(base)
+            base += info.packets
+        link.finish()
+        # connections still open end with the capture's last frame, whichever shard has it
+        last_ts = max((res.captures[k].last_ts for k in pieces.files if res.captures[k].last_ts is not None),
+                      default=0.0)
+        tcp.finish(last_ts, base)
+        res.tcp_segments += tcp.segments
+        res.skipped.update(link.skipped)
+        res.connections.extend(tcp.connections)
+        res.conn_captures.extend([lead] * len(tcp.connections))
+        if shift:
+            res.offsets[plan.files[members[0]].path] = shift
+        if len(members) > 1:
+            _number_streams(pieces, tcp.connections, appeared)
+            res.pieces[lead] = pieces
+
+    def _read_file(self, plan: InputPlan, index: int, tcp: TcpReassembler, link: LinkDecoder, shift: float,
+                   base: int, appeared: list, progress) -> CaptureInfo:
+        res = self.result
+        reader = plan.reader(index)
+        info = reader.info
+        res.captures.append(info)
         add = tcp.add
         decode = link.decode
         ifaces = info.interfaces
-        linktypes = res.link_types
-        shift = o.offsets.get(path, 0.0)
         select = None
         if self.shard is not None:
-            mine, n = self.shard
-            select = FlowShards(n).selects(mine)
+            k, n = self.shard
+            select = FlowShards(n).selects(k)
+        unsupported_before = link.skipped[SKIP_LINKTYPE]
+        mine: list[tuple[int, int]] = []  # (frame, stream) of connections from earlier pieces
+        appeared.append(mine)
+        flows = tcp.flows
         for frame, ts, iface, data, origlen in self._packets(reader, select):
-            ts += shift
             seg = decode(ifaces[iface].linktype, data)
             if seg is not None:
-                add(seg, ts, frame)
+                if base:
+                    # a later piece: where a connection from an earlier one first shows up in it
+                    # gives its tcp.stream number in this piece
+                    entry = flows.get((seg.src, seg.sport, seg.dst, seg.dport))
+                    if entry is not None and entry[0].last_frame <= base:
+                        add(seg, ts + shift, frame + base)
+                        if entry[0].last_frame == frame + base:  # not a new connection on its ports
+                            mine.append((frame + base, entry[0].stream))
+                        continue
+                add(seg, ts + shift, frame + base)
             if progress is not None and not frame & 0x3FFF:
-                progress(frame, 0)
+                progress(frame + base, 0)
         for ifc in info.interfaces:
-            linktypes[LINK_NAMES.get(ifc.linktype, f"linktype {ifc.linktype}")] += 1
-        link.finish()
-        # connections still open end with the capture's last frame, whichever shard has it
-        tcp.finish((info.last_ts or 0.0) + shift, info.packets)
+            res.link_types[link_name(ifc.linktype)] += 1
+        unsupported = link.skipped[SKIP_LINKTYPE] - unsupported_before
+        if unsupported:
+            kinds = ", ".join(dict.fromkeys(link_name(i.linktype) for i in info.interfaces
+                                            if i.linktype not in LINK_NAMES))
+            info.warnings.append(f"{unsupported:,} packets not decoded: {kinds}")
         res.packets += info.packets
-        res.tcp_segments += tcp.segments
-        res.skipped.update(link.skipped)
-        res.warnings.extend(f"{path}: {w}" for w in info.warnings)
-        res.connections.extend(tcp.connections)
-        res.conn_captures.extend([capture_index] * len(tcp.connections))
-        if shift:
-            res.offsets[path] = shift
-            if info.first_ts is not None:
-                info.first_ts += shift
-                info.last_ts += shift
+        res.warnings.extend(f"{info.path}: {w}" for w in info.warnings)
+        if shift and info.first_ts is not None:
+            info.first_ts += shift
+            info.last_ts += shift
+        return info
+
+
+def _number_streams(pieces: PieceMap, conns: list, appeared: list[list[tuple[int, int]]]) -> None:
+    """Each piece's tcp.stream numbers, as Wireshark gives them reading that piece alone: its
+    connections in order of their first frame in it (new ones and ones from earlier pieces)."""
+    firsts = [list(a) for a in appeared]
+    for c in conns:
+        firsts[pieces.piece_of(c.first_frame)].append((c.first_frame, c.stream))
+    for k, found in enumerate(firsts):
+        found.sort()
+        for local, (_frame, stream) in enumerate(found):
+            pieces.streams[(stream, k)] = local
 
 
 def decode(paths: str | Iterable[str], options: Options | None = None, **kw) -> PassResult:

@@ -17,8 +17,8 @@ def test_a_pass_shortens_the_switch_interval_and_restores_it():
     try:
         seen = []
         pipe = Pipeline(Options())
-        run_one = pipe._run_one
-        pipe._run_one = lambda *a: (seen.append(sys.getswitchinterval()), run_one(*a))
+        run_group = pipe._run_group
+        pipe._run_group = lambda *a: (seen.append(sys.getswitchinterval()), run_group(*a))
         pipe.run([capture("failures")])
         assert seen and all(s <= 0.0005 for s in seen)
         assert sys.getswitchinterval() == pytest.approx(0.004)

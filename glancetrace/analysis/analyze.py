@@ -251,11 +251,12 @@ def _findings(an: Analysis) -> None:
     rows = {r.id: r for r in an.sql}
     for f in out:
         call, row = calls.get(f.call_id), rows.get(f.sql_id)
-        if f.conn_id is None and call is not None:
-            f.conn_id = call.tx.conn_id
-            f.capture = call.capture
-        if f.conn_id is None and row is not None:
+        # the connection is the one the cited frames are on: a status change seen in SQL cites the
+        # statement's frames, on the database connection, not the call's HTTP connection
+        if f.conn_id is None and row is not None and set(f.frames) <= set(sql_frames(row)):
             f.conn_id, f.capture = row.stmt.conn_id, row.capture
+        if f.conn_id is None and call is not None:
+            f.conn_id, f.capture = call.tx.conn_id, call.capture
         # when it was seen: the statement that shows it, else the end of the call (a failure shows there)
         if f.time is None:
             f.time = row.stmt.request_time if row is not None else (call.end if call is not None else None)

@@ -7,11 +7,12 @@ from collections import Counter
 from typing import Any
 
 from .. import __version__
+from ..capture.link import link_name
 from ..openstack.redact_output import redact_output
 from ..protocols.http.events import BodyInfo
 from ..protocols.tls.events import TlsSession
 from . import mysql_hops_report
-from .evidence import event_frames, filter_for
+from .evidence import Evidence, event_frames, filter_for
 from .sql_digest import digest as digest_table
 from .story import image_story
 
@@ -51,6 +52,7 @@ def _json_safe(obj: Any, depth: int = 0) -> Any:
 def analysis_dict(an) -> dict:
     """`an`: an analyze.Analysis."""
     res = an.result
+    ev = Evidence(res)  # frames and streams in the numbers of the file (piece) that holds them
     show = an.options.show_secrets
     first = min((c.first_ts for c in res.captures if c.first_ts is not None), default=None)
     last = max((c.last_ts for c in res.captures if c.last_ts is not None), default=None)
@@ -62,9 +64,10 @@ def analysis_dict(an) -> dict:
                 gap_bytes += d.gap_bytes
     sev = Counter(f.severity for f in an.findings)
     tls = an.tls_sessions
-    calls = [_call_dict(c) for c in an.calls]
-    sql = [_sql_dict(r, an.mysql_hops) for r in an.sql]
-    images = [_image_dict(img, last) for img in an.images]
+    calls = [_call_dict(c, ev) for c in an.calls]
+    sql = [_sql_dict(r, an.mysql_hops, ev) for r in an.sql]
+    capture_of = {r.id: r.capture for r in an.sql} | {c.id: c.capture for c in an.calls}
+    images = [_image_dict(img, last, ev, capture_of) for img in an.images]
     calls_by_id = {c["id"]: c for c in calls}
     for img in images:
         img["story"] = image_story(img, calls_by_id, last)
@@ -85,8 +88,9 @@ def analysis_dict(an) -> dict:
         "captures": [{"path": ci.path, "size": ci.size, "format": ci.format, "compressed": ci.compressed,
                       "packets": ci.packets, "first_ts": ci.first_ts, "last_ts": ci.last_ts,
                       "link_types": sorted({str(i.linktype) for i in ci.interfaces}),
-                      "link_type_names": list(res.link_types), "truncated": ci.truncated,
-                      "warnings": list(ci.warnings)} for ci in res.captures],
+                      "link_type_names": list(dict.fromkeys(link_name(i.linktype) for i in ci.interfaces)),
+                      **ev.reading(k), "truncated": ci.truncated,
+                      "warnings": list(ci.warnings)} for k, ci in enumerate(res.captures)],
         "summary": {
             "packets": res.packets, "tcp_segments": res.tcp_segments, "skipped": dict(res.skipped),
             "connections": len(res.connections),
@@ -104,10 +108,10 @@ def analysis_dict(an) -> dict:
         "sql_digest": digest,
         "mysql_hops": mysql_hops_report.pairs_document(an.mysql_hops),
         "tokens": tokens,
-        "tls_sessions": [_tls_dict(t) for t in tls],
+        "tls_sessions": [ev.tls(t.capture, _tls_dict(t)) for t in tls],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
-                      "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "frames": f.frames,
-                      "time": _num(f.time), "capture": f.capture, "wireshark_filter": filter_for(f.conn_id, f.frames)}
+                      "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "time": _num(f.time),
+                      "frames": ev.frames(f.capture, f.frames) or [], **ev.item(f.capture, f.conn_id, f.frames)}
                      for f in an.findings],
     }, show)
 
@@ -127,13 +131,13 @@ def _sql_digest(an) -> list[dict]:
     return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]
 
 
-def _call_dict(c) -> dict:
+def _call_dict(c, ev: Evidence) -> dict:
     t = c.tx
     return {
-        "id": c.id, "capture": c.capture, "service": c.service, "kind": c.kind, "summary": c.summary,
+        "id": c.id, "service": c.service, "kind": c.kind, "summary": c.summary,
         "method": t.method, "uri": t.uri,
         "status": t.status, "reason": t.reason, "interim": list(t.interim),
-        "client": t.client, "server": t.server, "conn_id": t.conn_id, "tls": bool(t.tls),
+        "client": t.client, "server": t.server, "tls": bool(t.tls),
         "encrypted_only": False, "hop": c.hop, "peer": c.peer,
         "request_time": t.request_first_time, "request_end": t.request_last_time,
         "response_time": t.response_first_time, "response_end": t.response_last_time,
@@ -141,8 +145,9 @@ def _call_dict(c) -> dict:
         "request_body_size": t.request_body.size, "response_body_size": t.response_body.size,
         "request_digests": _digests(t.request_body),
         "image_id": c.image_id,
-        "frames": {"request": _frames(t.request_frames), "response": _frames(t.response_frames)},
-        "wireshark_filter": filter_for(t.conn_id, event_frames(t)),
+        "frames": {"request": ev.frames(c.capture, _frames(t.request_frames)),
+                   "response": ev.frames(c.capture, _frames(t.response_frames))},
+        **ev.item(c.capture, t.conn_id, event_frames(t)),  # capture, file, conn_id, wireshark_filter
         "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
         "sql": list(c.sql),
         "request_headers": [list(h) for h in t.request_headers],  # redacted with the whole document
@@ -153,34 +158,36 @@ def _call_dict(c) -> dict:
     }
 
 
-def _sql_dict(r, hops) -> dict:
+def _sql_dict(r, hops, ev: Evidence) -> dict:
     s = r.stmt
     sc = r.meaning.status_change
     return {
-        "id": r.id, "capture": r.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
+        "id": r.id, **ev.item(r.capture, s.conn_id, event_frames(s)), "client": s.client, "server": s.server,
         "command": s.command, "sql": s.sql,
         "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
         "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
         "error_code": s.error_code, "error_message": s.error_message,
-        "frames": {"request": _frames(s.request_frames), "response": _frames(s.response_frames)},
+        "frames": {"request": ev.frames(r.capture, _frames(s.request_frames)),
+                   "response": ev.frames(r.capture, _frames(s.response_frames))},
         "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
         "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
         "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
                           if sc is not None else None),
-        "wireshark_filter": filter_for(s.conn_id, event_frames(s)),
         "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
         **mysql_hops_report.statement_fields(hops, r.capture, s, filter_for),
     }
 
 
-def _image_dict(img, last: float | None) -> dict:
+def _image_dict(img, last: float | None, ev: Evidence, capture_of: dict[str, int]) -> dict:
     f = img.fields
     return {
         "id": img.id, "name": img.name, "final_status": img.final_status,
         **{k: _json_safe(f.get(k)) for k in ("size", "checksum", "os_hash_algo", "os_hash_value",
                                               "disk_format", "container_format", "visibility", "protected")},
         "transitions": [{"status": t.status, "time": t.time, "source": t.source, "sql_id": t.sql_id,
-                         "call_id": t.call_id, "frames": t.frames, "failed": t.failed,
+                         "call_id": t.call_id, "failed": t.failed,
+                         # in the numbers of the file of its statement (else its call)
+                         "frames": ev.frames(capture_of.get(t.sql_id, capture_of.get(t.call_id, 0)), t.frames) or [],
                          "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
         "states": img.states(last),
         "calls": list(img.calls),

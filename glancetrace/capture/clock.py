@@ -24,33 +24,44 @@ class OffsetEstimate:
     shared_segments: int
 
 
-def first_times(path: str, limit: int = 200_000) -> Iterator[tuple[int, float]]:
-    """(key, first timestamp) of each data-carrying segment in the first `limit` frames.  The key is
-    the hash of addresses, ports, sequence number and length: an int instead of a tuple of bytes keeps
-    the table of a capture's 200,000 segments small (collisions among them are negligible)."""
-    reader = CaptureReader(path)
+def first_times(path: str | list[str], limit: int = 200_000) -> Iterator[tuple[int, float]]:
+    """(key, first timestamp) of each data-carrying segment in the first `limit` frames (of a
+    capture, or of the pieces of one, in order).  The key is the hash of addresses, ports,
+    sequence number and length: an int instead of a tuple of bytes keeps the table of a
+    capture's 200,000 segments small (collisions among them are negligible)."""
     link = LinkDecoder()
-    ifaces = reader.info.interfaces
     seen: set[int] = set()
-    for frame, ts, iface, data, _ in reader.packets():
-        seg = link.decode(ifaces[iface].linktype, data)
-        if seg is not None and len(seg.payload):
-            key = hash((seg.src, seg.sport, seg.dst, seg.dport, seg.seq, len(seg.payload) + seg.missing))
-            if key not in seen:
-                seen.add(key)
-                yield key, ts
-        if frame >= limit:
-            break
+    read = 0
+    for p in [path] if isinstance(path, str) else path:
+        reader = CaptureReader(p)
+        ifaces = reader.info.interfaces
+        for _frame, ts, iface, data, _ in reader.packets():
+            seg = link.decode(ifaces[iface].linktype, data)
+            if seg is not None and len(seg.payload):
+                key = hash((seg.src, seg.sport, seg.dst, seg.dport, seg.seq, len(seg.payload) + seg.missing))
+                if key not in seen:
+                    seen.add(key)
+                    yield key, ts
+            read += 1
+            if read >= limit:
+                return
 
 
 def estimate_offsets(paths: list[str], limit: int = 200_000) -> list[OffsetEstimate]:
-    """Offsets of every capture relative to the first one (whose offset is 0).  Only the first
-    capture's segments are kept; the others are matched against them as they are read."""
+    """Offsets of every capture relative to the first one (whose offset is 0)."""
     if not paths:
         return []
-    ref = dict(first_times(paths[0], limit))
-    out = [OffsetEstimate(paths[0], 0.0, len(ref))]
-    for p in paths[1:]:
-        diffs = [ref[k] - t for k, t in first_times(p, limit) if k in ref]
-        out.append(OffsetEstimate(p, statistics.median(diffs) if diffs else 0.0, len(diffs)))
+    found = estimate_group_offsets([paths[0]], [[p] for p in paths[1:]], limit)
+    return [OffsetEstimate(paths[0], 0.0, 0)] + [OffsetEstimate(p, s, n) for p, (s, n) in zip(paths[1:], found)]
+
+
+def estimate_group_offsets(reference: list[str], others: list[list[str]],
+                           limit: int = 200_000) -> list[tuple[float, int]]:
+    """(offset, shared segments) of each capture in `others` (each a list of pieces) relative to
+    `reference`.  Only the reference's segments are kept; the others are matched as they are read."""
+    ref = dict(first_times(reference, limit))
+    out = []
+    for paths in others:
+        diffs = [ref[k] - t for k, t in first_times(paths, limit) if k in ref]
+        out.append((statistics.median(diffs) if diffs else 0.0, len(diffs)))
     return out

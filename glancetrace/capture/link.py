@@ -20,6 +20,12 @@ LINK_NAMES = {0: "BSD loopback", 1: "Ethernet", 12: "raw IP", 14: "raw IP", 101:
               108: "OpenBSD loopback", 113: "Linux cooked (SLL)", 228: "raw IPv4",
               229: "raw IPv6", 276: "Linux cooked v2 (SLL2)"}
 
+
+
+def link_name(linktype: int) -> str:
+    return LINK_NAMES.get(linktype, f"linktype {linktype} (not supported)")
+
+
 ETH_IPV4, ETH_IPV6, ETH_VLAN, ETH_QINQ, ETH_VLAN9100 = 0x0800, 0x86DD, 0x8100, 0x88A8, 0x9100
 
 _H = struct.Struct("!H")

@@ -198,7 +198,7 @@ def split_editcap(path: str, out: str, count: int = 0, seconds: int = 0,
     if (count > 0) == (seconds > 0):
         raise ValueError("give exactly one of count and seconds")
     reader = _open_reader(path)
-    if reader.info.format == "pcap" and not reader.info.compressed:
+    if reader.info.format == "pcap" and not reader.info.compressed and not reader.source.stream:
         return _split_pcap_mmap(reader, out, count, seconds, progress)
     return _split_spans(reader, out, count, seconds, progress)
 

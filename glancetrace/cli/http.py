@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 
 from ..protocols.http.events import HttpTransaction
+from ..analysis.evidence import Evidence
 from ..report import tables, terminal
 from .options import capture_options, output_format_option, pipeline_options, run_pass, secrets_warning
 
@@ -16,7 +17,8 @@ from .options import capture_options, output_format_option, pipeline_options, ru
 def command(captures, fmt, show_secrets, quiet, **kw):
     secrets_warning(show_secrets, quiet)
     res = run_pass(list(captures), pipeline_options(kw, want_mysql=False), quiet, kw.get("dask_address"))
-    rows = tables.http_rows(res.of_type(HttpTransaction), show_secrets)
+    ev = Evidence(res)  # numbers of the piece that holds them, when read from pieces
+    rows = [ev.row(r) for r in tables.http_rows(res.of_type(HttpTransaction), show_secrets)]
     if fmt == "json":
         tables.write_json(rows)
     elif fmt == "csv":

@@ -7,9 +7,12 @@ import functools
 import os
 import sys
 import time
+from dataclasses import replace
 
 import click
 
+from ..capture.link import SKIP_LINKTYPE
+from ..capture.plan import InputPlan, plan_input
 from ..errors import UnusableInput
 from ..parallel import plan_captures, run_sharded
 from ..pipeline import Options, PassResult, Pipeline
@@ -29,6 +32,9 @@ def capture_options(f):
         click.option("--offset", "offsets", multiple=True, metavar="FILE=SECONDS",
                      help="Clock offset to add to one capture's times (several captures of one incident); "
                           "estimated from shared packets when not given."),
+        click.option("--read-as", type=click.Choice(["auto", "pieces", "hosts"]), default="auto", show_default=True,
+                     help="Several files: pieces of one capture (editcap -c, tcpdump -C; read as one stream in "
+                          "time order) or captures of several hosts (clocks aligned); auto tells them apart."),
         click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
                      help="Worker processes, each decoding a share of the TCP connections "
                           "[default: for inputs over 256 MiB, half the cores on machines with 4 or more, one per capture "
@@ -52,6 +58,7 @@ def pipeline_options(kw: dict, want_http: bool = True, want_mysql: bool = True) 
     o.mysql_ports |= set(kw.get("mysql_port") or ())
     o.keylog = list(kw.get("keylog") or ())
     o.jobs = kw.get("jobs") or 0  # 0: decided by run_pass from the input size
+    o.read_as = kw.get("read_as") or "auto"
     for item in kw.get("offsets") or ():
         path, sep, sec = item.rpartition("=")
         try:
@@ -61,21 +68,6 @@ def pipeline_options(kw: dict, want_http: bool = True, want_mysql: bool = True) 
         if not sep or not path:
             raise click.BadParameter(f"{item!r}: expected FILE=SECONDS", param_hint="--offset")
     return o
-
-
-def align_clocks(captures: list[str], options: Options, quiet: bool) -> None:
-    """Several captures: estimate the offsets that were not given, from segments present in both."""
-    if len(captures) < 2:
-        return
-    from ..capture.clock import estimate_offsets
-    for est in estimate_offsets(captures)[1:]:
-        if est.path in options.offsets:
-            continue
-        options.offsets[est.path] = est.offset
-        if not quiet:
-            how = (f"from {est.shared_segments:,} segments seen in both" if est.shared_segments
-                   else "no segment in common: assumed 0; give --offset FILE=SECONDS")
-            click.echo(f"clock of {est.path}: {est.offset:+.6f} s relative to {captures[0]} ({how})", err=True)
 
 
 def default_jobs(captures) -> int:
@@ -103,31 +95,42 @@ def default_jobs(captures) -> int:
 
 def run_pass(captures, options: Options, quiet: bool, dask_address: str | None = None) -> PassResult:
     """Decode the captures once, with a progress line on a terminal; warn about what was skipped."""
-    align_clocks(list(captures), options, quiet)
-    if not options.jobs:
-        options.jobs = default_jobs(captures)
-    if dask_address:
+    jobs = options.jobs or default_jobs(captures)
+    plan = plan_input(list(captures), options.read_as, options.offsets, jobs)
+    if not quiet:
+        for note in plan.notes:
+            click.echo(note, err=True)
+    if dask_address and not plan.sequential:  # pieces and pipes are read in this process
         from ..parallel import run_on_dask
-        res = run_on_dask(list(captures), options, dask_address)
-        return _checked(res, captures, quiet)
+        options.offsets = {f.path: plan.offset_of(i).seconds for i, f in enumerate(plan.files)}
+        res = run_on_dask(plan.paths, replace(options, read_as="hosts"), dask_address)
+        res.plan = plan
+        return _checked(res, plan, quiet)
     pipe = Pipeline(options)
-    if options.jobs > 1:
-        with phase(f"decoding in {options.jobs} processes", quiet):
-            res = run_sharded(list(captures), options)
+    if plan.jobs > 1 and not plan.sequential:
+        with phase(f"decoding in {plan.jobs} processes", quiet):
+            # the workers read each file as a capture of its own, with the offsets planned here
+            offsets = {f.path: plan.offset_of(i).seconds for i, f in enumerate(plan.files)}
+            res = run_sharded(plan.paths, replace(options, read_as="hosts", offsets=offsets, jobs=plan.jobs))
+            res.plan = plan
     elif progress_wanted(quiet):
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[frames]:,} frames"),
                       TimeElapsedColumn(), transient=True, console=_stderr_console()) as prog:
             task = prog.add_task("decoding", frames=0, total=None)
-            res = pipe.run(captures, progress=lambda frame, _: prog.update(task, frames=frame))
+            res = pipe.run(plan, progress=lambda frame, _: prog.update(task, frames=frame))
     else:
-        res = pipe.run(captures)
-    return _checked(res, captures, quiet)
+        res = pipe.run(plan)
+    return _checked(res, plan, quiet)
 
 
-def _checked(res: PassResult, captures, quiet: bool) -> PassResult:
+def _checked(res: PassResult, plan: InputPlan, quiet: bool) -> PassResult:
+    names = ", ".join(plan.paths)
     if res.packets == 0:
-        raise UnusableInput(f"{', '.join(captures)}: no packets could be read")
+        raise UnusableInput(f"{names}: no packets could be read")
+    if not res.tcp_segments and res.skipped.get(SKIP_LINKTYPE) == res.packets:
+        kinds = ", ".join(k for k in res.link_types)
+        raise UnusableInput(f"{names}: none of the {res.packets:,} packets could be decoded ({kinds})")
     if not quiet:
         for w in res.warnings:  # a warning can quote the capture
             click.echo(f"warning: {visible(w)}", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
+from ..analysis.evidence import Evidence
 from ..analysis.mysql_hops import statements_once
 from ..report import tables, terminal
 from .options import capture_options, output_format_option, pipeline_options, run_pass, secrets_warning
@@ -19,7 +20,11 @@ def command(captures, fmt, digest, show_secrets, quiet, **kw):
     secrets_warning(show_secrets, quiet)
     res = run_pass(list(captures), pipeline_options(kw, want_http=False), quiet, kw.get("dask_address"))
     stmts, hops = statements_once(res)  # a conversation relayed by a proxy (database VIP) counts once
-    rows = tables.digest_rows(stmts, show_secrets) if digest else tables.sql_rows(stmts, show_secrets, hops)
+    if digest:
+        rows = tables.digest_rows(stmts, show_secrets)
+    else:
+        ev = Evidence(res)  # numbers of the piece that holds them, when read from pieces
+        rows = [ev.row(r) for r in tables.sql_rows(stmts, show_secrets, hops)]
     if fmt == "json":
         tables.write_json(rows)
     elif fmt == "csv":

@@ -200,7 +200,8 @@ def build_view(analysis: dict) -> dict:
     data = {
         "t0": t0,
         "calls": columns(calls),
-        "sql": columns(sql, derived=("wireshark_filter",)),
+        # the page recomputes a statement's filter from its numbers, unless one spans pieces
+        "sql": columns(sql, derived=() if any(len(_list(r.get("evidence"))) > 1 for r in sql) else ("wireshark_filter",)),
         "sql_digest": _list(a.get("sql_digest")),
         "tokens": _list(a.get("tokens")),
         "tls_sessions": tls,

@@ -7,6 +7,7 @@ Cells are rich `Text` made of capture text passed through safe_text.visible: nev
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from rich import box
 from rich.console import Console
@@ -43,6 +44,15 @@ def _text(main, dim=None, style: str | None = None) -> Text:
     return t
 
 
+def in_file(r: dict) -> str:
+    """Read from pieces: the piece a row's numbers are in, or each piece it spans."""
+    ev = r.get("evidence") or []
+    if len(ev) > 1:
+        return "spans " + ", ".join(f"{os.path.basename(e['file'])} {frames(e['frames'])}" for e in ev)
+    return os.path.basename(r["file"]) if r.get("file") else ""
+    return t
+
+
 def _shortened(text: str | None, width: int) -> str:
     """On one line (whitespace folded), cut to `width` characters: the whole text is in JSON and CSV."""
     s = " ".join((text or "").split())
@@ -61,7 +71,9 @@ def http_table(rows: list[dict], console: Console) -> None:
         about += [k for k in ("tls", "incomplete", "gap", "truncated") if r.get(k)]
         st = "-" if r["status"] is None else str(r["status"])
         style = "red" if r["status"] and r["status"] >= 500 else "yellow" if r["status"] and r["status"] >= 400 else None
-        request = (visible(f"{r['method'] or '?'} {r['uri'] or '?'}"), visible(", ".join(map(str, about))))
+        where = in_file(r)
+        request = (visible(f"{r['method'] or '?'} {r['uri'] or '?'}"),
+                   visible("; ".join(filter(None, [", ".join(map(str, about)), where]))))
         t.add([utc(r["request_time"] or r["response_time"]), str(r["conn_id"]), request, st, ms(lat),
                f"{frames(r['request_frames'])} → {frames(r['response_frames'])}"], style)
     t.print(console)
@@ -84,8 +96,10 @@ def sql_table(rows: list[dict], console: Console, width: int = 100) -> None:
         else:
             res = "no response"
         back = r.get("back")  # relayed by a proxy (database VIP): front⇄back connection, latency the proxy added
+        where = in_file(r)
         t.add([utc(r["request_time"]), f"{r['conn_id']}⇄{back['conn_id']}" if back else str(r["conn_id"]),
-               visible(sql), res, ms(r["latency"]) + (f"+{ms(r['proxy_latency'])}" if back else ""),
+               (visible(sql), visible(where)) if where else visible(sql), res,
+               ms(r["latency"]) + (f"+{ms(r['proxy_latency'])}" if back else ""),
                f"{frames(r['request_frames'])} → {frames(r['response_frames'])}"],
               "red" if r["result"] == "error" else None)
     t.print(console)
@@ -126,10 +140,12 @@ def findings_list(doc: dict, console: Console, limit: int = 20) -> None:
     grid.add_column(justify="right", no_wrap=True, min_width=7)
     grid.add_column()
     for f in doc["findings"][:limit]:
-        # the time (UTC) under the severity: what to match against the service logs
+        # the time (UTC) under the severity: what to match against the service logs; with several
+        # files (hosts, pieces) the filter says which one its numbers are in
+        where = f"{f['file']}: " if f.get("file") and len(doc.get("captures") or ()) > 1 else ""
         grid.add_row(_text(f["severity"], utc(f["time"]) if f.get("time") is not None else None,
                            style=colour.get(f["severity"], "white")),
-                     _text(f["message"], f.get("wireshark_filter") or None))
+                     _text(f["message"], (where + f["wireshark_filter"]) if f.get("wireshark_filter") else None))
     if len(doc["findings"]) > limit:
         grid.add_row("", Text(f"… and {len(doc['findings']) - limit} more"))
     console.print(grid)

@@ -62,3 +62,16 @@ def test_without_offsets_the_timeline_is_wrong(views):
     client, server = views
     doc = analyze(decode([client, server])).to_dict()
     assert sum(1 for s in doc["sql"] if s["call_id"] is None) > 0
+
+
+def test_overlapping_views_are_planned_as_two_hosts_with_an_estimated_clock(views):
+    from glancetrace.capture.plan import plan_input
+    plan = plan_input(list(views))
+    assert plan.groups == [[0], [1]]
+    off = plan.offset_of(1)
+    assert off.source == "estimated" and off.segments > 50
+    assert off.seconds == pytest.approx(-SKEW, abs=1e-3)
+    doc = analyze(decode(plan)).to_dict()
+    assert [c["clock_offset"]["source"] for c in doc["captures"]] == ["reference", "estimated"]
+    assert doc["captures"][1]["clock_offset"]["segments"] == off.segments
+    assert all(c["piece_of"] is None for c in doc["captures"])
