@@ -43,7 +43,7 @@ def test_dask_local_cluster_gives_the_same_analysis():
 def test_default_jobs(tmp_path, monkeypatch, cores, one_big, two_big):
     """One process per two cores from four cores on; on two, one per capture (whole captures per
     worker, nothing read twice); one process for small inputs."""
-    from glancetrace.cli import options
+    from glancetrace.cli import passes as options
     monkeypatch.setattr(options.os, "cpu_count", lambda: cores)
     head = open(capture("failures"), "rb").read(24)  # a real pcap header, then sparse space
     small, big, big2 = tmp_path / "small.pcap", tmp_path / "big.pcap", tmp_path / "big2.pcap"

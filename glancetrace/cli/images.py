@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
-from ..report import tables, terminal
 from .options import capture_options, output_format_option, secrets_warning
 from .report import analyse, exit_for
 
@@ -19,6 +17,9 @@ from .report import analyse, exit_for
               help="Exit 1 when a finding of this severity or worse was made.")
 @click.option("--slow-sql", type=float, default=1.0, show_default=True, help="Seconds above which SQL is slow.")
 def command(captures, fmt, fail_on, slow_sql, show_secrets, quiet, **kw):
+    from rich.console import Console
+
+    from ..report import tables, terminal
     secrets_warning(show_secrets, quiet)
     doc = analyse(captures, kw, show_secrets, quiet, slow_sql)
     if fmt == "json":

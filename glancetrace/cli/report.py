@@ -8,17 +8,16 @@ import sys
 
 import click
 
-from ..analysis.analyze import AnalysisOptions
-from ..analysis.logjoin import analyse_with_logs
-from ..analysis.findings import SEVERITY_ORDER
-from ..report import tables, terminal
-from ..report.markdown import write_markdown
-from .options import (capture_options, log_options, log_specs, output_format_option, phase, pipeline_options, run_pass,
-                      secrets_warning)
+from .options import capture_options, log_options, output_format_option, secrets_warning
 from .output import output_file
+
+# The decoding and analysis stack is imported inside the commands: `--help` loads none of it.
 
 
 def analyse(captures, kw, show_secrets, quiet, slow_sql=1.0) -> dict:
+    from ..analysis.analyze import AnalysisOptions
+    from ..analysis.logjoin import analyse_with_logs
+    from .passes import log_specs, phase, pipeline_options, run_pass
     logs = log_specs(kw, quiet)
     res = run_pass(list(captures), pipeline_options(kw), quiet, kw.get("dask_address"))
     command = "glancetrace " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -28,6 +27,7 @@ def analyse(captures, kw, show_secrets, quiet, slow_sql=1.0) -> dict:
 
 
 def exit_for(doc: dict, fail_on: str | None) -> int:
+    from ..analysis.findings import SEVERITY_ORDER
     if not fail_on:
         return 0
     limit = SEVERITY_ORDER[fail_on]
@@ -53,6 +53,9 @@ def default_output(captures) -> str:
               help="Exit 1 when a finding of this severity or worse was made.")
 @click.option("--slow-sql", type=float, default=1.0, show_default=True, help="Seconds above which SQL is slow.")
 def command(captures, output, fmt, fail_on, slow_sql, show_secrets, quiet, **kw):
+    from ..report import tables, terminal
+    from ..report.markdown import write_markdown
+    from .passes import phase
     secrets_warning(show_secrets, quiet)
     doc = analyse(captures, kw, show_secrets, quiet, slow_sql)
     written = None

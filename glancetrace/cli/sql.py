@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 
-from ..analysis.evidence import Evidence
-from ..analysis.mysql_hops import statements_once
-from ..report import tables, terminal
-from .options import capture_options, output_format_option, pipeline_options, run_pass, secrets_warning
+from .options import capture_options, output_format_option, secrets_warning
 
 
 @click.command(help="List every MySQL statement (or, with --digest, each normalised statement with counts and "
@@ -17,6 +13,12 @@ from .options import capture_options, output_format_option, pipeline_options, ru
 @output_format_option(["table", "json", "csv"], "table")
 @click.option("--digest", is_flag=True, help="Group by normalised statement (literals replaced), like pt-query-digest.")
 def command(captures, fmt, digest, show_secrets, quiet, **kw):
+    from rich.console import Console
+
+    from ..analysis.evidence import Evidence
+    from ..analysis.mysql_hops import statements_once
+    from ..report import tables, terminal
+    from .passes import pipeline_options, run_pass
     secrets_warning(show_secrets, quiet)
     res = run_pass(list(captures), pipeline_options(kw, want_http=False), quiet, kw.get("dask_address"))
     stmts, hops = statements_once(res)  # a conversation relayed by a proxy (database VIP) counts once
