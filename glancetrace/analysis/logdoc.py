@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..logs.records import LogMessage, LogRequest
-from ..openstack import redact
+from ..openstack.redact_output import redact_log_text
 
 MAX_LINES_PER_CALL = 10
 MAX_UNMATCHED = 200
@@ -13,13 +13,13 @@ MAX_UNMATCHED = 200
 
 def record_dict(rec, show: bool, window: tuple[float, float] | None = None) -> dict:
     d = {"file": rec.file, "line": rec.line, "source": rec.source, "time": rec.time,
-         "text": redact.redact_log_text(rec.text, show)}
+         "text": redact_log_text(rec.text, show)}
     if isinstance(rec, LogRequest):
-        d.update(method=rec.method, path=redact.redact_log_text(rec.path, show), status=rec.status,
+        d.update(method=rec.method, path=redact_log_text(rec.path, show), status=rec.status,
                  request_id=rec.request_id, client=rec.client)
     elif isinstance(rec, LogMessage):
         d.update(level=rec.level, logger=rec.logger, request_id=rec.request_id,
-                 exception=redact.redact_log_text(rec.exception, show))
+                 exception=redact_log_text(rec.exception, show))
     if window and rec.time is not None:
         d["when"] = "before the capture" if rec.time < window[0] else (
             "after the capture" if rec.time > window[1] else "during the capture")

@@ -14,7 +14,7 @@ import os
 from collections import defaultdict
 
 from ..logs.records import LogMessage, LogRequest
-from ..openstack import redact
+from ..openstack.redact_output import redact_log_text
 from ..protocols.mysql.events import MysqlHandshake
 from .findings import Finding
 from .logclock import request_id
@@ -115,7 +115,7 @@ def service_name(msg: LogMessage) -> str:
 
 def quote(msg: LogMessage, show_secrets: bool) -> str:
     text = msg.exception or msg.message
-    return f"{service_name(msg)}: {redact.redact_log_text(text, show_secrets)}"
+    return f"{service_name(msg)}: {redact_log_text(text, show_secrets)}"
 
 
 def _quote_in_findings(an, lines) -> None:
@@ -143,7 +143,7 @@ def _mysql_findings(an, files) -> list[Finding]:
             h = hs_by_thread.get(msg.connection)
             if h is None:
                 continue
-            text = redact.redact_log_text(msg.message, an.options.show_secrets)
+            text = redact_log_text(msg.message, an.options.show_secrets)
             during = window is None or window[0] <= msg.time <= window[1]
             when = "" if during else (f" ({msg.time - window[1]:.0f} s after the capture ended)" if msg.time > window[1]
                                       else f" ({window[0] - msg.time:.0f} s before the capture started)")

@@ -262,25 +262,3 @@ def redact_auth_data(data: bytes | None, show_secrets: bool = False) -> str | No
     if show_secrets:
         return bytes(data).hex()
     return mask(bytes(data))
-
-
-_SECRET_HEADER_TEXT = re.compile(r"\b(%s)(\s*[:=]\s*)(\"?)([^\s\",]+)" % "|".join(sorted(SECRET_HEADERS)), re.I)
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@/\s]+)(@)")
-_PASSWORD_TEXT = re.compile(r"\b(password|passwd|secret)(\s*[=:]\s*)(['\"]?)([^\s'\",}]+)", re.I)
-
-
-def redact_log_text(text: str | None, show_secrets: bool = False) -> str | None:
-    """A log line or message with tokens and passwords masked: secret headers and ``password=…``
-    as written in free text, JSON secrets and Fernet tokens (keystoneauth's ``{SHA256}…`` hashes stay)."""
-    if text is None or show_secrets:
-        return text
-    text = _SECRET_HEADER_TEXT.sub(lambda m: m.group(1) + m.group(2) + m.group(3) + _mask_unless_hashed(m.group(4)),
-                                   text)
-    text = _PASSWORD_TEXT.sub(lambda m: m.group(1) + m.group(2) + m.group(3) + _mask_unless_hashed(m.group(4)),
-                              text)
-    text = _URL_PASSWORD.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
-    return redact_body_text(text)
-
-
-def _mask_unless_hashed(value: str) -> str:
-    return value if value.startswith(("{SHA256}", "<redacted", "***")) else mask(value)

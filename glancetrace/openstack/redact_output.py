@@ -22,7 +22,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .redact import (AUTH_METHOD_PARENT, SECRET_KEYS, is_secret_header, is_secret_value, mask, mask_value,
+from .redact import (AUTH_METHOD_PARENT, SECRET_HEADERS, SECRET_KEYS, is_secret_header, is_secret_value, mask, mask_value,
                      redact_header_value)
 from .redact_text import FERNET, JWS, redact_text, unmasked_parts
 
@@ -266,3 +266,27 @@ def _map_strings(obj: Any, f) -> Any:
                 out[i] = r
         return obj if out is None else out
     return obj
+
+
+# -- log lines (analysis/logdoc.py, logmatch.py): free text as services and clients write it
+
+_SECRET_HEADER_TEXT = re.compile(r"\b(%s)(\s*[:=]\s*)(\"?)([^\s\",]+)" % "|".join(sorted(SECRET_HEADERS)), re.I)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@/\s]+)(@)")
+_PASSWORD_TEXT = re.compile(r"\b(password|passwd|secret)(\s*[=:]\s*)(['\"]?)([^\s'\",}]+)", re.I)
+
+
+def redact_log_text(text: str | None, show_secrets: bool = False) -> str | None:
+    """A log line or message with tokens and passwords masked: secret headers and ``password=…``
+    as written in free text, JSON secrets and Fernet tokens (keystoneauth's ``{SHA256}…`` hashes stay)."""
+    if text is None or show_secrets:
+        return text
+    text = _SECRET_HEADER_TEXT.sub(lambda m: m.group(1) + m.group(2) + m.group(3) + _mask_unless_hashed(m.group(4)),
+                                   text)
+    text = _PASSWORD_TEXT.sub(lambda m: m.group(1) + m.group(2) + m.group(3) + _mask_unless_hashed(m.group(4)),
+                              text)
+    text = _URL_PASSWORD.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
+    return redact_body_text(text)
+
+
+def _mask_unless_hashed(value: str) -> str:
+    return value if value.startswith(("{SHA256}", "<redacted", "***")) else mask(value)
