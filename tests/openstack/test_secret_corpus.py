@@ -65,9 +65,17 @@ def _present(text: str) -> set[str]:
     return {name for name, marker in MARKERS.items() if marker in text}
 
 
+# the terminal digest shows normalised statements only (every literal a ?) and no sample: not even
+# --show-secrets puts a marker there, which is checked instead
+NORMALISED_ONLY = {("sql", ("--digest", "--format", "table"))}
+
+
 @pytest.mark.parametrize("command,args", PATHS, ids=[" ".join([c, *a]) for c, a in PATHS])
 def test_no_marker_in_any_output(corpus, tmp_path, command, args):
     shown = _present(_run(corpus, tmp_path, command, args, show=True))
+    if (command, tuple(args)) in NORMALISED_ONLY:
+        assert shown == set()
+        return
     assert shown, "this output shows nothing of the capture: the check below would prove nothing"
     assert _present(_run(corpus, tmp_path, command, args, show=False)) == set()
 
@@ -92,10 +100,9 @@ def _cut_inside_markers(src: str, dst) -> str:
     return cap.write(dst)
 
 
-# where a cut statement or body still shows (a request cut inside its headers is not decoded at all);
-# `sql --digest --format json` fails on main on the cut statements' missing latencies (NaN), fixed on another branch
+# where a cut statement or body still shows (a request cut inside its headers is not decoded at all)
 CUT_PATHS = [("report", ["--format", "json"]), ("sql", ["--format", "table"]), ("sql", ["--format", "json"]),
-             ("sql", ["--format", "csv"]), ("sql", ["--digest", "--format", "table"]),
+             ("sql", ["--format", "csv"]), ("sql", ["--digest", "--format", "json"]),
              ("sql", ["--digest", "--format", "csv"])]
 
 
