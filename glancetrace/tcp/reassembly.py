@@ -39,7 +39,8 @@ __all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpRea
 
 IDLE_SECONDS = 300.0  # out-of-order bytes waiting longer than this (capture time) are given up as a gap
 SWEEP_EVERY = 1 << 16  # segments between idle sweeps
-REORDER_PACKETS = 64  # packets of the connection a proven-sent hole waits for its late data …
+REORDER_PACKETS = 128  # packets of the connection a proven-sent hole waits for its late data (a packet
+# up to 64 positions late whose ACK came up to 64 early) …
 REORDER_SECONDS = 0.1  # … and seconds of capture time (a gap only once both are over)
 ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN further ahead than this is bogus, not proof of lost bytes
 
@@ -59,6 +60,16 @@ def _proven_sent(ds: Direction, upto: int, news: int, ts: float) -> None:
     if ds.acked_to is None:
         ds.acked_mark, ds.acked_ts = news, ts
     ds.acked_to = max(ds.acked_to or 0, upto)
+
+
+def _unaccounted(ds: Direction) -> bool:
+    """Nothing of this direction's stream delivered, counted lost or waiting yet."""
+    return ds.offset == 0 and ds.pending is None and ds.fin_at is None and not ds.fin
+
+
+def _restart(ds: Direction, seq: int) -> None:
+    ds.next_seq = seq
+    ds.acked_to = None  # measured from the old start: the next ACK proves again
 
 
 def _reopened(ds: Direction, seq: int) -> bool:
@@ -131,6 +142,7 @@ class TcpReassembler:
                 conn.closed = "rst" if seg.flags & RST else "fin"  # lets a reused port start a new stream
             return
         if conn.held:
+            self._place_unseen(conn, d, seg)
             self._release_held(conn, ts)  # those whose wait is over first: they were captured earlier
         self._segment(conn, d, seg, ts, frame)
         if conn.held:
@@ -182,6 +194,11 @@ class TcpReassembler:
             ds.last_ack = seg.ack
         if flags & ACK and other.next_seq is None:
             other.peer_ack = seg.ack
+        if plen and not forced and flags & ACK and other.next_seq is None and other.isn is None:
+            # the peer not seen yet: this may answer what it will send (a response captured
+            # before the connection's first packets); `_place_unseen` tells once it shows
+            self._hold(conn, d, seg, ts, frame, None)
+            return
         if ds.next_seq is None and not self._anchor(conn, d, ds, seg, plen):
             return
         answered_to = self._proofs(conn, ds, other, seg, plen, ts)
@@ -215,14 +232,16 @@ class TcpReassembler:
             return
         ds.syn = True
         ds.isn = seg.seq
-        if ds.next_seq is None:  # a SYN captured after this side's first data changes nothing
-            ds.next_seq = (seg.seq + 1) & M32
+        if ds.next_seq is None or _unaccounted(ds):  # a SYN captured after this side's first data changes nothing
+            _restart(ds, (seg.seq + 1) & M32)
 
     def _anchor(self, conn: Connection, d: int, ds: Direction, seg: Segment, plen: int) -> bool:
         """First sight of this direction mid-stream: where its stream starts.  False for a
         keep-alive probe, which is no anchor: one byte (or none) one below what the peer already
         acknowledged, or a lone byte before the peer was seen (no protocol here begins a message
         with one byte, so nothing decodable is lost)."""
+        if not plen and self._held_in(conn, d):
+            return False  # a bare ACK after held data of its side must not anchor the stream past it
         if plen <= 1 and not seg.flags & (FIN | RST):
             probe_seq = None if ds.peer_ack is None else (ds.peer_ack - 1) & M32
             if seg.seq == probe_seq or (plen == 1 and ds.peer_ack is None):
@@ -255,6 +274,9 @@ class TcpReassembler:
         """Deliver the segment's data (the new part of it), or keep it until the hole before it fills."""
         payload = seg.payload
         diff = _signed32(seg.seq - ds.next_seq)
+        if diff < 0 and _unaccounted(ds):
+            _restart(ds, seg.seq)  # anchored by a bare ACK that was captured before this earlier data
+            diff = 0
         if diff > 0:
             if not ds.wait(ds.offset + diff, payload, seg.missing, ts, frame):
                 conn.repeats += 1
@@ -288,8 +310,9 @@ class TcpReassembler:
 
     # -- answers captured before their question -----------------------------
 
-    def _hold(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int, need: int) -> None:
-        """Keep data that answers bytes not yet seen (offset `need` of the other direction)."""
+    def _hold(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int, need: int | None) -> None:
+        """Keep data that answers bytes not yet seen (up to offset `need` of the other direction;
+        None: that direction was not seen yet)."""
         copy = replace(seg, payload=memoryview(bytes(seg.payload)))  # the reader's buffer moves on
         if conn.held is None:
             conn.held = []
@@ -302,7 +325,7 @@ class TcpReassembler:
         while conn.held:
             for i, (d, seg, hts, frame, need, mark) in enumerate(conn.held):
                 due = force or conn.held_bytes > PENDING_LIMIT or _window_over(conn, mark, hts, ts)
-                if due or conn.dirs[1 - d].offset >= need:
+                if due or (need is not None and conn.dirs[1 - d].offset >= need):
                     break
             else:
                 return
@@ -310,6 +333,20 @@ class TcpReassembler:
             conn.held_bytes -= len(seg.payload) + ENTRY_COST
             self._segment(conn, d, seg, hts, frame, forced=due)
         conn.held = None
+
+    def _place_unseen(self, conn: Connection, d: int, seg: Segment) -> None:
+        """The first segment of a direction that held answers wait for: where its stream starts
+        tells what they answer.  An answer to nothing after that start (the capture began
+        mid-connection) goes first, before this segment."""
+        other = conn.dirs[d]
+        if other.next_seq is not None or other.isn is not None:
+            return
+        start = (seg.seq + 1) & M32 if seg.flags & SYN else seg.seq
+        for i, (hd, hseg, hts, frame, need, mark) in enumerate(conn.held):
+            if hd != d and need is None:
+                ahead = _signed32(hseg.ack - start)
+                need = ahead if 0 < ahead < ACK_JUMP_LIMIT else 0
+                conn.held[i] = (hd, hseg, hts, frame, need, mark)
 
     def _held_in(self, conn: Connection, d: int) -> bool:
         return conn.held is not None and any(h[0] == d for h in conn.held)
