@@ -100,7 +100,7 @@ class Connection:
     dirs: tuple[Direction, Direction] = None  # type: ignore[assignment]  # set in __post_init__
     handler: StreamHandler | None = None
     midstream: bool = False  # no SYN seen: the capture started after the handshake
-    closed: str = ""  # "", "fin", "rst", "end of capture", "port reused"
+    closed: str = ""  # "", "fin", "rst", "end of capture", "port reused", "idle" (reassembly.LIVE_LIMIT)
     decoded: bool = False  # a decoder handled it (its handler is dropped once closed)
     rst: bool = False
     repeats: int = 0  # packets that brought nothing new (repeated pure ACKs, whole retransmissions)

@@ -37,6 +37,7 @@ from .connection import (ENTRY_COST, M32, PENDING_LIMIT, Connection, Direction, 
 __all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpReassembler",
            "format_endpoint", "format_ip"]
 
+LIVE_LIMIT = 10_000  # decoders kept at once: beyond, the least recently active connections are released
 IDLE_SECONDS = 300.0  # out-of-order bytes waiting longer than this (capture time) are given up as a gap
 SWEEP_EVERY = 1 << 16  # segments between idle sweeps
 REORDER_PACKETS = 128  # packets of the connection a proven-sent hole waits for its late data (a packet
@@ -85,6 +86,7 @@ class TcpReassembler:
         self.server_ports = server_ports
         self.flows: dict[tuple, tuple[Connection, int]] = {}
         self.connections: list[Connection] = []  # every stream, in tcp.stream order
+        self.open: list[Connection] = []  # those given a decoder and perhaps not closed yet, in that order
         self.segments = 0
 
     # -- connection table -----------------------------------------------------
@@ -111,7 +113,31 @@ class TcpReassembler:
         self.flows[fwd] = (conn, 0)
         self.flows[rev] = (conn, 1)
         conn.handler = self.factory(conn)
+        if conn.handler is not None:
+            self.open.append(conn)
+            if len(self.open) > 2 * LIVE_LIMIT:
+                self._release_idle()
         return conn, 0 if client_is_src else 1
+
+    def _release_idle(self) -> None:
+        """Memory bound with many connections (a scan, a flood of one-byte connections): decoders
+        beyond LIVE_LIMIT are closed ("idle"), least recently active first.  Their state is
+        small counters; one that speaks again gets a new decoder, which picks up mid-stream."""
+        live = list(dict.fromkeys(c for c in self.open if not c.closed and c.handler is not None))
+        if len(live) > LIVE_LIMIT:
+            live.sort(key=lambda c: c.last_frame)
+            for conn in live[:len(live) - LIVE_LIMIT]:
+                self._close(conn, conn.last_ts, conn.last_frame, "idle")
+            live = sorted(live[len(live) - LIVE_LIMIT:], key=lambda c: c.stream)
+        self.open = live
+
+    def _resume(self, conn: Connection) -> None:
+        """A connection released as idle speaks again: a new decoder (mid-stream), same stream."""
+        conn.closed = ""
+        conn.handler = self.factory(conn)
+        if conn.handler is not None:
+            conn.midstream = True
+            self.open.append(conn)
 
     def _connection_of(self, entry: tuple[Connection, int] | None, seg: Segment, ts: float,
                        frame: int) -> tuple[Connection, int]:
@@ -137,6 +163,8 @@ class TcpReassembler:
         conn.last_ts = ts
         conn.last_frame = frame
         conn.dirs[d].packets += 1
+        if conn.closed == "idle":
+            self._resume(conn)
         if conn.handler is None or conn.closed:
             if not conn.closed and seg.flags & (FIN | RST):
                 conn.closed = "rst" if seg.flags & RST else "fin"  # lets a reused port start a new stream
@@ -459,13 +487,14 @@ class TcpReassembler:
 
     def sweep(self, ts: float, frame: int) -> None:
         """Memory bound: holes that stayed open too long become gaps, freeing what waited behind them."""
-        for conn in self.connections:
+        for conn in self.open:
             if conn.closed or conn.handler is None or ts - conn.last_ts < IDLE_SECONDS:
                 continue
             self._flush(conn, conn.last_ts, conn.last_frame)
 
     def finish(self, ts: float, frame: int) -> None:
         """End of capture: flush every open connection."""
-        for conn in self.connections:
+        for conn in self.open:
             if not conn.closed and conn.handler is not None:
                 self._close(conn, conn.last_ts, conn.last_frame, "end of capture")
+        self.open = []
