@@ -86,6 +86,39 @@ class Direction:
         return key, entry
 
 
+@dataclass(slots=True, frozen=True)
+class DirectionSummary:
+    """What is kept of a direction once its connection closed (a tenth of a live Direction's memory
+    for a connection that carried nothing: they share one)."""
+    next_seq: int | None = None
+    offset: int = 0
+    delivered: int = 0
+    gap_bytes: int = 0
+    retransmitted: int = 0
+    conflicting_overlaps: int = 0
+    syn: bool = False
+    isn: int | None = None
+    fin: bool = False
+    pending = None  # nothing waits any more
+    acked_to = None
+
+    @classmethod
+    def of(cls, ds: Direction) -> "DirectionSummary":
+        if ds.next_seq is None and not ds.syn and not ds.packets:
+            return _UNSEEN
+        return cls(ds.next_seq, ds.offset, ds.delivered, ds.gap_bytes, ds.retransmitted,
+                   ds.conflicting_overlaps, ds.syn, ds.isn, ds.fin)
+
+    def revived(self) -> Direction:
+        return Direction(next_seq=self.next_seq, offset=self.offset, delivered=self.delivered,
+                         gap_bytes=self.gap_bytes, retransmitted=self.retransmitted,
+                         conflicting_overlaps=self.conflicting_overlaps, syn=self.syn, isn=self.isn,
+                         fin=self.fin)
+
+
+_UNSEEN = DirectionSummary()
+
+
 @dataclass(slots=True, eq=False)
 class Connection:
     stream: int  # Wireshark's tcp.stream
@@ -97,7 +130,8 @@ class Connection:
     first_frame: int
     last_ts: float = 0.0
     last_frame: int = 0
-    dirs: tuple[Direction, Direction] = None  # type: ignore[assignment]  # set in __post_init__
+    dirs: tuple[Direction, Direction] = None  # type: ignore[assignment]  # set in __post_init__;
+    # DirectionSummary once closed
     handler: StreamHandler | None = None
     midstream: bool = False  # no SYN seen: the capture started after the handshake
     closed: str = ""  # "", "fin", "rst", "end of capture", "port reused", "idle" (reassembly.LIVE_LIMIT)
@@ -110,6 +144,14 @@ class Connection:
     def __post_init__(self):
         if self.dirs is None:
             self.dirs = (Direction(), Direction())
+
+    def summarise(self) -> None:
+        """Closed: keep the counts, release the rest."""
+        self.dirs = (DirectionSummary.of(self.dirs[0]), DirectionSummary.of(self.dirs[1]))
+        self.held = None
+
+    def revive(self) -> None:
+        self.dirs = (self.dirs[0].revived(), self.dirs[1].revived())
 
     @property
     def server_port(self) -> int:

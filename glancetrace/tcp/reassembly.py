@@ -134,6 +134,7 @@ class TcpReassembler:
     def _resume(self, conn: Connection) -> None:
         """A connection released as idle speaks again: a new decoder (mid-stream), same stream."""
         conn.closed = ""
+        conn.revive()
         conn.handler = self.factory(conn)
         if conn.handler is not None:
             conn.midstream = True
@@ -162,10 +163,12 @@ class TcpReassembler:
         conn, d = self._connection_of(entry, seg, ts, frame)
         conn.last_ts = ts
         conn.last_frame = frame
-        conn.dirs[d].packets += 1
         if conn.closed == "idle":
             self._resume(conn)
-        if conn.handler is None or conn.closed:
+        if conn.closed:
+            return  # (its directions are summaries now)
+        conn.dirs[d].packets += 1
+        if conn.handler is None:
             if not conn.closed and seg.flags & (FIN | RST):
                 conn.closed = "rst" if seg.flags & RST else "fin"  # lets a reused port start a new stream
             return
@@ -484,6 +487,7 @@ class TcpReassembler:
             conn.handler.close(ts, frame, reason)
             conn.handler = None  # the decoder's work is done: let it go
             conn.decoded = True
+        conn.summarise()
 
     def sweep(self, ts: float, frame: int) -> None:
         """Memory bound: holes that stayed open too long become gaps, freeing what waited behind them."""
