@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = pathlib.Path(os.environ.get("BENCH_DATA", "/work/bench-data"))
@@ -68,14 +69,17 @@ def fingerprint_cost() -> None:
         "2.8M-item IN list": "SELECT * FROM t WHERE id IN (" + ",".join("12345" for _ in range(n // 6)) + ")",
     }
     for name, sql in shapes.items():
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t = time.process_time()
         fingerprint(sql)
-        grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
-        print(f"{name:20s} {len(sql) / 2**20:5.1f} MiB  CPU {time.process_time() - t:6.2f} s  peak +{grew:.0f} MiB")
+        cpu = time.process_time() - t
+        tracemalloc.start()  # (traces the regular expression engine's allocations too)
+        fingerprint(sql)
+        grew = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        print(f"{name:20s} {len(sql) / 2**20:5.1f} MiB  CPU {cpu:6.2f} s  peak +{grew:.0f} MiB")
 
 
-def compare_report(path: str, base: str) -> None:
+def compare_report(path: str, base: str, rounds: int = 3) -> None:
     """The report pass of this tree against git revision `base`, alternating, same run."""
     with tempfile.TemporaryDirectory() as tmp:
         old = pathlib.Path(tmp) / "base"
@@ -83,7 +87,7 @@ def compare_report(path: str, base: str) -> None:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", base], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
         rows = {"base": [], "this": []}
-        for _ in range(3):
+        for _ in range(rounds):
             rows["base"].append(run_report(path, old))
             rows["this"].append(run_report(path, ROOT))
     for name, r in rows.items():
@@ -99,6 +103,7 @@ def main() -> None:
     ap.add_argument("what", choices=["connections", "reversed", "fingerprint", "report"])
     ap.add_argument("file", nargs="?")
     ap.add_argument("--base", default="main")
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     if a.what == "connections":
@@ -108,7 +113,7 @@ def main() -> None:
     elif a.what == "fingerprint":
         fingerprint_cost()
     else:
-        compare_report(a.file, a.base)
+        compare_report(a.file, a.base, a.rounds)
 
 
 if __name__ == "__main__":
