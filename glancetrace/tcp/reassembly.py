@@ -225,6 +225,9 @@ class TcpReassembler:
             ds.last_ack = seg.ack
         if flags & ACK and other.next_seq is None:
             other.peer_ack = seg.ack
+        if plen and not forced and self._held_in(conn, d):
+            self._hold(conn, d, seg, ts, frame, 0)  # behind this side's held data, in capture order
+            return
         if plen and not forced and flags & ACK and other.next_seq is None and other.isn is None:
             # the peer not seen yet: this may answer what it will send (a response captured
             # before the connection's first packets); `_place_unseen` tells once it shows
@@ -354,10 +357,12 @@ class TcpReassembler:
         """Process held answers, in capture order, once what they answer arrived or their wait is
         over (the missing bytes then become a gap, settled before the answer)."""
         while conn.held:
+            waiting = set()  # directions with an earlier entry still held: theirs keep their order
             for i, (d, seg, hts, frame, need, mark) in enumerate(conn.held):
                 due = force or conn.held_bytes > PENDING_LIMIT or _window_over(conn, mark, hts, ts)
-                if due or (need is not None and conn.dirs[1 - d].offset >= need):
+                if d not in waiting and (due or (need is not None and conn.dirs[1 - d].offset >= need)):
                     break
+                waiting.add(d)
             else:
                 return
             del conn.held[i]
