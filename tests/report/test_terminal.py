@@ -25,6 +25,7 @@ def test_images_table_keeps_ids_whole(width):
 
 
 def test_findings_list_keeps_filters_whole_under_their_message():
+    utc = terminal.utc
     doc = analysed("failures")
     out = io.StringIO()
     terminal.findings_list(doc, Console(file=out, width=80, color_system=None), limit=3)
@@ -33,7 +34,10 @@ def test_findings_list_keeps_filters_whole_under_their_message():
     for f in doc["findings"][:3]:
         i = next(i for i, line in enumerate(lines) if line.strip() == f["wireshark_filter"])  # whole
         start = max(j for j in range(i) if lines[j].lstrip().startswith(f["severity"]))
-        assert " ".join(x.strip() for x in lines[start:i]) == f"{f['severity']} {f['message']}"
+        # the time sits under the severity, at the start of the message's second line
+        assert lines[start + 1].lstrip().startswith(utc(f["time"]))
+        told = " ".join(x.strip() for x in lines[start:i]).replace(f" {utc(f['time'])}", "", 1)
+        assert told == f"{f['severity']} {f['message']}"
     assert lines[-1].strip() == f"… and {len(doc['findings']) - 3} more"
 
 
