@@ -14,15 +14,16 @@ from .findings import human_bytes
 _ASKED = ("delete", "deactivate", "reactivate", "update", "import", "stage")
 
 
-def clock(ts: float | None) -> str:
-    """UTC wall-clock time to the millisecond: what a support engineer matches against logs."""
+def clock(ts: float | None, with_date: bool = False) -> str:
+    """UTC wall-clock time to the millisecond (with the date: to the second): what a support engineer
+    matches against logs. "?" for a time no calendar holds (a damaged pcapng timestamp)."""
     if ts is None:
         return "?"
     try:
         d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
     except (OverflowError, OSError, ValueError):
         return "?"
-    return d.strftime("%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
+    return d.strftime("%Y-%m-%d %H:%M:%S") if with_date else d.strftime("%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
 
 
 def _host(endpoint: str | None) -> str:

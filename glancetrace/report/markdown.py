@@ -7,11 +7,10 @@ code spans or escaped: a name like `**done**` or `<img src=…>` must stay text.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import TextIO
 
-from ..analysis.story import stories
+from ..analysis.story import clock, stories
 from .safe_text import visible
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")
@@ -30,22 +29,12 @@ def md_code(s) -> str:
     return f"{fence}{pad}{s}{pad}{fence}"
 
 
-def _utc(ts, with_date=False) -> str:
-    if ts is None:
-        return "?"
-    try:
-        d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return "?"
-    return d.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S.") + ("" if with_date else f"{d.microsecond // 1000:03d}")
-
-
 def _header(doc: dict, out: list[str]) -> None:
     s = doc["summary"]
     names = ", ".join(md_code(c["path"].rsplit("/", 1)[-1]) for c in doc["captures"])
     span = ""
     if s.get("first_ts") is not None and s.get("last_ts") is not None:
-        span = (f" from {_utc(s['first_ts'], True)} to {_utc(s['last_ts'], True)} UTC "
+        span = (f" from {clock(s['first_ts'], True)} to {clock(s['last_ts'], True)} UTC "
                 f"({s['last_ts'] - s['first_ts']:,.1f} s)")
     finals: dict[str, int] = {}
     for im in doc["images"]:
@@ -67,7 +56,7 @@ def _findings(doc: dict, out: list[str]) -> None:
     for f in doc["findings"]:
         when = ""
         if f.get("time") is not None:
-            when = f" {_utc(f['time'])} UTC" + (f" (+{f['time'] - t0:,.1f} s)" if t0 is not None else "")
+            when = f" {clock(f['time'])} UTC" + (f" (+{f['time'] - t0:,.1f} s)" if t0 is not None else "")
         out.append(f"- **{f['severity']}**{when}: {md_text(f['message'])}")
         if f.get("wireshark_filter"):
             out.append(f"  Wireshark: {md_code(f['wireshark_filter'])}")
