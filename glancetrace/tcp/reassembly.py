@@ -157,35 +157,8 @@ class TcpReassembler:
         if not self.segments % SWEEP_EVERY:
             self.sweep(ts, frame)
         entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
-        # fast path: the next in-order data segment of a decoded connection, nothing waiting,
-        # no flag but ACK/PSH (the bulk of an image upload)
-        if entry is not None and not seg.flags & 0x07 and not seg.missing:
-            conn, d = entry
-            handler = conn.handler
-            ds = conn.dirs[d]
-            payload = seg.payload
-            n = len(payload)
-            if (handler is not None and seg.seq == ds.next_seq and not ds.pending
-                    and not conn.closed and not conn.dirs[1 - d].pending
-                    and conn.dirs[1 - d].acked_to is None and ds.acked_to is None):
-                other_next = conn.dirs[1 - d].next_seq
-                if not n:
-                    # a pure ACK that acknowledges nothing we have not seen
-                    ahead = (seg.ack - other_next) & M32 if other_next is not None else None
-                    if ahead is not None and (ahead == 0 or ahead >= ACK_JUMP_LIMIT):
-                        conn.last_ts = ts
-                        conn.last_frame = frame
-                        ds.packets += 1
-                        return
-                elif other_next is None or seg.ack == other_next or not seg.flags & ACK:
-                    conn.last_ts = ts
-                    conn.last_frame = frame
-                    ds.packets += 1
-                    ds.delivered += n
-                    ds.offset += n
-                    ds.next_seq = (ds.next_seq + n) & M32
-                    handler.data(d, payload, ts, frame)
-                    return
+        if entry is not None and self._in_order(entry, seg, ts, frame):
+            return
         if entry is None:
             conn, d = self._new_connection(seg, ts, frame)
         else:
@@ -249,39 +222,8 @@ class TcpReassembler:
                 self._settle_acked(conn, 1 - d, other, ts, frame)
         if ds.acked_to is not None and not plen:
             self._settle_acked(conn, d, ds, ts, frame)  # (data of this side may fill it: settled below)
-        if plen:
-            diff = _signed32(seg.seq - ds.next_seq)
-            if diff == 0:
-                self._deliver(conn, d, ds, payload, seg.missing, ts, frame)
-                if ds.pending:
-                    self._drain(conn, d, ds)
-            elif diff < 0:
-                if diff + plen <= 0:
-                    ds.retransmitted += plen
-                    conn.repeats += 1
-                else:
-                    cut = -diff
-                    ds.retransmitted += cut
-                    if cut < len(payload):
-                        self._deliver(conn, d, ds, payload[cut:], seg.missing, ts, frame)
-                    else:
-                        self._deliver(conn, d, ds, payload[:0], plen - cut, ts, frame)
-                    if ds.pending:
-                        self._drain(conn, d, ds)
-            else:
-                key = ds.offset + diff
-                old = ds.pending.get(key)
-                if old is not None:
-                    if bytes(payload[:len(old[0])]) != old[0][:len(payload)]:
-                        ds.conflicting_overlaps += 1
-                    if len(old[0]) + old[1] >= plen:
-                        conn.repeats += 1
-                        return
-                    ds.pending_bytes -= len(old[0])
-                ds.pending[key] = (bytes(payload), seg.missing, ts, frame)
-                ds.pending_bytes += len(payload)
-                if ds.pending_bytes > PENDING_LIMIT:
-                    self._force_gap(conn, d, ds, ts, frame, None)
+        if plen and not self._place(conn, d, ds, seg, payload, plen, ts, frame):
+            return  # a repeat of data already waiting
         if plen and ds.acked_to is not None:
             self._settle_acked(conn, d, ds, ts, frame)
         if flags & FIN and not ds.fin and ds.fin_at is None:
@@ -298,6 +240,76 @@ class TcpReassembler:
         if flags & RST:
             conn.rst = True
             self._close(conn, ts, frame, "rst")
+
+    def _in_order(self, entry, seg: Segment, ts: float, frame: int) -> bool:
+        # the fast path: the next in-order data segment of a decoded connection, nothing waiting,
+        # no flag but ACK/PSH (the bulk of an image upload)
+        if not seg.flags & 0x07 and not seg.missing:
+            conn, d = entry
+            handler = conn.handler
+            ds = conn.dirs[d]
+            payload = seg.payload
+            n = len(payload)
+            if (handler is not None and seg.seq == ds.next_seq and not ds.pending
+                    and not conn.closed and not conn.dirs[1 - d].pending
+                    and conn.dirs[1 - d].acked_to is None and ds.acked_to is None):
+                other_next = conn.dirs[1 - d].next_seq
+                if not n:
+                    # a pure ACK that acknowledges nothing we have not seen
+                    ahead = (seg.ack - other_next) & M32 if other_next is not None else None
+                    if ahead is not None and (ahead == 0 or ahead >= ACK_JUMP_LIMIT):
+                        conn.last_ts = ts
+                        conn.last_frame = frame
+                        ds.packets += 1
+                        return True
+                elif other_next is None or seg.ack == other_next or not seg.flags & ACK:
+                    conn.last_ts = ts
+                    conn.last_frame = frame
+                    ds.packets += 1
+                    ds.delivered += n
+                    ds.offset += n
+                    ds.next_seq = (ds.next_seq + n) & M32
+                    handler.data(d, payload, ts, frame)
+                    return True
+        return False
+
+    def _place(self, conn: Connection, d: int, ds: Direction, seg: Segment, payload, plen: int, ts: float,
+               frame: int) -> bool:
+        """Data of a segment: delivered in order, its retransmitted start cut, or held until the hole
+        before it fills. False for a repeat of data already held (nothing more to do with the segment)."""
+        diff = _signed32(seg.seq - ds.next_seq)
+        if diff == 0:
+            self._deliver(conn, d, ds, payload, seg.missing, ts, frame)
+            if ds.pending:
+                self._drain(conn, d, ds)
+        elif diff < 0:
+            if diff + plen <= 0:
+                ds.retransmitted += plen
+                conn.repeats += 1
+            else:
+                cut = -diff
+                ds.retransmitted += cut
+                if cut < len(payload):
+                    self._deliver(conn, d, ds, payload[cut:], seg.missing, ts, frame)
+                else:
+                    self._deliver(conn, d, ds, payload[:0], plen - cut, ts, frame)
+                if ds.pending:
+                    self._drain(conn, d, ds)
+        else:
+            key = ds.offset + diff
+            old = ds.pending.get(key)
+            if old is not None:
+                if bytes(payload[:len(old[0])]) != old[0][:len(payload)]:
+                    ds.conflicting_overlaps += 1
+                if len(old[0]) + old[1] >= plen:
+                    conn.repeats += 1
+                    return False
+                ds.pending_bytes -= len(old[0])
+            ds.pending[key] = (bytes(payload), seg.missing, ts, frame)
+            ds.pending_bytes += len(payload)
+            if ds.pending_bytes > PENDING_LIMIT:
+                self._force_gap(conn, d, ds, ts, frame, None)
+        return True
 
     def _deliver(self, conn: Connection, d: int, ds: Direction, payload: memoryview,
                  missing: int, ts: float, frame: int) -> None:
