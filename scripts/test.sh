@@ -14,15 +14,27 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v mergecap >/dev/null || need_apt+=(wireshark-common)
 command -v haproxy >/dev/null || need_apt+=(haproxy)
+playwright_browser=
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
+    # Ubuntu ships Chromium as a snap only (its chromium-browser deb is a stub): there Playwright brings its own
+    if [[ " ${need_apt[*]} " == *" chromium "* ]] && ! LC_ALL=C apt-cache policy chromium | grep -q "Candidate: [^(]"; then
+      keep=(); for pkg in "${need_apt[@]}"; do [ "$pkg" = chromium ] || keep+=("$pkg"); done
+      need_apt=("${keep[@]}")
+      playwright_browser=1
+    fi
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    [ ${#need_apt[@]} -eq 0 ] ||
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   else
     echo "missing Debian packages (run as root to install): ${need_apt[*]}" >&2
   fi
 fi
 
 bash scripts/setup.sh test
+if [ -n "$playwright_browser" ]; then
+  "${GLANCETRACE_VENV:-.venv}/bin/python" -m playwright install --with-deps chromium ||
+    echo "glancetrace tests: no Chromium for the browser tests (apt has none and Playwright's download failed)" >&2
+fi
 exec "${GLANCETRACE_VENV:-.venv}/bin/python" -m pytest "$@"

@@ -6,8 +6,8 @@
         page.requests   # every request the page tried (the report's own file aside)
         page.errors     # console errors and uncaught exceptions
 
-Needs Debian's chromium and Playwright's Python package (never `playwright install`:
-it downloads a browser, and this machine has no network but the package registries).
+Needs Debian's chromium and Playwright's Python package. Ubuntu has no Chromium package (a snap only):
+there scripts/test.sh runs `playwright install chromium` and that browser is used instead.
 Missing → skipped, except under CI (GLANCETRACE_REQUIRE_TOOLS=1) where it fails.
 """
 
@@ -27,7 +27,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def chromium_path() -> str:
+def chromium_path(playwright) -> str | None:
+    """Debian's chromium; else the one `playwright install` put in its cache (None: Playwright's own)."""
+    if shutil.which("chromium") is None and pathlib.Path(playwright.chromium.executable_path).exists():
+        return None
     need("chromium")
     return shutil.which("chromium")
 
@@ -46,9 +49,9 @@ def _sync_playwright():
 @contextlib.contextmanager
 def chromium():
     """A headless Chromium browser (Playwright Browser object)."""
-    path = chromium_path()
     sync_playwright = _sync_playwright()
     with sync_playwright() as p:
+        path = chromium_path(p)
         browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
         try:
             yield browser
