@@ -21,7 +21,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     # Ubuntu ships Chromium as a snap only (its chromium-browser deb is a stub): there Playwright brings its own
     if [[ " ${need_apt[*]} " == *" chromium "* ]] && ! LC_ALL=C apt-cache policy chromium | grep -q "Candidate: [^(]"; then
       keep=(); for pkg in "${need_apt[@]}"; do [ "$pkg" = chromium ] || keep+=("$pkg"); done
-      need_apt=("${keep[@]}")
+      need_apt=("${keep[@]}" libatomic1)  # Playwright's own node driver needs it
       playwright_browser=1
     fi
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections

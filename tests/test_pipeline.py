@@ -61,10 +61,9 @@ def test_mysql_switching_to_tls_is_stacked_by_the_pipeline():
     from glancetrace.protocols.tls.events import TlsSession
     from tests.support.emitted import decode_recording
 
-    mysql = pathlib.Path(__file__).resolve().parents[2] / "shared/thirdparty/zeek/traces/mysql"
+    mysql = pathlib.Path(__file__).resolve().parent / "fixtures/thirdparty/zeek/traces/mysql"
     paths = sorted(glob.glob(str(mysql / "tls-1*-amazon-rds.pcap")))
-    if not paths:
-        pytest.skip("third-party captures not present")
+    assert len(paths) == 2
     for path in paths:
         res, emitted = decode_recording([path])
         assert list(res.events) == emitted

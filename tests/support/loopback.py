@@ -86,4 +86,8 @@ def tshark_fields(path, display_filter: str, fields: list[str], extra: list[str]
         cmd += ["-e", f]
     cmd += list(extra or [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") for line in out.splitlines() if line.strip()]
+    # tshark 4.2 (Ubuntu 24.04) writes boolean fields as True/False where 4.0 (Debian 12) writes 1/0
+    return [[_BOOL.get(v, v) for v in line.split("\t")] for line in out.splitlines() if line.strip()]
+
+
+_BOOL = {"True": "1", "False": "0"}
