@@ -25,7 +25,8 @@ from itertools import islice
 
 from ..errors import UnusableInput
 from .clock import estimate_group_offsets
-from .link import FIN, SYN, LinkDecoder
+from .link import LinkDecoder
+from .segment import FIN, SYN
 from .reader import BT_EPB, BT_IDB, PCAP_MAGICS, PCAPNG_SHB, CaptureReader
 from .source import is_pipe
 

@@ -7,7 +7,8 @@ import ipaddress
 import dpkt
 import pytest
 
-from glancetrace.capture.link import SKIP_FRAGMENT, SKIP_NOT_TCP, LinkDecoder
+from glancetrace.capture.ip import SKIP_FRAGMENT
+from glancetrace.capture.link import SKIP_NOT_TCP, LinkDecoder
 from glancetrace.capture.reader import CaptureReader
 from tests.support.loopback import tshark_fields
 
