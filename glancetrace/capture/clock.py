@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .link import LinkDecoder
-from .reader import CaptureReader
+from .pcapfile import CaptureReader
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 
 from glancetrace.capture.ip import SKIP_FRAGMENT
 from glancetrace.capture.link import SKIP_NOT_TCP, LinkDecoder
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.pcapfile import CaptureReader
 from tests.support.loopback import tshark_fields
 
 KINDS = ["lo", "nano", "bigendian", "gz", "snap96", "sll", "sll2", "vlan", "frag", "twoif"]

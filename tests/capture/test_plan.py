@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from glancetrace.capture.plan import continues, plan_input, probe
-from glancetrace.capture.reader import read_info
+from glancetrace.capture.pcapfile import read_info
 from glancetrace.errors import UnusableInput
 from tests.support.loopback import need
 from tests.support.rig import capture

@@ -10,8 +10,9 @@ import subprocess
 
 import pytest
 
-from glancetrace.capture.reader import PACKET, CaptureReader
-from glancetrace.capture.split import piece_name, prefix_suffix, split_editcap, split_flows
+from glancetrace.capture.formats import PACKET
+from glancetrace.capture.pcapfile import CaptureReader
+from glancetrace.capture.splitter import piece_name, prefix_suffix, split_editcap, split_flows
 from tests.support.loopback import need, tshark_fields
 
 # editcap writes pcapng unless told; ask it for the input's own format
