@@ -12,6 +12,7 @@ from ..protocols.tls.events import TlsSession
 from . import mysql_hops_report
 from .event_fields import http_fields, number, pick, sql_fields, tls_fields
 from .evidence import Evidence, event_frames, filter_for
+from .findings import SEVERITY_ORDER
 from .sql_digest import digest as digest_table
 from .story import image_story
 
@@ -88,7 +89,7 @@ def analysis_dict(an) -> dict:
             "gaps": {"count": gap_count, "bytes": gap_bytes},
             "warnings": list(res.warnings), "first_ts": first, "last_ts": last,
             "images": len(an.images), "calls": len(an.calls), "statements": len(an.sql),
-            "findings_by_severity": {k: sev.get(k, 0) for k in ("error", "warning", "info")},
+            "findings_by_severity": {k: sev.get(k, 0) for k in SEVERITY_ORDER},
             "mysql_health_checks": mysql_hops_report.health_checks_summary(an.mysql_hops),
         },
         "images": images,
