@@ -84,7 +84,6 @@ class Fragments:
     def __init__(self, skipped: Counter) -> None:
         self.skipped = skipped
         self._held: dict[tuple, dict] = {}
-        self.reassembled = 0
 
     def add(self, frag: Fragment, part: bytes) -> bytes | None:
         """Hold one fragment; the datagram's whole payload once every part is here."""
@@ -113,7 +112,6 @@ class Fragments:
             self.skipped[SKIP_FRAGMENT] += 1
             return None
         del self._held[key]
-        self.reassembled += 1
         return bytes(data[:st["last"]])
 
     def _drop(self, key) -> None:

@@ -87,10 +87,6 @@ class LinkDecoder:
         self.skipped: Counter[str] = Counter()
         self._fragments = Fragments(self.skipped)
 
-    @property
-    def fragments_reassembled(self) -> int:
-        return self._fragments.reassembled
-
     def decode(self, linktype: int, data: memoryview) -> Segment | None:
         # fast path for nearly every frame of a big capture: Ethernet, IPv4 without
         # options, TCP, not a fragment: one unpack instead of four layers of calls

@@ -379,11 +379,3 @@ class CaptureReader:
                                 block[28:28 + caplen]))
                 end -= blen
         return out[::-1]
-
-
-def read_info(path: str) -> CaptureInfo:
-    """Walk a whole capture once and return what it holds (for headers and tests)."""
-    r = CaptureReader(path)
-    for _ in r.packets():
-        pass
-    return r.info
