@@ -230,17 +230,12 @@ class CaptureReader:
                     break
                 body = mv[off + 8:end - 4]
                 raw = (mv, off, end, btype, 0, 0, 0) if want_raw else None
-                if btype in (BT_EPB, BT_OPB, BT_SPB, BT_IDB, BT_DSB) and len(body) < MIN_BODY[btype]:
-                    self._warn(f"pcapng block of type {btype} after frame {frame} is too short "
-                               f"({len(body)} bytes of body); kept as an unknown block")
-                    yield META, frame, ts, -1, None, 0, raw
-                elif btype == BT_EPB or btype == BT_OPB:
+                if (btype == BT_EPB or btype == BT_OPB) and len(body) >= 20:
                     if btype == BT_EPB:
                         iface, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", body, 0)
-                        data = body[20:20 + caplen]
                     else:
                         iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(endian + "HHIIII", body, 0)
-                        data = body[20:20 + caplen]
+                    data = body[20:20 + caplen]
                     iface += base
                     if iface >= len(info.interfaces):
                         iface = self._undeclared(iface - base, frame + 1)
@@ -255,7 +250,7 @@ class CaptureReader:
                     if frame == 1:
                         info.first_ts = ts
                     yield PACKET, frame, ts, iface, data, origlen, raw
-                elif btype == BT_SPB:
+                elif btype == BT_SPB and len(body) >= 4:
                     origlen = struct.unpack_from(endian + "I", body, 0)[0]
                     iface = base if base < len(info.interfaces) else self._undeclared(0, frame + 1)
                     snap = info.interfaces[iface].snaplen
@@ -267,17 +262,8 @@ class CaptureReader:
                     if want_raw:
                         raw = (mv, off, end, btype, ts_ns, off + 12, off + 12 + caplen)
                     yield PACKET, frame, ts, iface, body[4:4 + caplen], origlen, raw
-                elif btype == BT_IDB:
-                    linktype, _res, snaplen = struct.unpack_from(endian + "HHI", body, 0)
-                    info.interfaces.append(idb_options(Interface(linktype, snaplen), body[8:], endian))
-                    yield META, frame, ts, -1, None, 0, raw
-                elif btype == BT_DSB:
-                    stype, slen = struct.unpack_from(endian + "II", body, 0)
-                    if stype == SECRETS_TLS_KEYLOG:
-                        info.tls_keylog.append(bytes(body[8:8 + slen]))
-                    yield META, frame, ts, -1, None, 0, raw
                 else:
-                    # SHB, statistics, name resolution, custom and unknown blocks
+                    self._meta_block(btype, body, endian, frame)
                     yield META, frame, ts, -1, None, 0, raw
                 off = end
                 if off > release_at:
@@ -286,6 +272,20 @@ class CaptureReader:
             if last:
                 self._end_of_data(frame, len(tail))
         self._finish(frame, ts)
+
+    def _meta_block(self, btype: int, body: memoryview, endian: str, frame: int) -> None:
+        """What a block other than a packet tells: an interface, decryption secrets (a section
+        header, statistics, name resolution, custom and unknown blocks tell nothing here)."""
+        if btype in MIN_BODY and len(body) < MIN_BODY[btype]:
+            self._warn(f"pcapng block of type {btype} after frame {frame} is too short "
+                       f"({len(body)} bytes of body); kept as an unknown block")
+        elif btype == BT_IDB:
+            linktype, _res, snaplen = struct.unpack_from(endian + "HHI", body, 0)
+            self.info.interfaces.append(idb_options(Interface(linktype, snaplen), body[8:], endian))
+        elif btype == BT_DSB:
+            stype, slen = struct.unpack_from(endian + "II", body, 0)
+            if stype == SECRETS_TLS_KEYLOG:
+                self.info.tls_keylog.append(bytes(body[8:8 + slen]))
 
     def _undeclared(self, iface: int, frame: int) -> int:
         """A packet names an interface no IDB described: keep the frame (numbering and the
