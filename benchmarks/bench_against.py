@@ -1,9 +1,10 @@
 """One command, two checkouts, alternating in the same run (run by hand; prints the ratio).
 
-    python3 benchmarks/bench_against.py /tmp/gt-main big200m.pcap [ROUNDS]
+    python3 benchmarks/bench_against.py /tmp/gt-main big200m.pcap [ROUNDS [COMMAND ARGS...]]
 
 `git archive main | tar -x -C /tmp/gt-main` makes the other checkout.  Each round runs
-`glancetrace report FILE --jobs 1 -q` once with the other checkout's package and once with this
+`glancetrace report FILE --jobs 1 -q` (or `glancetrace COMMAND ARGS... FILE OUT`, e.g.
+`split -q -c 5000`, OUT a file in a fresh folder) once with the other checkout's package and once with this
 one's (order alternating between rounds), each in a fresh process, page cache warmed first;
 the medians and their ratio are printed, of wall time and of CPU time (user + system of the child:
 steadier than wall time when other jobs share the machine).  Used to check that a refactoring
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import pathlib
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,22 +31,28 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(code: pathlib.Path, path: str, out: str) -> tuple[float, float]:
-    """(wall, CPU) seconds of one report."""
+def run(code: pathlib.Path, path: str, command: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one command."""
+    folder = tempfile.mkdtemp()
+    if command:
+        args = [*command, path, os.path.join(folder, "out.pcap")]
+    else:
+        args = ["report", path, "--jobs", "1", "-q", "-o", os.path.join(folder, "r.html")]
     t, c = time.perf_counter(), _cpu()
-    subprocess.run([sys.executable, "-m", "glancetrace", "report", path, "--jobs", "1", "-q", "-o", out],
-                   check=True, cwd=code, env=dict(os.environ, PYTHONPATH=str(code)))
-    return time.perf_counter() - t, _cpu() - c
+    subprocess.run([sys.executable, "-m", "glancetrace", *args], check=True, cwd=code,
+                   env=dict(os.environ, PYTHONPATH=str(code)))
+    wall, cpu = time.perf_counter() - t, _cpu() - c
+    shutil.rmtree(folder)
+    return wall, cpu
 
 
-def main(other: str, path: str, rounds: int) -> None:
+def main(other: str, path: str, rounds: int, command: list[str]) -> None:
     subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
-    out = os.path.join(tempfile.mkdtemp(), "r.html")
     codes = {"other": pathlib.Path(other).resolve(), "this": HERE}
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in codes}
     for r in range(rounds):
         for k in (("other", "this") if r % 2 == 0 else ("this", "other")):
-            times[k].append(run(codes[k], path, out))
+            times[k].append(run(codes[k], path, command))
     for i, what in enumerate(("wall", "CPU")):
         med = {k: statistics.median(t[i] for t in v) for k, v in times.items()}
         for k, v in times.items():
@@ -54,4 +62,4 @@ def main(other: str, path: str, rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 5)
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 5, sys.argv[4:])
