@@ -9,7 +9,7 @@ here knows about OpenStack: that is the next layer up.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from . import sniff
