@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 OURS = """
 import sys, resource
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.capture.link import LinkDecoder
 r = CaptureReader(sys.argv[1]); d = LinkDecoder(); lts = [i.linktype for i in r.info.interfaces]
 n = segs = 0

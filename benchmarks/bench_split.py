@@ -23,7 +23,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GLANCETRACE = [sys.executable, "-c", "from glancetrace.cli import main; main()"]
 # the same split without the CLI (click, option parsing): what the split itself costs
-CORE = [sys.executable, "-c", "import sys; from glancetrace.capture.split import split_editcap; "
+CORE = [sys.executable, "-c", "import sys; from glancetrace.capture.splitter import split_editcap; "
         "c = sys.argv[1] == '-c'; split_editcap(sys.argv[3], 'piece.pcap', count=int(sys.argv[2]) if c else 0, "
         "seconds=0 if c else int(sys.argv[2]))"]
 

@@ -18,7 +18,7 @@ import os
 from collections import defaultdict
 from dataclasses import replace
 
-from .capture.reader import CaptureReader
+from .capture.pcapfile import CaptureReader
 from .errors import UnusableInput
 from .pipeline import Options, PassResult, Pipeline
 

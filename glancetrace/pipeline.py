@@ -9,13 +9,14 @@ here knows about OpenStack: that is the next layer up.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from . import sniff
 from .capture.link import LINK_NAMES, SKIP_LINKTYPE, LinkDecoder, link_name
 from .capture.plan import InputPlan, PieceMap, plan_input
-from .capture.reader import CaptureInfo, CaptureReader
+from .capture.formats import CaptureInfo
+from .capture.pcapfile import CaptureReader
 from .capture.shard import FlowShards
 from .hashing import BackgroundHashing
 from .protocols.base import ConnectionEvent, SwitchToTls

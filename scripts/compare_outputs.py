@@ -6,7 +6,7 @@ each output to a folder, so that a run on one branch and a run on another can be
     python3 scripts/compare_outputs.py /tmp/out-main --code /tmp/gt-main
     diff -r /tmp/out-main /tmp/out-branch
 
-The captures come from this checkout (tests/fixtures/rig) and ../shared/thirdparty;
+The captures come from this checkout (tests/fixtures/rig and tests/fixtures/thirdparty);
 the glancetrace that runs is the one in --code (default: this checkout).  Commands run
 in-process (click's test runner), so each output file holds stdout, then the exit
 status and stderr.
@@ -15,13 +15,16 @@ status and stderr.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RIG = ROOT / "tests" / "fixtures" / "rig"
-THIRDPARTY = ROOT.parent / "shared" / "thirdparty"
+THIRDPARTY = ROOT / "tests" / "fixtures" / "thirdparty"
 
 RIG_COMMANDS = [
     ("report", "--format", "html"),
@@ -39,6 +42,9 @@ RIG_COMMANDS = [
 ]
 # the third-party captures are small and many: the JSON of each command says everything
 THIRDPARTY_COMMANDS = [c for c in RIG_COMMANDS if c[2] == "json"] + [("report", "--format", "html")]
+# split copies records: its pieces are compared by their sha256 (-i on the rig only: a
+# third-party capture spanning months would make an empty piece per second)
+SPLIT_COMMANDS = [("split", "-c", "100"), ("split", "--flows", "3"), ("split", "-i", "1")]
 
 
 def captures() -> list[tuple[str, pathlib.Path, list[str]]]:
@@ -70,6 +76,18 @@ def run_one(runner, cli, args: list[str], html_path: pathlib.Path | None) -> str
     return f"{text}\n--- exit {result.exit_code}\n--- stderr\n{result.stderr}"
 
 
+def run_split(runner, cli, cmd: tuple, cap: pathlib.Path, tmp: pathlib.Path) -> str:
+    """A split's status and stderr, then each piece's name (without the input's path) and sha256."""
+    for old in tmp.iterdir():
+        old.unlink()
+    result = runner.invoke(cli, [cmd[0], "-q", str(cap), str(tmp / "piece.pcap"), *cmd[1:]],
+                           catch_exceptions=True)
+    lines = [f"--- exit {result.exit_code}", "--- stderr", result.stderr.replace(str(tmp), "OUT")]
+    for f in sorted(tmp.iterdir()):
+        lines.append(f"{f.name} {hashlib.sha256(f.read_bytes()).hexdigest()}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=pathlib.Path)
@@ -84,6 +102,7 @@ def main() -> None:
     assert pathlib.Path(sys.modules["glancetrace"].__file__).resolve().is_relative_to(a.code.resolve())
     a.out.mkdir(parents=True, exist_ok=True)
     runner = CliRunner()
+    tmp = pathlib.Path(tempfile.mkdtemp())  # split's pieces, outside the outputs
     for name, cap, extra in captures():
         if a.only not in name:
             continue
@@ -93,7 +112,11 @@ def main() -> None:
             args = [*cmd, "-q", "--jobs", "1", *extra, str(cap)] + (["-o", str(html)] if html else [])
             text = run_one(runner, cli, args, html).replace(str(a.out), "OUT")  # -o in the quoted command
             (a.out / f"{name}.{'_'.join(c.strip('-') for c in cmd)}.txt").write_text(text, encoding="utf-8")
+        for cmd in SPLIT_COMMANDS if name.startswith("rig-") else SPLIT_COMMANDS[:2]:
+            text = run_split(runner, cli, cmd, cap, tmp)
+            (a.out / f"{name}.{'_'.join(c.strip('-') for c in cmd)}.txt").write_text(text, encoding="utf-8")
         print(name, flush=True)
+    shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pathlib
 import dpkt
 import pytest
 
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.pipeline import decode
 from tests.conftest import THIRDPARTY
 from tests.support.rig import RIG

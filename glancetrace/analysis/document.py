@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any
 
 from .. import __version__
 from ..capture.link import link_name
 from ..openstack.redact_output import redact_output
-from ..protocols.http.events import BodyInfo
 from ..protocols.tls.events import TlsSession
 from . import mysql_hops_report
+from .event_fields import http_fields, number, pick, sql_fields, tls_fields
 from .evidence import Evidence, event_frames, filter_for
+from .findings import SEVERITY_ORDER
 from .sql_digest import digest as digest_table
 from .story import image_story
 
 
-def _num(x):
-    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
-        return None
-    return x
-
-
-def _frames(fr) -> list[int] | None:
-    return [int(fr[0]), int(fr[1])] if fr else None
-
-
-def _digests(body: BodyInfo) -> dict | None:
-    if not body.md5:
+def _digests(tx: dict) -> dict | None:
+    if not tx["request_md5"]:
         return None  # no body, or bytes of it were lost: no digest is claimed
-    return {"md5": body.md5, "sha256": body.sha256, "sha512": body.sha512}
+    return {"md5": tx["request_md5"], "sha256": tx["request_sha256"], "sha512": tx["request_sha512"]}
 
 
 def _json_safe(obj: Any, depth: int = 0) -> Any:
@@ -43,7 +33,7 @@ def _json_safe(obj: Any, depth: int = 0) -> Any:
     if isinstance(obj, bytes):
         return obj.decode("utf-8", "replace")
     if isinstance(obj, float):
-        return _num(obj)
+        return number(obj)
     if obj is None or isinstance(obj, (str, int, bool)):
         return obj
     return str(obj)
@@ -99,7 +89,7 @@ def analysis_dict(an) -> dict:
             "gaps": {"count": gap_count, "bytes": gap_bytes},
             "warnings": list(res.warnings), "first_ts": first, "last_ts": last,
             "images": len(an.images), "calls": len(an.calls), "statements": len(an.sql),
-            "findings_by_severity": {k: sev.get(k, 0) for k in ("error", "warning", "info")},
+            "findings_by_severity": {k: sev.get(k, 0) for k in SEVERITY_ORDER},
             "mysql_health_checks": mysql_hops_report.health_checks_summary(an.mysql_hops),
         },
         "images": images,
@@ -110,18 +100,15 @@ def analysis_dict(an) -> dict:
         "tokens": tokens,
         "tls_sessions": [ev.tls(t.capture, _tls_dict(t)) for t in tls],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
-                      "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "time": _num(f.time),
+                      "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "time": number(f.time),
                       "frames": ev.frames(f.capture, f.frames) or [], **ev.item(f.capture, f.conn_id, f.frames)}
                      for f in an.findings],
     }, show)
 
 
 def _tls_dict(t: TlsSession) -> dict:
-    return {"conn_id": t.conn_id, "client": t.client, "server": t.server, "sni": t.sni,
-            "version": t.version, "cipher": t.cipher, "decrypted": t.decrypted,
-            "why_not": t.why_not, "client_random": t.client_random,
-            "bytes_up": t.bytes_up, "bytes_down": t.bytes_down,
-            "start": _num(t.handshake_start), "end": _num(t.end), "frames": _frames(t.frames)}
+    return pick(tls_fields(t), "conn_id client server sni version cipher decrypted why_not client_random "
+                               "bytes_up bytes_down start end frames")
 
 
 def _sql_digest(an) -> list[dict]:
@@ -133,47 +120,43 @@ def _sql_digest(an) -> list[dict]:
 
 def _call_dict(c, ev: Evidence) -> dict:
     t = c.tx
+    f = http_fields(t)
     return {
         "id": c.id, "service": c.service, "kind": c.kind, "summary": c.summary,
-        "method": t.method, "uri": t.uri,
-        "status": t.status, "reason": t.reason, "interim": list(t.interim),
-        "client": t.client, "server": t.server, "tls": bool(t.tls),
+        **pick(f, "method uri status reason interim client server tls"),
         "encrypted_only": False, "hop": c.hop, "peer": c.peer,
-        "request_time": t.request_first_time, "request_end": t.request_last_time,
-        "response_time": t.response_first_time, "response_end": t.response_last_time,
-        "latency": _num((c.end - c.start) if c.end is not None and c.start is not None else None),
-        "request_body_size": t.request_body.size, "response_body_size": t.response_body.size,
-        "request_digests": _digests(t.request_body),
+        **pick(f, "request_time request_end response_time response_end"),
+        "latency": number((c.end - c.start) if c.end is not None and c.start is not None else None),
+        **pick(f, "request_body_size response_body_size"),
+        "request_digests": _digests(f),
         "image_id": c.image_id,
-        "frames": {"request": ev.frames(c.capture, _frames(t.request_frames)),
-                   "response": ev.frames(c.capture, _frames(t.response_frames))},
+        "frames": {"request": ev.frames(c.capture, f["request_frames"]),
+                   "response": ev.frames(c.capture, f["response_frames"])},
         **ev.item(c.capture, t.conn_id, event_frames(t)),  # capture, file, conn_id, wireshark_filter
-        "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
+        **pick(f, "incomplete gap truncated"),
         "sql": list(c.sql),
-        "request_headers": [list(h) for h in t.request_headers],  # redacted with the whole document
-        "response_headers": [list(h) for h in t.response_headers],
+        **pick(f, "request_headers response_headers"),  # redacted with the whole document
         "request_json": _json_safe(t.request_body.json),
         "response_json": _json_safe(t.response_body.json),
-        "notes": list(t.notes),
+        "notes": f["notes"],
     }
 
 
 def _sql_dict(r, hops, ev: Evidence) -> dict:
     s = r.stmt
+    f = sql_fields(s)
     sc = r.meaning.status_change
     return {
-        "id": r.id, **ev.item(r.capture, s.conn_id, event_frames(s)), "client": s.client, "server": s.server,
-        "command": s.command, "sql": s.sql,
-        "request_time": s.request_time, "response_time": s.response_time, "latency": _num(s.latency),
-        "result": s.result, "affected_rows": s.affected_rows, "rows": s.rows,
-        "error_code": s.error_code, "error_message": s.error_message,
-        "frames": {"request": ev.frames(r.capture, _frames(s.request_frames)),
-                   "response": ev.frames(r.capture, _frames(s.response_frames))},
+        "id": r.id, **ev.item(r.capture, s.conn_id, event_frames(s)),
+        **pick(f, "client server command sql request_time response_time latency result affected_rows rows "
+                  "error_code error_message"),
+        "frames": {"request": ev.frames(r.capture, f["request_frames"]),
+                   "response": ev.frames(r.capture, f["response_frames"])},
         "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
         "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
         "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
                           if sc is not None else None),
-        "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred,
+        **pick(f, "incomplete gap inferred"),
         **mysql_hops_report.statement_fields(hops, r.capture, s, filter_for),
     }
 

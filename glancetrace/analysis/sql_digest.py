@@ -23,7 +23,6 @@ _NULL = re.compile(r"\bnull\b", re.I)
 _SPACES = re.compile(r"\s+")
 _IN_LIST = re.compile(r"\b(in|values?)\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
 _VALUES_ROWS = re.compile(r"(values?\s*\(\s*\?(?:\s*,\s*\?)*\s*\))(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))+", re.I)
-_PREFIX = re.compile(r"^(prepare|execute) ", re.I)
 
 
 def fingerprint(sql: str | None) -> str:

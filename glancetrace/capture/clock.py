@@ -10,18 +10,10 @@ cancel out) estimates the offset.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
 from typing import Iterator
 
 from .link import LinkDecoder
-from .reader import CaptureReader
-
-
-@dataclass
-class OffsetEstimate:
-    path: str
-    offset: float  # seconds to add to this capture's timestamps to put them on the first capture's clock
-    shared_segments: int
+from .pcapfile import CaptureReader
 
 
 def first_times(path: str | list[str], limit: int = 200_000) -> Iterator[tuple[int, float]]:
@@ -45,14 +37,6 @@ def first_times(path: str | list[str], limit: int = 200_000) -> Iterator[tuple[i
             read += 1
             if read >= limit:
                 return
-
-
-def estimate_offsets(paths: list[str], limit: int = 200_000) -> list[OffsetEstimate]:
-    """Offsets of every capture relative to the first one (whose offset is 0)."""
-    if not paths:
-        return []
-    found = estimate_group_offsets([paths[0]], [[p] for p in paths[1:]], limit)
-    return [OffsetEstimate(paths[0], 0.0, 0)] + [OffsetEstimate(p, s, n) for p, (s, n) in zip(paths[1:], found)]
 
 
 def estimate_group_offsets(reference: list[str], others: list[list[str]],

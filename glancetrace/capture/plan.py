@@ -8,8 +8,7 @@ that overlap in time are several hosts' views of one incident: each is read on i
 with its clock shifted onto the first capture's.  `read_as` forces either reading.
 
 Only what is cheap is probed: the header and the first record for the link type and the
-first time, and the last record found from the end of the file (pcap: the record whose
-length reaches the end exactly; pcapng: the trailing length of each block).  A gzip'd
+first time, and the last records read from the end of the file (CaptureReader.last_records).  A gzip'd
 file has no end to look at: it is walked.  A pipe is not probed at all (it can be read
 only once): it must be the only input and it is read as one capture, in one process.
 """
@@ -18,19 +17,18 @@ from __future__ import annotations
 
 import bisect
 import os
-import struct
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
 
 from ..errors import UnusableInput
 from .clock import estimate_group_offsets
-from .link import FIN, SYN, LinkDecoder
-from .reader import BT_EPB, BT_IDB, PCAP_MAGICS, PCAPNG_SHB, CaptureReader
+from .link import LinkDecoder
+from .segment import FIN, SYN
+from .pcapfile import CaptureReader
 from .source import is_pipe
 
 READ_AS = ("auto", "pieces", "hosts")
-TAIL = 128 << 10  # bytes searched from the end of a pcap for its last records
 EDGE_RECORDS = 32  # records read at each end of a file to see which connections go on across it
 SILENT_GAP = 10.0  # seconds: files with no connection in common are pieces only when this close
 RETRANSMIT_WINDOW = 256 << 10  # a piece may begin by repeating up to this many bytes of the last
@@ -111,81 +109,11 @@ class PieceMap:
 
 # -- probing ---------------------------------------------------------------------------------
 
-def _pcap_tail(path: str, head: bytes, size: int, first_ts: float) -> list[tuple[float, bytes]]:
-    """(time, bytes) of the last records, oldest first, found backwards from the end: the last
-    record is the one whose caplen reaches the end exactly (with a plausible header); each one
-    before it ends where the next begins, and its header starts with a time just before.
-    Empty when the end cannot be read that way (the caller then walks the file)."""
-    endian, scale = PCAP_MAGICS[head[:4]]
-    rec = struct.Struct(endian + "IIII")
-    sec_bytes = struct.Struct(endian + "I").pack
-    frac_limit = 1_000_000 if scale == 1e-6 else 1_000_000_000
-    start = max(24, size - TAIL)
-    with open(path, "rb") as f:
-        f.seek(start)
-        tail = f.read(size - start)
-
-    def fits(o: int, end: int) -> bool:
-        sec, frac, caplen, origlen = rec.unpack_from(tail, o)
-        return (caplen == end - o - 16 and origlen >= caplen and frac < frac_limit
-                and first_ts <= sec + 1 and sec < first_ts + 366 * 86400)
-
-    end = len(tail)
-    o = next((o for o in range(end - 16, -1, -1) if fits(o, end)), None)
-    out = []
-    while o is not None and len(out) < EDGE_RECORDS:
-        sec, frac = rec.unpack_from(tail, o)[:2]
-        out.append((sec + frac * scale, bytes(tail[o + 16:end])))
-        end, o = o, None
-        for window in (4096, 65536 + 16, end):  # records are short: look close before far
-            lo = max(0, end - window)
-            for s in (sec, sec - 1) if sec else (sec,):
-                p = tail.rfind(sec_bytes(s), lo, end - 15)
-                while p >= 0 and not fits(p, end):
-                    p = tail.rfind(sec_bytes(s), lo, p + 3)
-                if p >= 0 and (o is None or p > o):
-                    o = p
-            if o is not None:
-                break
-    return out[::-1]
-
-
-def _pcapng_tail(path: str, size: int, reader: CaptureReader) -> list[tuple[float, int, bytes]]:
-    """(time, interface, bytes) of the last enhanced packet blocks, oldest first, found through
-    the trailing block lengths.  Empty when a section or interface block comes after them."""
-    endian = "<" if reader.source.head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
-    u32 = struct.Struct(endian + "I")
-    ifaces = reader.info.interfaces
-    out = []
-    with open(path, "rb") as f:
-        end = size
-        for _ in range(4 * EDGE_RECORDS):
-            if end < 12 or len(out) >= EDGE_RECORDS:
-                break
-            f.seek(end - 4)
-            blen = u32.unpack(f.read(4))[0]
-            if blen < 12 or blen % 4 or blen > end:
-                return []
-            f.seek(end - blen)
-            block = f.read(blen)
-            btype = u32.unpack_from(block, 0)[0]
-            if btype == PCAPNG_SHB or btype == BT_IDB:
-                return []  # a section or interface after the last packets: walk instead
-            if btype == BT_EPB and blen >= 32:
-                iface, hi, lo, caplen = struct.unpack_from(endian + "IIII", block, 8)
-                if iface >= len(ifaces):
-                    return []
-                ifc = ifaces[iface]
-                out.append((((hi << 32) | lo) * ifc.tsresol + ifc.tsoffset, iface, block[28:28 + caplen]))
-            end -= blen
-    return out[::-1]
-
-
-def _edges(link: LinkDecoder, linktype: int, frames) -> dict[tuple, tuple[int, int]]:
+def _edges(link: LinkDecoder, frames) -> dict[tuple, tuple[int, int]]:
     """Per TCP direction: (sequence number of its first segment, of the byte after its last)."""
     out: dict[tuple, tuple[int, int]] = {}
     for lt, data in frames:
-        seg = link.decode(lt if lt is not None else linktype, memoryview(data))
+        seg = link.decode(lt, memoryview(data))
         if seg is None:
             continue
         key = (seg.src, seg.sport, seg.dst, seg.dport)
@@ -213,23 +141,17 @@ def probe(path: str) -> PlannedFile:
         return pf
     pf.linktype = ifaces[0].linktype
     pf.first_ts = info.first_ts
-    tail: list = []
-    if not info.compressed and info.format == "pcap":
-        found = _pcap_tail(path, reader.source.head, reader.source.size, info.first_ts)
-        tail = [(None, data) for _, data in found]
-        pf.last_ts = found[-1][0] if found else None
-    elif not info.compressed:
-        found = _pcapng_tail(path, reader.source.size, reader)
-        tail = [(ifaces[i].linktype, data) for _, i, data in found]
-        pf.last_ts = found[-1][0] if found else None
+    found = reader.last_records(EDGE_RECORDS)
+    tail = [(linktype, data) for linktype, _ts, data in found]
+    pf.last_ts = found[-1][1] if found else None
     if pf.last_ts is None:  # gzip, or an end that could not be read backwards: walk it
         last = deque(head, maxlen=EDGE_RECORDS)
         last.extend((ifaces[iface].linktype, bytes(data)) for _, _, iface, data, _ in it)
         tail = list(last)
         pf.last_ts = info.last_ts
     link = LinkDecoder()
-    pf.head = {k: v[0] for k, v in _edges(link, pf.linktype, head).items()}
-    pf.tail = {k: v[1] for k, v in _edges(link, pf.linktype, tail).items()}
+    pf.head = {k: v[0] for k, v in _edges(link, head).items()}
+    pf.tail = {k: v[1] for k, v in _edges(link, tail).items()}
     return pf
 
 

@@ -15,58 +15,32 @@ from __future__ import annotations
 import struct
 from typing import Callable
 
-from .link import ETH_IPV4, ETH_IPV6, ipv6_fragment, network_layer, skip_ipv6_ext
+from .ip import IpHeader, ipv4_header, ipv6_header, skip_ipv6_ext
+from .link import ETH_IPV4, ETH_IPV6, network_layer
 
 
 # -- the key of a flow: the same bytes for both directions ------------------------------
 
-def _ipv4_key(ip, frag_owner: dict) -> bytes:
-    """Key of an IPv4 packet: endpoints (with ports for TCP)."""
-    ihl = (ip[0] & 0x0F) * 4
-    frag = (ip[6] << 8) | ip[7]
-    proto = ip[9]
-    a, b = bytes(ip[12:16]), bytes(ip[16:20])
-    offset = frag & 0x1FFF
-    if offset:  # a later fragment has no ports: follow the first one of its datagram
-        fkey = (a, b, ip[4], ip[5], proto)
-        key = frag_owner.get(fkey)
-        if not frag & 0x2000:
-            frag_owner.pop(fkey, None)
-        return key if key is not None else _pair(a, b)
-    if proto == 6 and len(ip) >= ihl + 4:
-        key = _pair(a + bytes(ip[ihl:ihl + 2]), b + bytes(ip[ihl + 2:ihl + 4]))
+def _ip_key(ip, h: IpHeader, frag_owner: dict) -> bytes:
+    """Key of an IP packet: endpoints (with ports for TCP).  A later fragment has no ports: it
+    follows the first one of its datagram."""
+    frag = h.fragment
+    if frag is not None and frag.offset:
+        key = frag_owner.get(frag.datagram)
+        if not frag.more:
+            frag_owner.pop(frag.datagram, None)
+        return key if key is not None else _pair(h.src, h.dst)
+    nxt, off = h.proto, h.start
+    if frag is not None and len(h.src) == 16:  # IPv6: the fragmentable part's own extension headers
+        nxt, off = skip_ipv6_ext(ip, nxt, off)
+    if nxt == 6 and len(ip) >= off + 4:
+        key = _pair(h.src + bytes(ip[off:off + 2]), h.dst + bytes(ip[off + 2:off + 4]))
     else:
-        key = _pair(a, b)
-    if frag & 0x2000:  # first fragment of several
+        key = _pair(h.src, h.dst)
+    if frag is not None and frag.more:  # first fragment of several
         if len(frag_owner) > 65536:
             frag_owner.clear()  # fragments whose ends never came: forget them
-        frag_owner[(a, b, ip[4], ip[5], proto)] = key
-    return key
-
-
-def _ipv6_key(ip, frag_owner: dict) -> bytes:
-    """Key of an IPv6 packet, as _ipv4_key's: a fragment goes with its datagram's first one."""
-    a, b = bytes(ip[8:24]), bytes(ip[24:40])
-    nxt, off = skip_ipv6_ext(ip, ip[6], 40)
-    fkey = None
-    if nxt == 44:
-        first, ident, offset, more = ipv6_fragment(ip, off)
-        datagram = (a, b, ident)
-        if offset:  # a later fragment has no ports
-            key = frag_owner.get(datagram)
-            if not more:
-                frag_owner.pop(datagram, None)
-            return key if key is not None else _pair(a, b)
-        fkey = datagram if more else None
-        nxt, off = skip_ipv6_ext(ip, first, off + 8)
-    if nxt == 6 and len(ip) >= off + 4:
-        key = _pair(a + bytes(ip[off:off + 2]), b + bytes(ip[off + 2:off + 4]))
-    else:
-        key = _pair(a, b)
-    if fkey is not None:  # first fragment of several
-        if len(frag_owner) > 65536:
-            frag_owner.clear()
-        frag_owner[fkey] = key
+        frag_owner[frag.datagram] = key
     return key
 
 
@@ -84,10 +58,10 @@ def flow_key(linktype: int, data, frag_owner: dict) -> bytes | None:
             return None
         proto, off = l3
         if proto == ETH_IPV4 and len(data) >= off + 20:
-            return _ipv4_key(data[off:], frag_owner)
+            return _ip_key(data[off:], ipv4_header(data[off:]), frag_owner)
         if proto == ETH_IPV6 and len(data) >= off + 40:
-            return _ipv6_key(data[off:], frag_owner)
-    except (struct.error, IndexError):
+            return _ip_key(data[off:], ipv6_header(data[off:]), frag_owner)
+    except (struct.error, IndexError, ValueError):
         pass
     return None
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import click
 
-from ..capture.split import SplitInterrupted, split_editcap, split_flows
+from ..capture.splitter import SplitInterrupted, split_editcap, split_flows
 from ..errors import UnusableInput
 from ..report.safe_text import visible
 from .common import progress_wanted

@@ -7,7 +7,7 @@ from typing import Any
 
 from glancetrace.protocols.http.events import HttpTransaction
 
-from .common import error_reason, is_uuid, split_target, status_text
+from .rest import error_reason, is_uuid, split_target, status_text
 
 # Keys of the image schema that are not user properties (glance/api/v2/images.py, schemas/image).
 CORE_IMAGE_KEYS = frozenset(

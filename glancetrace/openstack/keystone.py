@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from glancetrace.protocols.http.events import HttpTransaction
 
-from .common import error_reason, split_target
+from .rest import error_reason, split_target
 from .redact import fingerprint
 
 

@@ -7,7 +7,7 @@ from typing import Iterable
 from ..protocols.http.events import HttpTransaction
 
 from . import glance_api, keystone, swift
-from .common import split_target
+from .rest import split_target
 
 # Default ports (TripleO: 13000/13292 are the TLS public endpoints behind haproxy).
 DEFAULT_PORTS: dict[int, str] = {5000: "identity", 13000: "identity", 35357: "identity", 9292: "image",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from glancetrace.protocols.http.events import HttpTransaction
 
-from .common import split_target
+from .rest import split_target
 
 # the reseller prefix is AUTH_ by default (KEY_, SERVICE_ and others exist); Glance's own v1 API
 # (/v1/images) never has an upper-case prefix with an underscore there

@@ -10,6 +10,7 @@ import json
 import sys
 from typing import Iterable
 
+from ..analysis.event_fields import http_fields, sql_fields
 from ..analysis.mysql_hops_report import statement_fields
 from ..openstack.redact_output import redact_output
 from ..protocols.http.events import HttpTransaction
@@ -17,46 +18,24 @@ from ..protocols.mysql.events import SqlStatement
 from .safe_text import csv_cell, json_ready
 
 
-def _frames(fr):
-    return [int(fr[0]), int(fr[1])] if fr else None
+# absent text is null in the rows (README, "Output schemas")
+_NULL_WHEN_EMPTY = ("reason", "request_content_type", "response_content_type", "response_content_encoding")
 
 
 def http_rows(txs: Iterable[HttpTransaction], show_secrets: bool = False) -> list[dict]:
     rows = []
     for t in sorted(txs, key=lambda t: (t.capture, t.request_first_time or t.response_first_time or 0)):
-        rb, sb = t.request_body, t.response_body
-        rows.append({
-            "capture": t.capture, "conn_id": t.conn_id, "client": t.client, "server": t.server,
-            "tls": bool(t.tls), "method": t.method, "uri": t.uri, "version": t.version,
-            "status": t.status, "reason": t.reason or None, "interim": list(t.interim),
-            "request_time": t.request_first_time, "request_end": t.request_last_time,
-            "response_time": t.response_first_time, "response_end": t.response_last_time,
-            "request_frames": _frames(t.request_frames), "response_frames": _frames(t.response_frames),
-            "request_body_size": rb.size, "response_body_size": sb.size,
-            "request_md5": rb.md5, "request_sha256": rb.sha256, "request_sha512": rb.sha512,
-            "request_content_type": rb.content_type or None, "response_content_type": sb.content_type or None,
-            "request_chunked": rb.chunked, "response_content_encoding": sb.content_encoding or None,
-            "incomplete": t.incomplete, "gap": t.gap, "truncated": t.truncated,
-            "request_headers": [list(h) for h in t.request_headers],
-            "response_headers": [list(h) for h in t.response_headers],
-            "notes": list(t.notes),
-        })
+        row = http_fields(t)
+        for k in _NULL_WHEN_EMPTY:
+            row[k] = row[k] or None
+        rows.append(row)
     return redact_output(rows, show_secrets)  # the one redaction step every output goes through
 
 
 def sql_rows(stmts: Iterable[SqlStatement], show_secrets: bool = False, hops=None) -> list[dict]:
     rows = []
     for s in sorted(stmts, key=lambda s: (s.capture, s.request_time)):
-        row = {
-            "capture": s.capture, "conn_id": s.conn_id, "client": s.client, "server": s.server,
-            "command": s.command, "sql": s.sql,
-            "request_time": s.request_time, "response_time": s.response_time, "latency": s.latency,
-            "result": s.result, "affected_rows": s.affected_rows, "last_insert_id": s.last_insert_id,
-            "rows": s.rows, "error_code": s.error_code, "error_message": s.error_message,
-            "statement_id": s.statement_id, "database": s.database, "user": s.user,
-            "request_frames": _frames(s.request_frames), "response_frames": _frames(s.response_frames),
-            "incomplete": s.incomplete, "gap": s.gap, "inferred": s.inferred, "notes": list(s.notes),
-        }
+        row = sql_fields(s)
         if hops is not None:  # MySQL relayed by a proxy: the back hop beside the front one
             row.update(statement_fields(hops, row["capture"], s))
         rows.append(row)

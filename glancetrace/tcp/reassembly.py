@@ -19,7 +19,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from ..capture.link import ACK, FIN, RST, SYN, Segment
+from ..capture.segment import ACK, FIN, RST, SYN, Segment
 
 M32 = 0xFFFFFFFF
 PENDING_LIMIT = 2 << 20  # bytes held out of order per direction before a hole is declared lost

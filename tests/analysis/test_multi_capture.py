@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from glancetrace.analysis.analyze import analyze
-from glancetrace.capture.clock import estimate_offsets
+from glancetrace.capture.clock import estimate_group_offsets
 from glancetrace.pipeline import decode
 from tests.support.loopback import need
 from tests.support.rig import analysed, capture
@@ -34,14 +34,16 @@ def views(tmp_path_factory):
 
 
 def test_offset_is_estimated_from_shared_segments(views):
-    est = estimate_offsets(list(views))
-    assert est[1].shared_segments > 50
-    assert est[1].offset == pytest.approx(-SKEW, abs=1e-3)
+    client, server = views
+    [(offset, shared)] = estimate_group_offsets([client], [[server]])
+    assert shared > 50
+    assert offset == pytest.approx(-SKEW, abs=1e-3)
 
 
 def test_merged_views_tell_the_same_story(views):
     client, server = views
-    offsets = {e.path: e.offset for e in estimate_offsets([client, server])}
+    [(offset, _shared)] = estimate_group_offsets([client], [[server]])
+    offsets = {client: 0.0, server: offset}
     doc = analyze(decode([client, server], offsets=offsets)).to_dict()
     whole = analysed("plain_overcloud")
     assert [im["id"] for im in doc["images"]] == [im["id"] for im in whole["images"]]

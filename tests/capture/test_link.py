@@ -7,8 +7,9 @@ import ipaddress
 import dpkt
 import pytest
 
-from glancetrace.capture.link import SKIP_FRAGMENT, SKIP_NOT_TCP, LinkDecoder
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.ip import SKIP_FRAGMENT
+from glancetrace.capture.link import SKIP_NOT_TCP, LinkDecoder
+from glancetrace.capture.pcapfile import CaptureReader
 from tests.support.loopback import tshark_fields
 
 KINDS = ["lo", "nano", "bigendian", "gz", "snap96", "sll", "sll2", "vlan", "frag", "twoif"]
@@ -63,10 +64,9 @@ def test_udp_and_ipv6_are_seen(caps):
 def test_fragments_reassemble_to_the_original_segments(caps):
     _r, _l, whole, n_whole = decode_all(caps["lo"])
     r, link, frag, n = decode_all(caps["frag"])
-    assert link.fragments_reassembled > 10
     assert n == len(frag) + sum(link.skipped.values())
     # a datagram in k fragments: k - 1 held frames, then its segment
-    assert link.skipped[SKIP_FRAGMENT] == n - n_whole
+    assert n - n_whole > 10 and link.skipped[SKIP_FRAGMENT] == n - n_whole
     key = lambda s, p: (s.src, s.sport, s.dst, s.dport, s.seq, s.ack, s.flags, p)  # noqa: E731
     assert [key(*v) for _f, v in sorted(frag.items())] == [key(*v) for _f, v in sorted(whole.items())]
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from glancetrace.capture.reader import PACKET, CaptureReader
+from glancetrace.capture.formats import PACKET
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.errors import UnusableInput
 from tests.support.loopback import tshark_fields
 
@@ -169,7 +170,7 @@ def test_pcapng_unknown_blocks_are_stepped_over(caps, tmp_path):
     after = ours(p)[1:]
     assert before == after
     r = CaptureReader(str(p))
-    kinds = [k for k, *_ in r.blocks()]
+    kinds = [k for k, *_ in r.spans()]
     assert kinds.count(PACKET) == len(before[0])
 
 

@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.capture.shard import FlowShards
 from tests.support.loopback import tshark_fields
 

@@ -10,8 +10,9 @@ import subprocess
 
 import pytest
 
-from glancetrace.capture.reader import PACKET, CaptureReader
-from glancetrace.capture.split import piece_name, prefix_suffix, split_editcap, split_flows
+from glancetrace.capture.formats import PACKET
+from glancetrace.capture.pcapfile import CaptureReader
+from glancetrace.capture.splitter import piece_name, prefix_suffix, split_editcap, split_flows
 from tests.support.loopback import need, tshark_fields
 
 # editcap writes pcapng unless told; ask it for the input's own format
@@ -164,3 +165,27 @@ def test_flows_keep_every_connection_whole(caps, tmp_path, kind):
     assert set(where) == conns and len(conns) >= 3
     assert all(len(v) == 1 for v in where.values()), where
     assert len({i for v in where.values() for i in v}) > 1  # the connections are spread out
+
+
+@pytest.mark.parametrize("kind", ["lo", "twoif"])
+def test_pieces_are_the_same_when_the_kernel_cannot_copy(caps, tmp_path, monkeypatch, kind):
+    """copy_file_range refused (an old kernel, two file systems): the runs of records go through
+    Python in parts, and the pieces are byte for byte the same."""
+    if kind not in caps:
+        pytest.skip(f"{kind} capture not made")
+    from glancetrace.capture import splitter
+    suffix = ".pcapng" if kind == "twoif" else ".pcap"
+    (tmp_path / "kernel").mkdir()
+    (tmp_path / "python").mkdir()
+    split_editcap(str(caps[kind]), str(tmp_path / "kernel" / f"p{suffix}"), count=17)
+
+    def refuse(*_a):
+        raise OSError(18, "Invalid cross-device link")
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    monkeypatch.setattr(splitter, "COPY_PART", 1000)  # runs are longer: several parts each
+    split_editcap(str(caps[kind]), str(tmp_path / "python" / f"p{suffix}"), count=17)
+    names = sorted(os.listdir(tmp_path / "kernel"))
+    assert len(names) > 2 and names == sorted(os.listdir(tmp_path / "python"))
+    assert max((tmp_path / "kernel" / n).stat().st_size for n in names) > 1000
+    for n in names:
+        assert (tmp_path / "kernel" / n).read_bytes() == (tmp_path / "python" / n).read_bytes(), n

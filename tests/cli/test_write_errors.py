@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from glancetrace.capture import split as split_mod
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture import splitter as split_mod
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.cli.output import output_file
 from glancetrace.errors import UnusableInput
 from tests.support.rig import capture

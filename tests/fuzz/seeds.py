@@ -10,7 +10,7 @@ import functools
 import struct
 
 from glancetrace.capture.link import LinkDecoder
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.tcp.reassembly import TcpReassembler
 from tests.support.rig import capture, keys
 

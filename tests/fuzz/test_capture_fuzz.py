@@ -17,8 +17,8 @@ import struct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glancetrace.capture.link import FIN, RST, SYN, Segment
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.segment import FIN, RST, SYN, Segment
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.errors import UnusableInput
 from glancetrace.pipeline import decode
 from glancetrace.tcp.reassembly import TcpReassembler

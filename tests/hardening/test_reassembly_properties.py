@@ -11,7 +11,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glancetrace.capture.link import Segment
+from glancetrace.capture.segment import Segment
 from glancetrace.tcp.reassembly import TcpReassembler
 from tests.fuzz.seeds import segments as _segments
 

@@ -12,7 +12,7 @@ import dpkt
 import pytest
 
 from glancetrace.capture.link import LinkDecoder
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.pipeline import Options, decode
 from glancetrace.protocols.http import HttpTransaction
 from glancetrace.tcp.reassembly import TcpReassembler

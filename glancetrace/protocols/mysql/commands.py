@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import constants as C
 from .events import SqlStatement
-from .values import LongData, read_value
+from .binary_values import LongData, read_value
 from .wire import Short, cstring, lenenc_bytes, lenenc_int, text, u16, u32
 from .state import _Pending
 

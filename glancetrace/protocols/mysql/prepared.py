@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import constants as C
 from .events import SqlStatement
-from .values import read_value, substitute
+from .binary_values import read_value, substitute
 from .wire import lenenc_bytes, lenenc_int, u16, u32
 from .state import _Pending, _Prepared
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import constants as C
 from .events import SqlStatement
-from .values import LongData
+from .binary_values import LongData
 
 
 class _Prepared:

@@ -29,7 +29,6 @@ SEQ_WINDOW = 32  # sequence numbers tried each side of the estimate after a gap
 LOST_GIVE_UP = 4  # undecryptable records in a row after a gap before decryption stops
 HS_MSG_LIMIT = 1 << 20  # larger handshake messages are not buffered
 KEY_RETRY_RECORDS = 16  # encrypted records during which a missing key is looked up again
-AEAD_OVERHEAD = {"AESGCM": 16, "CHACHA20": 16}
 
 
 class _Dir:

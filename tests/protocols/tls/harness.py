@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from glancetrace.capture.link import LinkDecoder
-from glancetrace.capture.reader import CaptureReader
+from glancetrace.capture.pcapfile import CaptureReader
 from glancetrace.protocols.tls import KeyLog, TlsDecoder, TlsSession
 from glancetrace.tcp.reassembly import TcpReassembler
 

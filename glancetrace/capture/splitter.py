@@ -14,27 +14,30 @@ Unlike editcap (which writes pcapng unless told otherwise and rewrites every
 record), a piece keeps the input's format and header byte for byte: a pcap keeps
 its byte order, nanosecond magic and snaplen; a pcapng piece starts with the
 section header, interface descriptions and decryption secrets seen so far.
-Records are never decoded, only copied; a run of consecutive records going to
-the same piece is copied with one write.  A gzip input is read as a stream and
-the pieces are written uncompressed, as editcap does.
+Records are never decoded, only copied, where the one record walker
+(capture/pcapfile.py `spans()`) finds them; a run of consecutive records going to
+the same piece is copied with one write, from a plain file inside the kernel
+(copy_file_range: peak memory stays flat from 200 MB to 2 GB).  A gzip input is
+read as a stream and the pieces are written uncompressed, as editcap does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
-import struct
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import UnusableInput
-from .reader import BT_DSB, BT_IDB, MAX_RECORD, PACKET, PCAPNG_SHB, CaptureReader
+from .formats import BT_DSB, BT_IDB, PACKET, PCAPNG_SHB
+from .pcapfile import CaptureReader
 from .shard import FlowShards
 
 NS = 1_000_000_000
 WRITE_BUFFER = 1 << 20
+COPY_PART = 64 << 20  # a copy through Python goes in parts this big (memory)
+PROGRESS_EVERY = 64 << 20
 Progress = Callable[[int], None]  # called with bytes of input consumed so far
 
 
@@ -71,11 +74,13 @@ def flow_piece_name(out: str, index: int, count: int) -> str:
 # -- writing ---------------------------------------------------------------------
 
 class _Piece:
-    """One output file; coalesces contiguous spans of the same input buffer."""
+    """One output file; coalesces contiguous spans of the same input buffer.  With `fd` (a
+    plain input file, whose one buffer is its whole mapping) spans are copied from the file
+    inside the kernel instead."""
 
-    __slots__ = ("path", "f", "packets", "_buf", "_start", "_end")
+    __slots__ = ("path", "f", "packets", "_fd", "_buf", "_start", "_end")
 
-    def __init__(self, path: str, preamble: list[bytes]):
+    def __init__(self, path: str, preamble: list[bytes], fd: int | None = None):
         self.path = path
         try:
             self.f = open(path, "wb", buffering=WRITE_BUFFER)
@@ -84,6 +89,7 @@ class _Piece:
         for b in preamble:
             self.f.write(b)
         self.packets = 0
+        self._fd = fd
         self._buf = None
         self._start = self._end = 0
 
@@ -91,14 +97,17 @@ class _Piece:
         if buf is self._buf and start == self._end:
             self._end = end
             return
-        if self._buf is not None:
-            self.f.write(self._buf[self._start:self._end])
+        self.flush_span()
         self._buf, self._start, self._end = buf, start, end
+
+    def write(self, block: bytes) -> None:
+        """A block of its own (metadata), after the records added so far."""
+        self.flush_span()
+        self.f.write(block)
 
     def copy_file(self, fd: int, offset: int, length: int) -> None:
         """Copy bytes of the input file straight into this piece, inside the kernel
         (copy_file_range: no page faults on the mapping, no copy through Python)."""
-        self.flush_span()
         self.f.flush()
         out = self.f.fileno()
         while length > 0:
@@ -106,18 +115,21 @@ class _Piece:
                 n = os.copy_file_range(fd, out, length, offset)
             except (AttributeError, OSError):
                 n = 0
-            if n <= 0:  # not supported here (or across these file systems): plain copy
+            if n <= 0:  # not supported here (or across these file systems): plain copy, in parts
                 os.lseek(out, 0, os.SEEK_END)
-                self.f.write(os.pread(fd, length, offset))
+                n = min(length, COPY_PART)
+                self.f.write(os.pread(fd, n, offset))
                 self.f.flush()
-                return
             offset += n
             length -= n
 
     def flush_span(self) -> None:
         """Write the pending span (before the input buffer it points into changes)."""
         if self._buf is not None:
-            self.f.write(self._buf[self._start:self._end])
+            if self._fd is not None:
+                self.copy_file(self._fd, self._start, self._end - self._start)
+            else:
+                self.f.write(self._buf[self._start:self._end])
             self._buf = None
 
     def close(self) -> None:
@@ -154,8 +166,18 @@ class _Preamble:
         return out
 
 
-def _open_reader(path: str) -> CaptureReader:
-    return CaptureReader(path)
+@contextlib.contextmanager
+def _input(path: str):
+    """The reader, and the input file's descriptor when runs of records can be copied from the
+    file (a plain file: its one buffer is the whole mapping); None for gzip and pipes."""
+    reader = CaptureReader(path)
+    plain = not reader.source.compressed and not reader.source.stream
+    fd = os.open(reader.source.path, os.O_RDONLY) if plain else None
+    try:
+        yield reader, fd
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 class SplitInterrupted(Exception):
@@ -180,7 +202,8 @@ def _interrupted(pieces: list[_Piece] | None) -> SplitInterrupted:
     return SplitInterrupted(kept)
 
 
-def _finish(res: SplitResult, reader: CaptureReader, pieces: list[_Piece]) -> SplitResult:
+def _finish(reader: CaptureReader, pieces: list[_Piece]) -> SplitResult:
+    res = SplitResult()
     for p in pieces:
         p.close()
         res.files.append(p.path)
@@ -197,15 +220,12 @@ def split_editcap(path: str, out: str, count: int = 0, seconds: int = 0,
     """editcap -c COUNT or -i SECONDS, keeping the input's format."""
     if (count > 0) == (seconds > 0):
         raise ValueError("give exactly one of count and seconds")
-    reader = _open_reader(path)
-    if reader.info.format == "pcap" and not reader.info.compressed and not reader.source.stream:
-        return _split_pcap_mmap(reader, out, count, seconds, progress)
-    return _split_spans(reader, out, count, seconds, progress)
+    with _input(path) as (reader, fd):
+        return _split_editcap(reader, fd, out, count, seconds, progress)
 
 
-def _split_spans(reader: CaptureReader, out: str, count: int, seconds: int,
-                 progress: Progress | None) -> SplitResult:
-    res = SplitResult()
+def _split_editcap(reader: CaptureReader, fd: int | None, out: str, count: int, seconds: int,
+                   progress: Progress | None) -> SplitResult:
     pre = _Preamble(reader.info.format)
     pieces: list[_Piece] = []
     cur: _Piece | None = None
@@ -213,42 +233,43 @@ def _split_spans(reader: CaptureReader, out: str, count: int, seconds: int,
     next_block = 0
     step = seconds * NS
     last_buf = None
-    done = 0
+    done = tick = 0
     try:
         for kind, btype, ts_ns, _iface, buf, start, end, _ds, _de in reader.spans():
             if buf is not last_buf:
                 # a gzip input arrives in chunks: write what points into the old one
                 if cur is not None:
                     cur.flush_span()
-                if progress is not None and last_buf is not None:
+                if last_buf is not None:
                     done += len(last_buf)
-                    progress(done)
                 last_buf = buf
             if kind != PACKET:
                 pre.meta(btype, buf[start:end])
                 if cur is not None:  # written where it stands, too
-                    cur.flush_span()
-                    cur.f.write(pre.pending.pop() if pre.pending else pre.blocks[-1])
+                    cur.write(pre.pending.pop() if pre.pending else pre.blocks[-1])
                 continue
             if cur is None:
-                cur = _Piece(piece_name(out, 0, ts_ns // NS), pre.start())
+                cur = _Piece(piece_name(out, 0, ts_ns // NS), pre.start(), fd)
                 pieces.append(cur)
                 next_block = ts_ns + step
             elif count:
                 if n == count:
                     cur.close()
-                    cur = _Piece(piece_name(out, len(pieces), ts_ns // NS), pre.start())
+                    cur = _Piece(piece_name(out, len(pieces), ts_ns // NS), pre.start(), fd)
                     pieces.append(cur)
                     n = 0
             else:
                 while ts_ns > next_block:
                     cur.close()
-                    cur = _Piece(piece_name(out, len(pieces), ts_ns // NS), pre.start())
+                    cur = _Piece(piece_name(out, len(pieces), ts_ns // NS), pre.start(), fd)
                     pieces.append(cur)
                     next_block += step
             cur.add(buf, start, end)
             cur.packets += 1
             n += 1
+            if progress is not None and done + start - tick > PROGRESS_EVERY:
+                tick = done + start
+                progress(tick)
         if cur is None:  # no packet at all: editcap writes OUT itself, header only
             cur = _Piece(out, pre.start())
             pieces.append(cur)
@@ -258,110 +279,7 @@ def _split_spans(reader: CaptureReader, out: str, count: int, seconds: int,
         for p in pieces:
             if not p.f.closed:
                 p.flush_span()
-    return _finish(res, reader, pieces)
-
-
-def _split_pcap_mmap(reader: CaptureReader, out: str, count: int, seconds: int,
-                     progress: Progress | None) -> SplitResult:
-    """The fast path for a plain classic pcap: walk record headers on the mapping and
-    write each piece with one write.  Same boundaries as _split_spans."""
-    info = reader.info
-    endian = "<" if reader.source.head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-    mult = 1000 if reader.source.head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4") else 1
-    unpack_from = struct.Struct(endian + "III").unpack_from
-    header = bytes(reader.source.head[:24])
-    snap_limit = max(info.interfaces[0].snaplen, 262144)
-    mv = next(reader.source.chunks())
-    size = len(mv)
-    mm = mv.obj
-    fd = os.open(reader.source.path, os.O_RDONLY)
-    page = mmap.PAGESIZE
-    released = 0
-
-    def emit(piece: _Piece, start: int, end: int) -> None:
-        nonlocal released
-        piece.copy_file(fd, start, end - start)
-        # the record headers read so far need not stay resident: peak memory must
-        # not grow with the size of the input
-        upto = (start // page) * page
-        if upto > released:
-            try:
-                mm.madvise(mmap.MADV_DONTNEED, released, upto - released)
-            except (AttributeError, OSError, ValueError):
-                pass
-            released = upto
-
-    res = SplitResult()
-    pieces: list[_Piece] = []
-    cur: _Piece | None = None
-    off = 24
-    n = 0
-    frames = 0
-    step = seconds * NS
-    next_block = 0
-    piece_start = off
-    tick = 0
-    try:
-        while off + 16 <= size:
-            sec, frac, caplen = unpack_from(mv, off)
-            end = off + 16 + caplen
-            if end > size or (caplen > snap_limit and caplen > MAX_RECORD // 16):
-                break
-            if count:
-                if n == count or cur is None:
-                    if cur is not None:
-                        emit(cur, piece_start, off)
-                        cur.packets = n
-                        cur.close()
-                    cur = _Piece(piece_name(out, len(pieces), sec), [header])
-                    pieces.append(cur)
-                    piece_start = off
-                    n = 0
-            else:
-                ts_ns = sec * NS + frac * mult
-                if cur is None:
-                    cur = _Piece(piece_name(out, 0, sec), [header])
-                    pieces.append(cur)
-                    next_block = ts_ns + step
-                else:
-                    while ts_ns > next_block:
-                        emit(cur, piece_start, off)
-                        cur.packets = n
-                        cur.close()
-                        cur = _Piece(piece_name(out, len(pieces), sec), [header])
-                        pieces.append(cur)
-                        piece_start = off
-                        n = 0
-                        next_block += step
-            n += 1
-            frames += 1
-            off = end
-            if off - tick > 64 << 20:
-                tick = off
-                emit(cur, piece_start, off)  # a long piece goes out in parts
-                piece_start = off
-                if progress is not None:
-                    progress(off)
-        if cur is not None:
-            emit(cur, piece_start, off)
-            cur.packets = n
-        else:
-            cur = _Piece(out, [header])
-            pieces.append(cur)
-        # the reader's own checks say why the walk stopped early (cut or corrupt)
-        if off < size:
-            for _ in reader.packets():
-                pass
-    except KeyboardInterrupt:
-        raise _interrupted(pieces) from None
-    finally:
-        os.close(fd)
-        for p in pieces:
-            if not p.f.closed:
-                p.flush_span()
-    if progress is not None:
-        progress(off)
-    return _finish(res, reader, pieces)
+    return _finish(reader, pieces)
 
 
 # -- by connection -------------------------------------------------------------------
@@ -371,15 +289,15 @@ def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -
     that has the fewest bytes when its first frame comes (capture/shard.py)."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    reader = _open_reader(path)
-    res = SplitResult()
+    # records go to the pieces one by one, interleaved: written from the buffer (a copy inside
+    # the kernel pays off for long runs only)
+    reader = CaptureReader(path)
     pre = _Preamble(reader.info.format)
     ifaces = reader.info.interfaces
     pieces: list[_Piece] | None = None
     shards = FlowShards(k)
     last_buf = None
-    done = 0
-    tick = 0
+    done = tick = 0
     try:
         for kind, btype, _ts, iface, buf, start, end, ds, de in reader.spans():
             if buf is not last_buf:
@@ -395,8 +313,7 @@ def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -
                     # section metadata goes to every piece, anything else to piece 0
                     b = pre.blocks[-1] if everyone else pre.pending.pop()
                     for p in (pieces if everyone else pieces[:1]):
-                        p.flush_span()
-                        p.f.write(b)
+                        p.write(b)
                 continue
             if pieces is None:
                 start_blocks = pre.start()
@@ -404,9 +321,9 @@ def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -
             p = pieces[shards.of(ifaces[iface].linktype, buf[ds:de])]
             p.add(buf, start, end)
             p.packets += 1
-            if progress is not None and start - tick > 64 << 20:
-                tick = start
-                progress(done + start)
+            if progress is not None and done + start - tick > PROGRESS_EVERY:
+                tick = done + start
+                progress(tick)
         if pieces is None:
             start_blocks = pre.start()
             pieces = [_Piece(flow_piece_name(out, i, k), start_blocks) for i in range(k)]
@@ -416,4 +333,4 @@ def split_flows(path: str, out: str, k: int, progress: Progress | None = None) -
         for p in pieces or []:
             if not p.f.closed:
                 p.flush_span()
-    return _finish(res, reader, pieces)
+    return _finish(reader, pieces)

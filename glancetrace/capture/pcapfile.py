@@ -1,35 +1,27 @@
-"""Read packet records from classic pcap and pcapng, without decoding them.
+"""Walk the records of a classic pcap or pcapng capture, plain, gzip'd or from a pipe: the
+one record walker, for every pass, the input planner and `glancetrace split`.
 
 `packets()` is the hot path: it yields `(frame, ts, iface, data, origlen)` with
-`data` a memoryview into the file's mapping (no copy).  `blocks()` yields the
-raw bytes of every block/record for writers that copy records verbatim
-(`glancetrace split`).  Frames are numbered from 1, as Wireshark does.
+`data` a memoryview into the file's mapping (no copy).  `spans()` yields where every
+record lies in its buffer, for writers that copy records verbatim (`glancetrace split`).
+`last_records()` reads the last records from the end of the file without walking it
+(the planner's probe).  Frames are numbered from 1, as Wireshark does.
 """
 
 from __future__ import annotations
 
 import mmap
 import struct
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from ..errors import UnusableInput
+from .formats import (BT_DSB, BT_EPB, BT_IDB, BT_OPB, BT_SPB, LINKTYPE_UNDECLARED, MAX_RECORD, META, MIN_BODY,
+                      PACKET, PCAP_HEADER, PCAP_MAGICS, PCAPNG_BYTE_ORDER, PCAPNG_SHB, SECRETS_TLS_KEYLOG,
+                      CaptureInfo, Interface, idb_options)
 from .source import Source, open_source
 
-PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
-}
-PCAPNG_SHB = 0x0A0D0D0A
-BT_IDB, BT_OPB, BT_SPB, BT_EPB, BT_DSB = 1, 2, 3, 6, 0x0000000A
-SECRETS_TLS_KEYLOG = 0x544C534B
-LINKTYPE_UNDECLARED = 0xFFFF  # placeholder for packets on an interface no IDB described
-MAX_RECORD = 256 << 20  # a record claiming more than this is corruption, not data
-
-_MIN_BODY = {BT_EPB: 20, BT_OPB: 20, BT_SPB: 4, BT_IDB: 8, BT_DSB: 8}
-
+NS = 1_000_000_000
+TAIL = 128 << 10  # bytes searched from the end of a pcap for its last records
 RELEASE_EVERY = 64 << 20
 
 
@@ -48,40 +40,8 @@ def _release(mv: memoryview, off: int) -> int:
     return off + RELEASE_EVERY
 
 
-# kinds yielded by blocks()
-META, PACKET = 0, 1
-
-
-@dataclass
-class Interface:
-    linktype: int
-    snaplen: int
-    tsresol: float = 1e-6
-    tsoffset: int = 0
-    name: str = ""
-    ticks_per_sec: int = 1_000_000  # exact form of tsresol, for integer nanoseconds
-
-    def ts_ns(self, ticks: int) -> int:
-        return ticks * 1_000_000_000 // self.ticks_per_sec + self.tsoffset * 1_000_000_000
-
-
-@dataclass
-class CaptureInfo:
-    path: str
-    format: str  # "pcap" or "pcapng"
-    compressed: bool
-    size: int
-    interfaces: list[Interface] = field(default_factory=list)
-    tls_keylog: list[bytes] = field(default_factory=list)  # pcapng decryption secrets
-    warnings: list[str] = field(default_factory=list)
-    truncated: bool = False  # file ends mid-record
-    packets: int = 0
-    first_ts: float | None = None
-    last_ts: float | None = None
-
-
 class CaptureReader:
-    """One capture file; iterate `packets()` (or `blocks()`) once per pass."""
+    """One capture file; iterate `packets()` (or `spans()`) once per pass."""
 
     def __init__(self, path: str):
         self.source: Source = open_source(path)
@@ -90,11 +50,11 @@ class CaptureReader:
             raise UnusableInput(f"{path}: empty or too short to be a capture ({len(head)} bytes)")
         if head[:4] in PCAP_MAGICS:
             fmt = "pcap"
-            if len(head) < 24:
+            if len(head) < PCAP_HEADER:
                 raise UnusableInput(f"{path}: pcap global header is cut short ({len(head)} of 24 bytes)")
         elif struct.unpack("<I", head[:4])[0] == PCAPNG_SHB:
             fmt = "pcapng"
-            if len(head) < 12 or head[8:12] not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+            if len(head) < 12 or head[8:12] not in PCAPNG_BYTE_ORDER:
                 raise UnusableInput(f"{path}: pcapng section header is damaged")
         else:
             raise UnusableInput(f"{path}: not a pcap or pcapng capture (unknown magic {head[:4].hex()})")
@@ -145,20 +105,8 @@ class CaptureReader:
         or of those `select(linktype, bytes)` keeps: a shard of a parallel pass skips the
         others before a tuple is made for them, which is most of what walking them costs."""
         if self.info.format == "pcap":
-            yield from self._pcap_packets(select)
-        else:
-            ifaces = self.info.interfaces
-            for kind, frame, ts, iface, data, origlen, _raw in self._pcapng_blocks(want_raw=False):
-                if kind == PACKET and (select is None or select(ifaces[iface].linktype, data)):
-                    yield frame, ts, iface, data, origlen
-
-    def blocks(self) -> Iterator[tuple[int, float, memoryview]]:
-        """(META|PACKET, ts, raw bytes) of every block; the pcap header is one META."""
-        if self.info.format == "pcap":
-            yield from self._pcap_blocks()
-        else:
-            for kind, _frame, ts, _iface, _data, _origlen, raw in self._pcapng_blocks(True):
-                yield kind, ts, raw[0][raw[1]:raw[2]]
+            return self._pcap_records(False, select)
+        return self._pcapng_packets(select)
 
     def spans(self) -> Iterator[tuple[int, int, int, int, memoryview, int, int, int, int]]:
         """(META|PACKET, block type, ts in integer ns, interface, buffer, start, end,
@@ -170,27 +118,20 @@ class CaptureReader:
         packets have block type 0; pcapng: the block type.  Timestamps are exact
         integers (float seconds lose nanoseconds)."""
         if self.info.format == "pcap":
-            yield from self._pcap_spans()
+            yield META, -1, 0, -1, memoryview(self.source.head[:PCAP_HEADER]), 0, PCAP_HEADER, 0, 0
+            yield from self._pcap_records(True)
         else:
             for kind, _frame, _ts, iface, _data, _origlen, raw in self._pcapng_blocks(True):
                 buf, start, end, btype, ts_ns, dstart, dend = raw
                 yield kind, btype, ts_ns, iface, buf, start, end, dstart, dend
 
-    def _pcap_spans(self):
-        head = memoryview(self.source.head[:24])
-        yield META, -1, 0, -1, head, 0, 24, 0, 0
-        rec = struct.Struct(self._endian + "II")
-        unpack_from = rec.unpack_from
-        mult = 1000 if self._scale == 1e-6 else 1
-        for _frame, _ts, buf, start, end in self._pcap_records(True):
-            sec, frac = unpack_from(buf, start)
-            yield PACKET, 0, sec * 1_000_000_000 + frac * mult, 0, buf, start, end, start + 16, end
-
     def _pcap_records(self, want_raw: bool, select=None):
+        """Every record: its span (as spans() gives it) with want_raw, else as packets() gives it."""
         rec = struct.Struct(self._endian + "IIII")
         linktype = self.info.interfaces[0].linktype if self.info.interfaces else -1
         unpack_from = rec.unpack_from
         scale = self._scale
+        mult = 1000 if scale == 1e-6 else 1  # integer nanoseconds per tick
         snap_limit = max(self.info.interfaces[0].snaplen, 262144) if self.info.interfaces else MAX_RECORD
         frame = 0
         tail = b""
@@ -200,10 +141,10 @@ class CaptureReader:
             if tail:
                 buf = bytes(tail) + bytes(buf)
             n = len(buf)
-            if first and n < 24 and not last:
+            if first and n < PCAP_HEADER and not last:
                 tail = buf  # a first chunk shorter than the global header
                 continue
-            off = 24 if first else 0
+            off = PCAP_HEADER if first else 0
             first = False
             release_at = RELEASE_EVERY
             mv = buf if isinstance(buf, memoryview) else memoryview(buf)
@@ -223,11 +164,11 @@ class CaptureReader:
                 if frame == 1:
                     self.info.first_ts = ts
                 if want_raw:
-                    yield frame, ts, mv, off, end
+                    yield PACKET, 0, sec * NS + frac * mult, 0, mv, off, end, off + 16, end
                 else:
                     data = mv[off + 16:end]
                     if select is None or select(linktype, data):
-                        yield frame, ts, data, origlen
+                        yield frame, ts, 0, data, origlen
                 off = end
                 if off > release_at:
                     release_at = _release(mv, off)
@@ -241,16 +182,13 @@ class CaptureReader:
         if frames:
             self.info.last_ts = ts
 
-    def _pcap_packets(self, select):
-        for frame, ts, data, origlen in self._pcap_records(False, select):
-            yield frame, ts, 0, data, origlen
-
-    def _pcap_blocks(self):
-        yield META, 0.0, memoryview(self.source.head[:24])
-        for _frame, ts, buf, start, end in self._pcap_records(True):
-            yield PACKET, ts, buf[start:end]
-
     # -- pcapng -------------------------------------------------------------
+
+    def _pcapng_packets(self, select):
+        ifaces = self.info.interfaces
+        for kind, frame, ts, iface, data, origlen, _raw in self._pcapng_blocks(want_raw=False):
+            if kind == PACKET and (select is None or select(ifaces[iface].linktype, data)):
+                yield frame, ts, iface, data, origlen
 
     def _pcapng_blocks(self, want_raw: bool):
         info = self.info
@@ -275,8 +213,7 @@ class CaptureReader:
             while off + 12 <= n:
                 btype = struct.unpack_from("<I", mv, off)[0]
                 if btype == PCAPNG_SHB:
-                    bom = bytes(mv[off + 8:off + 12])
-                    endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+                    endian = PCAPNG_BYTE_ORDER.get(bytes(mv[off + 8:off + 12]), ">")
                     hdr = struct.Struct(endian + "II")
                     # a new section numbers its interfaces from 0 again; info.interfaces
                     # keeps them all (callers hold on to the list), so map by an offset
@@ -293,17 +230,12 @@ class CaptureReader:
                     break
                 body = mv[off + 8:end - 4]
                 raw = (mv, off, end, btype, 0, 0, 0) if want_raw else None
-                if btype in (BT_EPB, BT_OPB, BT_SPB, BT_IDB, BT_DSB) and len(body) < _MIN_BODY[btype]:
-                    self._warn(f"pcapng block of type {btype} after frame {frame} is too short "
-                               f"({len(body)} bytes of body); kept as an unknown block")
-                    yield META, frame, ts, -1, None, 0, raw
-                elif btype == BT_EPB or btype == BT_OPB:
+                if (btype == BT_EPB or btype == BT_OPB) and len(body) >= 20:
                     if btype == BT_EPB:
                         iface, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", body, 0)
-                        data = body[20:20 + caplen]
                     else:
                         iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(endian + "HHIIII", body, 0)
-                        data = body[20:20 + caplen]
+                    data = body[20:20 + caplen]
                     iface += base
                     if iface >= len(info.interfaces):
                         iface = self._undeclared(iface - base, frame + 1)
@@ -318,7 +250,7 @@ class CaptureReader:
                     if frame == 1:
                         info.first_ts = ts
                     yield PACKET, frame, ts, iface, data, origlen, raw
-                elif btype == BT_SPB:
+                elif btype == BT_SPB and len(body) >= 4:
                     origlen = struct.unpack_from(endian + "I", body, 0)[0]
                     iface = base if base < len(info.interfaces) else self._undeclared(0, frame + 1)
                     snap = info.interfaces[iface].snaplen
@@ -330,17 +262,8 @@ class CaptureReader:
                     if want_raw:
                         raw = (mv, off, end, btype, ts_ns, off + 12, off + 12 + caplen)
                     yield PACKET, frame, ts, iface, body[4:4 + caplen], origlen, raw
-                elif btype == BT_IDB:
-                    linktype, _res, snaplen = struct.unpack_from(endian + "HHI", body, 0)
-                    info.interfaces.append(self._idb_options(Interface(linktype, snaplen), body[8:], endian))
-                    yield META, frame, ts, -1, None, 0, raw
-                elif btype == BT_DSB:
-                    stype, slen = struct.unpack_from(endian + "II", body, 0)
-                    if stype == SECRETS_TLS_KEYLOG:
-                        info.tls_keylog.append(bytes(body[8:8 + slen]))
-                    yield META, frame, ts, -1, None, 0, raw
                 else:
-                    # SHB, statistics, name resolution, custom and unknown blocks
+                    self._meta_block(btype, body, endian, frame)
                     yield META, frame, ts, -1, None, 0, raw
                 off = end
                 if off > release_at:
@@ -349,6 +272,20 @@ class CaptureReader:
             if last:
                 self._end_of_data(frame, len(tail))
         self._finish(frame, ts)
+
+    def _meta_block(self, btype: int, body: memoryview, endian: str, frame: int) -> None:
+        """What a block other than a packet tells: an interface, decryption secrets (a section
+        header, statistics, name resolution, custom and unknown blocks tell nothing here)."""
+        if btype in MIN_BODY and len(body) < MIN_BODY[btype]:
+            self._warn(f"pcapng block of type {btype} after frame {frame} is too short "
+                       f"({len(body)} bytes of body); kept as an unknown block")
+        elif btype == BT_IDB:
+            linktype, _res, snaplen = struct.unpack_from(endian + "HHI", body, 0)
+            self.info.interfaces.append(idb_options(Interface(linktype, snaplen), body[8:], endian))
+        elif btype == BT_DSB:
+            stype, slen = struct.unpack_from(endian + "II", body, 0)
+            if stype == SECRETS_TLS_KEYLOG:
+                self.info.tls_keylog.append(bytes(body[8:8 + slen]))
 
     def _undeclared(self, iface: int, frame: int) -> int:
         """A packet names an interface no IDB described: keep the frame (numbering and the
@@ -360,29 +297,85 @@ class CaptureReader:
             ifs.append(Interface(LINKTYPE_UNDECLARED, 0, name="(undeclared)"))
         return len(ifs) - 1
 
-    @staticmethod
-    def _idb_options(ifc: Interface, opts: memoryview, endian: str) -> Interface:
-        off = 0
-        while off + 4 <= len(opts):
-            code, length = struct.unpack_from(endian + "HH", opts, off)
-            val = opts[off + 4:off + 4 + length]
-            if code == 0:
-                break
-            if code == 2:
-                ifc.name = bytes(val).decode("utf-8", "replace")
-            elif code == 9 and length >= 1:
-                v = val[0]
-                ifc.tsresol = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
-                ifc.ticks_per_sec = 2 ** (v & 0x7F) if v & 0x80 else 10 ** v
-            elif code == 14 and length == 8:
-                ifc.tsoffset = struct.unpack_from(endian + "q", val, 0)[0]
-            off += 4 + ((length + 3) & ~3)
-        return ifc
+    # -- the last records, read backwards from the end ------------------------------------
 
+    def last_records(self, count: int) -> list[tuple[int, float, bytes]]:
+        """(link type, time, frame bytes) of the last `count` packets, oldest first, read from the
+        end of the file without walking it; after at least one packet was read (the first time
+        bounds the search).  Empty when the file is gzip'd or a pipe, or its end cannot be read
+        that way: the caller then walks it."""
+        if self.source.compressed or self.source.stream or self.info.first_ts is None:
+            return []
+        if self.info.format == "pcap":
+            linktype = self.info.interfaces[0].linktype
+            return [(linktype, ts, data) for ts, data in self._pcap_tail(count)]
+        return self._pcapng_tail(count)
 
-def read_info(path: str) -> CaptureInfo:
-    """Walk a whole capture once and return what it holds (for headers and tests)."""
-    r = CaptureReader(path)
-    for _ in r.packets():
-        pass
-    return r.info
+    def _pcap_tail(self, count: int) -> list[tuple[float, bytes]]:
+        """The last record is the one whose caplen reaches the end exactly (with a plausible
+        header); each one before it ends where the next begins, and its header starts with a
+        time just before."""
+        endian, scale = self._endian, self._scale
+        rec = struct.Struct(endian + "IIII")
+        sec_bytes = struct.Struct(endian + "I").pack
+        frac_limit = 1_000_000 if scale == 1e-6 else 1_000_000_000
+        size, first_ts = self.source.size, self.info.first_ts
+        start = max(PCAP_HEADER, size - TAIL)
+        with open(self.source.path, "rb") as f:
+            f.seek(start)
+            tail = f.read(size - start)
+
+        def fits(o: int, end: int) -> bool:
+            sec, frac, caplen, origlen = rec.unpack_from(tail, o)
+            return (caplen == end - o - 16 and origlen >= caplen and frac < frac_limit
+                    and first_ts <= sec + 1 and sec < first_ts + 366 * 86400)
+
+        end = len(tail)
+        o = next((o for o in range(end - 16, -1, -1) if fits(o, end)), None)
+        out = []
+        while o is not None and len(out) < count:
+            sec, frac = rec.unpack_from(tail, o)[:2]
+            out.append((sec + frac * scale, bytes(tail[o + 16:end])))
+            end, o = o, None
+            for window in (4096, 65536 + 16, end):  # records are short: look close before far
+                lo = max(0, end - window)
+                for s in (sec, sec - 1) if sec else (sec,):
+                    p = tail.rfind(sec_bytes(s), lo, end - 15)
+                    while p >= 0 and not fits(p, end):
+                        p = tail.rfind(sec_bytes(s), lo, p + 3)
+                    if p >= 0 and (o is None or p > o):
+                        o = p
+                if o is not None:
+                    break
+        return out[::-1]
+
+    def _pcapng_tail(self, count: int) -> list[tuple[int, float, bytes]]:
+        """Found through the trailing block lengths.  Empty when a section or interface block
+        comes after the last packets."""
+        endian = PCAPNG_BYTE_ORDER[self.source.head[8:12]]
+        u32 = struct.Struct(endian + "I")
+        ifaces = self.info.interfaces
+        out = []
+        with open(self.source.path, "rb") as f:
+            end = self.source.size
+            for _ in range(4 * count):
+                if end < 12 or len(out) >= count:
+                    break
+                f.seek(end - 4)
+                blen = u32.unpack(f.read(4))[0]
+                if blen < 12 or blen % 4 or blen > end:
+                    return []
+                f.seek(end - blen)
+                block = f.read(blen)
+                btype = u32.unpack_from(block, 0)[0]
+                if btype == PCAPNG_SHB or btype == BT_IDB:
+                    return []  # a section or interface after the last packets: walk instead
+                if btype == BT_EPB and blen >= 32:
+                    iface, hi, lo, caplen = struct.unpack_from(endian + "IIII", block, 8)
+                    if iface >= len(ifaces):
+                        return []
+                    ifc = ifaces[iface]
+                    out.append((ifc.linktype, ((hi << 32) | lo) * ifc.tsresol + ifc.tsoffset,
+                                block[28:28 + caplen]))
+                end -= blen
+        return out[::-1]

@@ -1,4 +1,5 @@
-"""Helpers shared by the Keystone and Glance interpreters."""
+"""What every OpenStack REST API shares, for the Keystone, Glance and Swift interpreters: request
+targets, ids, error bodies (JSON or webob HTML) and status text."""
 
 from __future__ import annotations
 
