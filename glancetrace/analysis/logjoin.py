@@ -17,13 +17,13 @@ import os
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from ..logs.reader import LogScan, detect
-from ..logs.records import LogMessage, LogRequest, ParseStats
+from ..logs.reader import LogScan
+from ..logs.records import LogMessage, LogRequest, LogSlowQuery, ParseStats
 from ..protocols.http.events import BodyInfo, HttpTransaction
 from ..protocols.tls.events import TlsSession
 from .analyze import AnalysisOptions, analyze
 from .findings import sort_findings
-from .logclock import Anchors, OffsetVotes, request_id
+from .logclock import MAX_OFFSET, Anchors, OffsetVotes, request_id
 from .logdoc import add_logs
 from .logmatch import match_records
 
@@ -44,11 +44,12 @@ class LogFile:
     path: str
     format: str
     offset: float = 0.0
-    offset_how: str = "none"  # given | estimated | none | untimed
+    offset_how: str = "none"  # given | estimated | none | untimed (client --debug) | epoch (slow log)
     offset_matches: int = 0
     stats: ParseStats = field(default_factory=ParseStats)
     requests: list[LogRequest] = field(default_factory=list)
     messages: list[LogMessage] = field(default_factory=list)
+    statements: list[LogSlowQuery] = field(default_factory=list)  # the slow query log's
     before: int = 0  # records before / after the kept window
     after: int = 0
 
@@ -59,21 +60,42 @@ def read_logs(specs: list[LogSpec], events: list, window: tuple[float, float] | 
 
 
 def _read_one(spec: LogSpec, anchors: Anchors, window) -> LogFile:
-    fmt = spec.format or detect(spec.path)
-    lf = LogFile(path=spec.path, format=fmt)
+    """One pass over the file: the lines near the capture are parsed (within the widest clock offset when
+    the offset is to be estimated), vote for the offset, and are kept; the window is then applied exactly."""
+    scan = LogScan(spec.path, spec.format, _near_window(window, spec.offset))
+    votes = OffsetVotes(anchors) if spec.offset is None else None
+    near = []
+    for rec in scan:
+        if votes is not None and rec.time is not None and not isinstance(rec, LogSlowQuery):
+            votes.add(rec)
+        near.append(rec)
+    lf = LogFile(path=spec.path, format=scan.fmt, stats=scan.stats, before=scan.stats.before, after=scan.stats.after)
     if spec.offset is not None:
         lf.offset, lf.offset_how = spec.offset, "given"
-    elif fmt == "client":
+    elif lf.format == "client":
         lf.offset_how = "untimed"  # keystoneauth's lines carry no time: joined by request id and order
+    elif lf.format == "slowlog":
+        lf.offset_how = "epoch"  # SET timestamp=: seconds since the epoch, no zone to guess
     else:
-        votes = OffsetVotes(anchors)
-        for rec in LogScan(spec.path, fmt):
-            votes.add(rec)
         lf.offset, lf.offset_matches = votes.estimate()
         lf.offset_how = "estimated" if lf.offset_matches else "none"
-    scan = LogScan(spec.path, fmt)
+    _keep(lf, near, window)
+    return lf
+
+
+def _near_window(window, offset: float | None) -> tuple[float, float] | None:
+    """The lines worth parsing, in the log's own clock: the capture's window and margin, shifted by the
+    offset when given, widened by the widest offset when it is to be estimated."""
+    if window is None:
+        return None
+    widen = MARGIN + (MAX_OFFSET if offset is None else 0.0)
+    shift = offset or 0.0
+    return window[0] - shift - widen, window[1] - shift + widen
+
+
+def _keep(lf: LogFile, records: list, window) -> None:
     lo, hi = (window[0] - MARGIN, window[1] + MARGIN) if window else (float("-inf"), float("inf"))
-    for rec in scan:
+    for rec in records:
         if rec.time is not None:
             rec.time += lf.offset
             if rec.time < lo:
@@ -82,9 +104,12 @@ def _read_one(spec: LogSpec, anchors: Anchors, window) -> LogFile:
             if rec.time > hi:
                 lf.after += 1
                 continue
-        (lf.requests if isinstance(rec, LogRequest) else lf.messages).append(rec)
-    lf.stats = scan.stats
-    return lf
+        if isinstance(rec, LogRequest):
+            lf.requests.append(rec)
+        elif isinstance(rec, LogSlowQuery):
+            lf.statements.append(rec)
+        else:
+            lf.messages.append(rec)
 
 
 # ---------------------------------------------------------------- haproxy ↔ TLS connections (before the analysis)

@@ -28,6 +28,11 @@ _NOT_REQUEST = re.compile(r"\S+ \S+/\S+ -?\d+/-?\d+/\+?-?\d+ \+?\d+ \S{2,4} |\S+
 
 class HaproxyParser(LineParser):
     name = "haproxy"
+    WHEN = re.compile(rb"\[(\d\d/\w{3}/\d{4}:\d\d):\d\d:\d\d")
+
+    @classmethod
+    def hour_of(cls, key: tuple) -> float:
+        return clf_time(key[0].decode("ascii") + ":00:00")
 
     @classmethod
     def looks_like(cls, line: str) -> bool:

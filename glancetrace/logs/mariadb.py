@@ -20,6 +20,11 @@ _LEVEL = {"Note": "INFO", "Warning": "WARNING", "ERROR": "ERROR", "Error": "ERRO
 class MariadbErrorParser(LineParser):
     name = "mariadb"
     LINE = _LINE
+    WHEN = re.compile(rb"\A(\d{4}-\d\d-\d\d) +(\d{1,2}):\d\d:\d\d ")
+
+    @classmethod
+    def hour_of(cls, key: tuple) -> float:
+        return iso_time(f"{key[0].decode('ascii')} {int(key[1]):02d}:00:00")
 
     def feed(self, line: str, number: int) -> list:
         m = self._read(line, number)
