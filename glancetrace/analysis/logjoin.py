@@ -31,7 +31,7 @@ from .logmatch import match_records
 from .logmariadb import join_slow_queries
 
 MARGIN = 600.0  # seconds around the capture whose log lines are kept (to list what happened just outside it)
-NEAR_CAP = 100_000  # records held while the offset is estimated (about 50 MB)
+NEAR_CAP = 25_000  # records held while the offset is estimated (about 25 MB)
 TOLERANCE = 1.0  # seconds: a log line's time against the packets' (after the offset)
 HAPROXY_SLACK = 0.002  # seconds
 
