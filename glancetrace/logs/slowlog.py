@@ -39,6 +39,16 @@ MAX_STATEMENT = 1 << 16  # characters kept of a statement (a bulk INSERT can be 
 
 class SlowLogParser(LineParser):
     name = "slowlog"
+    # "# Time:" heads the records of its second (MariaDB) or its one record (MySQL): far from the capture,
+    # the reader skips it and the parser drops the lines up to the next one
+    WHEN = re.compile(rb"\A# Time: (?:(\d{6}) +(\d{1,2})|(\d{4}-\d\d-\d\d)T(\d\d)):")
+
+    @classmethod
+    def hour_of(cls, key: tuple) -> float:
+        short, hour, day, iso_hour = (k.decode("ascii") if k else None for k in key)
+        if short:
+            return iso_time(f"20{short[:2]}-{short[2:4]}-{short[4:]} {int(hour):02d}:00:00")
+        return iso_time(f"{day} {iso_hour}:00:00")
 
     def __init__(self) -> None:
         super().__init__()
@@ -46,6 +56,7 @@ class SlowLogParser(LineParser):
         self.body: list[str] = []  # the statement's lines
         self.body_chars = 0
         self.written: float | None = None  # the last "# Time:"
+        self.skipping = False  # after a "# Time:" outside the window, up to the next one
 
     @classmethod
     def looks_like(cls, line: str) -> bool:
@@ -53,6 +64,11 @@ class SlowLogParser(LineParser):
 
     def feed(self, line: str, number: int) -> list:
         self.stats.lines += 1
+        if self.skipping:
+            if not line.startswith("# Time:"):
+                self.stats.other += 1
+                return []
+            self.skipping = False
         if line.startswith("# User@Host:"):
             out = self.close()
             self._start(line, number)
@@ -141,6 +157,10 @@ class SlowLogParser(LineParser):
         if self.body_chars < MAX_STATEMENT:
             self.body.append(line)
             self.body_chars += len(line) + 1
+
+    def skip(self) -> list:
+        self.skipping = True
+        return self.close()
 
     def close(self) -> list:
         rec, body = self.rec, self.body

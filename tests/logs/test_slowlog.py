@@ -223,3 +223,28 @@ def test_html_shows_the_server_time_beside_the_statement(rec, tmp_path):
         assert "slow query log" in detail and "rows examined 1" in detail
         assert f"slow.log:{sleep['slow_log']['line']}" in detail and f"connection {rec['threads']['a']}" in detail
         assert page.errors == [] and page.requests == []
+
+
+def test_slow_log_days_before_the_capture_are_skipped_unparsed(rec, tmp_path):
+    """The recorded slow log after 30 copies of its records on earlier days (their `# Time:` and `SET timestamp`
+    moved back): the copies' lines are counted, not parsed, and the join is the same as on the log alone."""
+    import datetime as dt
+    import re
+    text = pathlib.Path(rec["slow"]).read_text()
+    head = "".join(text.splitlines(keepends=True)[:3])  # the server's banner
+    body = text[len(head):]
+
+    def days_back(k: int) -> str:
+        def when(m):
+            t = dt.datetime.strptime(m.group(1), "%y%m%d %H:%M:%S") - dt.timedelta(days=k)
+            return "# Time: " + t.strftime("%y%m%d %H:%M:%S")
+        b = re.sub(r"^# Time: (\d{6} [\d ]\d:\d\d:\d\d)", when, body, flags=re.M)
+        return re.sub(r"^SET timestamp=(\d+);", lambda m: f"SET timestamp={int(m.group(1)) - k * 86400};", b, flags=re.M)
+    path = tmp_path / "slow.log"
+    path.write_text(head + "".join(days_back(k) for k in range(30, 0, -1)) + body)
+    alone, long = analysed(rec, [rec["slow"]]), analysed(rec, [str(path)])
+    f, g = long["logs"]["files"][0], alone["logs"]["files"][0]
+    assert f["records"] == g["records"] and f["garbled"] == 0
+    assert f["before_window"] >= 30 * body.count("# Time:")
+    assert [s["slow_log"] and s["slow_log"]["query_time"] for s in long["sql"]] == \
+        [s["slow_log"] and s["slow_log"]["query_time"] for s in alone["sql"]]
