@@ -4,12 +4,13 @@ Logs are written in local time or UTC with no zone; the offset (seconds to add t
 times) is the typical difference between a request's time in the capture and in the log:
 
 - haproxy: the client's ip:port names the connection; its first logged request arrived when the
-  client's first TLS (or HTTP) bytes did;
+  client's first TLS (or HTTP) bytes did (a port is reused by later connections: each run of lines of
+  one ip:port, a minute or more apart from the next, votes);
 - oslo.log: the request id the service put in its response;
 - uWSGI, Apache: a method and path the capture holds at most a few times (image ids make most unique).
 
 Each piece of evidence votes for a one-second bin; the three adjacent bins with the most votes win
-and the median of their votes is the offset.  Memory: a counter of bins and a bounded sample per
+(and must outweigh any other group twice, or hold half the votes) and the median of their votes is the offset.  Memory: a counter of bins and a bounded sample per
 bin, whatever the log's size.
 """
 
@@ -27,7 +28,10 @@ MAX_OFFSET = 15 * 3600.0  # time zones reach ±14 h
 DISTINCT_ROUTE = 3  # a method+path seen at most this often in the capture is evidence
 SAMPLES_PER_BIN = 512
 MIN_VOTES = 3
-AGREEING_SHARE = 0.5  # of all votes, in the winning bins
+AGREEING_SHARE = 0.5  # of all votes, in the winning bins …
+DOMINANCE = 2.0  # … or this many times the votes of the best group elsewhere
+RUN_GAP = 60.0  # seconds: an ip:port silent this long in the log is another connection (ports are reused)
+MAX_RUNS = 16  # per ip:port and capture connection
 REQUEST_ID_HEADERS = ("x-openstack-request-id", "openstack-request-id", "x-compute-request-id")
 
 
@@ -77,7 +81,7 @@ class OffsetVotes:
 
     def __init__(self, anchors: Anchors) -> None:
         self.anchors = anchors
-        self.first_seen: dict[tuple[str, float], float] = {}  # (client, capture time) → earliest log time
+        self.runs: dict[tuple[str, float], list[list[float]]] = {}  # (client, capture time) → [first, last] log times
         self.bins: Counter = Counter()
         self.samples: dict[int, list[float]] = defaultdict(list)
 
@@ -88,9 +92,7 @@ class OffsetVotes:
         a = self.anchors
         if rec.source == "haproxy" and rec.client in a.by_client:
             for ct in _near(a.by_client[rec.client], t):
-                key = (rec.client, ct)
-                if t < self.first_seen.get(key, float("inf")):
-                    self.first_seen[key] = t
+                self._run(self.runs.setdefault((rec.client, ct), []), t)
             return
         rid = rec.request_id
         if rid is not None and rid in a.by_request_id:
@@ -98,6 +100,14 @@ class OffsetVotes:
         elif rec.source in ("uwsgi", "apache", "haproxy") and rec.method:
             for ct in _near(a.by_route.get((rec.method, rec.path), ()), t):
                 self._vote(ct - t)
+
+    @staticmethod
+    def _run(runs: list[list[float]], t: float) -> None:
+        last = runs[-1] if runs else None
+        if last is not None and last[0] - RUN_GAP <= t <= last[1] + RUN_GAP:
+            last[0], last[1] = min(last[0], t), max(last[1], t)
+        elif len(runs) < MAX_RUNS:
+            runs.append([t, t])
 
     def _vote(self, diff: float) -> None:
         if abs(diff) > MAX_OFFSET:
@@ -109,16 +119,20 @@ class OffsetVotes:
             s.append(diff)
 
     def estimate(self) -> tuple[float, int]:
-        for (_, ct), t in self.first_seen.items():
-            self._vote(ct - t)
-        self.first_seen.clear()
+        for (_, ct), runs in self.runs.items():
+            for first, _ in runs:
+                self._vote(ct - first)
+        self.runs.clear()
         if not self.bins:
             return 0.0, 0
-        best = max(self.bins, key=lambda b: (self.bins[b - 1] + self.bins[b] + self.bins[b + 1], self.bins[b]))
+        group = lambda b: self.bins[b - 1] + self.bins[b] + self.bins[b + 1]  # noqa: E731
+        # ties: the offset nearest zero (clocks are mostly close)
+        best = max(self.bins, key=lambda b: (group(b), self.bins[b], -abs(b)))
         votes = [d for b in (best - 1, best, best + 1) for d in self.samples.get(b, ())]
-        n = sum(self.bins[b] for b in (best - 1, best, best + 1))
-        if n < MIN_VOTES or n < AGREEING_SHARE * sum(self.bins.values()):
-            return 0.0, 0  # a few stray coincidences (a reused port): no estimate
+        n = group(best)
+        other = max((group(b) for b in self.bins if abs(b - best) > 2), default=0)
+        if n < MIN_VOTES or (n < AGREEING_SHARE * sum(self.bins.values()) and n < DOMINANCE * other):
+            return 0.0, 0  # a few stray coincidences, or two offsets as likely: no estimate
         return statistics.median(votes), n
 
 

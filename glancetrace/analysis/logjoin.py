@@ -2,12 +2,14 @@
 
 1. Each log is recognised (or named), its clock offset given or estimated (logclock), then
    streamed: only records inside the capture's window (plus a margin) are kept.
+   The slow query log's statements are kept the same way (their times are epoch seconds).
 2. haproxy lines are tied to the TLS connection of the same client ip:port and time.  Without keys
    that connection's requests become calls from the log (method, path, status, sizes, timings);
    with keys the decrypted request and the line must agree.
 3. After the analysis: request ids join service messages and client lines to calls; uWSGI and
    Apache lines join by method, path, status and time.  4xx/5xx findings quote the service's own
    errors; every call is marked seen in packets, log or both; lines that match nothing are listed.
+4. Slow query log statements join the capture's statements by connection id and fingerprint (logmariadb).
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ import os
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from ..logs.reader import LogScan, detect
-from ..logs.records import LogMessage, LogRequest, ParseStats
+from ..logs.reader import LogScan
+from ..logs.records import LogMessage, LogRequest, LogSlowQuery, ParseStats
 from ..protocols.http.events import BodyInfo, HttpTransaction
 from ..protocols.tls.events import TlsSession
 from .analyze import AnalysisOptions, analyze
 from .findings import sort_findings
-from .logclock import Anchors, OffsetVotes, request_id
-from .logdoc import add_logs
+from .logclock import MAX_OFFSET, Anchors, OffsetVotes, request_id
+from .logdoc import add_logs, http_log_fields, logs_section, summary_line
 from .logmatch import match_records
+from .logmariadb import join_slow_queries
 
 MARGIN = 600.0  # seconds around the capture whose log lines are kept (to list what happened just outside it)
+NEAR_CAP = 25_000  # records held while the offset is estimated (about 25 MB)
 TOLERANCE = 1.0  # seconds: a log line's time against the packets' (after the offset)
 HAPROXY_SLACK = 0.002  # seconds
 
@@ -44,13 +48,15 @@ class LogFile:
     path: str
     format: str
     offset: float = 0.0
-    offset_how: str = "none"  # given | estimated | none | untimed
+    offset_how: str = "none"  # given | estimated | none | untimed (client --debug) | epoch (slow log)
     offset_matches: int = 0
     stats: ParseStats = field(default_factory=ParseStats)
     requests: list[LogRequest] = field(default_factory=list)
     messages: list[LogMessage] = field(default_factory=list)
+    statements: list[LogSlowQuery] = field(default_factory=list)  # the slow query log's
     before: int = 0  # records before / after the kept window
     after: int = 0
+    passes: int = 1  # 2: too many lines near the capture to hold while the offset was estimated
 
 
 def read_logs(specs: list[LogSpec], events: list, window: tuple[float, float] | None) -> list[LogFile]:
@@ -59,21 +65,54 @@ def read_logs(specs: list[LogSpec], events: list, window: tuple[float, float] | 
 
 
 def _read_one(spec: LogSpec, anchors: Anchors, window) -> LogFile:
-    fmt = spec.format or detect(spec.path)
-    lf = LogFile(path=spec.path, format=fmt)
+    """One pass over the file: the lines near the capture are parsed (within the widest clock offset when
+    the offset is to be estimated), vote for the offset, and are kept; the window is then applied exactly.
+    Past NEAR_CAP such records (a busy log of the same day) they are no longer kept, and a second pass,
+    with the offset known, keeps the window's: memory stays bounded whatever the log."""
+    scan = LogScan(spec.path, spec.format, _near_window(window, spec.offset))
+    votes = OffsetVotes(anchors) if spec.offset is None else None
+    near: list | None = []
+    for rec in scan:
+        if votes is not None and rec.time is not None and not isinstance(rec, LogSlowQuery):
+            votes.add(rec)
+        if near is not None:
+            near.append(rec)
+            if len(near) > NEAR_CAP:
+                near = None
+    lf = LogFile(path=spec.path, format=scan.fmt, stats=scan.stats, before=scan.stats.before, after=scan.stats.after)
     if spec.offset is not None:
         lf.offset, lf.offset_how = spec.offset, "given"
-    elif fmt == "client":
+    elif lf.format == "client":
         lf.offset_how = "untimed"  # keystoneauth's lines carry no time: joined by request id and order
+    elif lf.format == "slowlog":
+        lf.offset_how = "epoch"  # SET timestamp=: seconds since the epoch, no zone to guess
     else:
-        votes = OffsetVotes(anchors)
-        for rec in LogScan(spec.path, fmt):
-            votes.add(rec)
         lf.offset, lf.offset_matches = votes.estimate()
         lf.offset_how = "estimated" if lf.offset_matches else "none"
-    scan = LogScan(spec.path, fmt)
+    if near is None:
+        lf.passes = 2
+        again = LogScan(spec.path, lf.format, _near_window(window, lf.offset))
+        lf.before, lf.after = 0, 0
+        _keep(lf, again, window)
+        lf.before, lf.after = lf.before + again.stats.before, lf.after + again.stats.after
+    else:
+        _keep(lf, near, window)
+    return lf
+
+
+def _near_window(window, offset: float | None) -> tuple[float, float] | None:
+    """The lines worth parsing, in the log's own clock: the capture's window and margin, shifted by the
+    offset when given, widened by the widest offset when it is to be estimated."""
+    if window is None:
+        return None
+    widen = MARGIN + (MAX_OFFSET if offset is None else 0.0)
+    shift = offset or 0.0
+    return window[0] - shift - widen, window[1] - shift + widen
+
+
+def _keep(lf: LogFile, records: list, window) -> None:
     lo, hi = (window[0] - MARGIN, window[1] + MARGIN) if window else (float("-inf"), float("inf"))
-    for rec in scan:
+    for rec in records:
         if rec.time is not None:
             rec.time += lf.offset
             if rec.time < lo:
@@ -82,9 +121,12 @@ def _read_one(spec: LogSpec, anchors: Anchors, window) -> LogFile:
             if rec.time > hi:
                 lf.after += 1
                 continue
-        (lf.requests if isinstance(rec, LogRequest) else lf.messages).append(rec)
-    lf.stats = scan.stats
-    return lf
+        if isinstance(rec, LogRequest):
+            lf.requests.append(rec)
+        elif isinstance(rec, LogSlowQuery):
+            lf.statements.append(rec)
+        else:
+            lf.messages.append(rec)
 
 
 # ---------------------------------------------------------------- haproxy ↔ TLS connections (before the analysis)
@@ -207,9 +249,20 @@ class LoggedAnalysis:
     seen: dict[str, str]  # call id → packets | log | both
     lines: dict[str, list]  # call id → the log records joined to it
     unmatched: list
+    slow: dict = field(default_factory=dict)  # sql row id → its slow query log record
+    slow_how: dict = field(default_factory=dict)  # sql row id → thread | time
+    log_transactions: list = field(default_factory=list)  # the calls haproxy logged on encrypted connections
 
     def to_dict(self) -> dict:
         return add_logs(self.an.to_dict(), self)
+
+    def http_rows(self, rows: list[dict]) -> list[dict]:
+        """`http` rows (of the packets' and the log's transactions) with where each was seen and its log lines."""
+        return http_log_fields(rows, self)
+
+    def summary(self) -> str:
+        """One line for stderr about what the logs added (without building the whole document)."""
+        return summary_line(logs_section(self, _window(self.an.result)))
 
 
 def analyse_with_logs(result, options: AnalysisOptions, specs: list[LogSpec]):
@@ -221,11 +274,13 @@ def analyse_with_logs(result, options: AnalysisOptions, specs: list[LogSpec]):
     hj = join_haproxy(files, result.events)
     an = analyze(dataclasses.replace(result, events=list(result.events) + hj.transactions), options)
     seen, lines, unmatched, extra = match_records(an, files, hj)
+    slow, slow_how, slow_unmatched = join_slow_queries(an, files)
     if extra:
         an.findings = sort_findings(list(an.findings) + extra)
         for img in an.images:
             img.findings = [f.id for f in an.findings if f.image_id == img.id]
-    return LoggedAnalysis(an=an, files=files, seen=seen, lines=lines, unmatched=unmatched)
+    return LoggedAnalysis(an=an, files=files, seen=seen, lines=lines, unmatched=unmatched + slow_unmatched,
+                          slow=slow, slow_how=slow_how, log_transactions=hj.transactions)
 
 
 def _window(result) -> tuple[float, float] | None:

@@ -4,7 +4,7 @@
 - uWSGI and Apache lines, and haproxy lines not tied to a TLS connection: by method, path, status and
   time to a call on the service side;
 - client lines without a request id: in order, by method, path, status and the URL's port;
-- MariaDB's aborted/killed connections: by the server's connection id in the capture's handshakes.
+- MariaDB's aborted/killed connections: by the server's connection id in the capture's handshakes (logmariadb).
 4xx/5xx findings then quote the service's own warnings and errors for that request.
 """
 
@@ -15,9 +15,9 @@ from collections import defaultdict
 
 from ..logs.records import LogMessage, LogRequest
 from ..openstack.redact_output import redact_log_text
-from ..protocols.mysql.events import MysqlHandshake
 from .findings import Finding
 from .logclock import request_id
+from .logmariadb import join_error_log
 
 QUOTED_LEVELS = ("WARNING", "ERROR", "CRITICAL")
 MAX_QUOTES = 2
@@ -40,6 +40,7 @@ def match_records(an, files, hj):
             by_rid[rid].append(c)
     taken = {id(r) for recs in lines.values() for r in recs}
     unmatched: list = []
+    extra, joined = join_error_log(an, files)
     for lf in files:
         for rec in lf.requests:
             if id(rec) in taken:
@@ -53,9 +54,8 @@ def match_records(an, files, hj):
             hit = by_rid.get(msg.request_id or "", [])
             for c in hit:
                 lines[c.id].append(msg)
-            if not hit and msg.level in QUOTED_LEVELS:
+            if not hit and msg.level in QUOTED_LEVELS and id(msg) not in joined:
                 unmatched.append(msg)
-    extra = _mysql_findings(an, files)
     extra += [_disagreement(rec, tx, by_tx) for rec, tx in hj.disagreements]
     _quote_in_findings(an, lines)
     seen = {}
@@ -129,28 +129,6 @@ def _quote_in_findings(an, lines) -> None:
         quotes = list(dict.fromkeys(quote(m, an.options.show_secrets) for m in msgs))[:MAX_QUOTES]
         if quotes:
             f.message += " — " + "; ".join(f"“{q}”" for q in quotes)
-
-
-def _mysql_findings(an, files) -> list[Finding]:
-    caps = [c for c in an.result.captures if c.first_ts is not None]
-    window = (min(c.first_ts for c in caps), max(c.last_ts for c in caps)) if caps else None
-    hs_by_thread = {h.thread_id: h for h in an.handshakes if isinstance(h, MysqlHandshake) and h.thread_id}
-    out = []
-    for lf in files:
-        for msg in lf.messages:
-            if msg.source != "mariadb" or msg.connection is None or msg.level == "INFO":
-                continue
-            h = hs_by_thread.get(msg.connection)
-            if h is None:
-                continue
-            text = redact_log_text(msg.message, an.options.show_secrets)
-            during = window is None or window[0] <= msg.time <= window[1]
-            when = "" if during else (f" ({msg.time - window[1]:.0f} s after the capture ended)" if msg.time > window[1]
-                                      else f" ({window[0] - msg.time:.0f} s before the capture started)")
-            out.append(Finding("warning" if during else "info", "mysql-connection-aborted",
-                               f"MariaDB's error log on connection {msg.connection}: {text}{when}",
-                               frames=list(h.frames), conn_id=h.conn_id, capture=h.capture))
-    return out
 
 
 def _disagreement(rec: LogRequest, tx, by_tx) -> Finding:

@@ -124,6 +124,27 @@ def _stderr_console():
     return Console(file=sys.stderr)
 
 
+def joined_logs(res: PassResult, specs: list, show_secrets: bool, quiet: bool):
+    """The logs joined to a decoded pass (for `http`, which builds no document); None without logs."""
+    if not specs:
+        return None
+    from ..analysis.analyze import AnalysisOptions
+    from ..analysis.logjoin import analyse_with_logs
+    with phase("joining the logs", quiet):
+        la = analyse_with_logs(res, AnalysisOptions(show_secrets=show_secrets), specs)
+    if not quiet:
+        click.echo(visible(la.summary()), err=True)
+    return la
+
+
+def logs_summary(doc: dict, quiet: bool) -> None:
+    """`report` and `images`: a line on stderr about what the logs added."""
+    if quiet or "logs" not in doc:
+        return
+    from ..analysis.logdoc import summary_line
+    click.echo(visible(summary_line(doc["logs"])), err=True)
+
+
 def log_specs(kw: dict, quiet: bool) -> list:
     """The logs to read, each with its format (named or recognised now: a file that is no log ends the
     run with one line naming it) and its offset when given."""

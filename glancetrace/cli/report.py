@@ -55,9 +55,10 @@ def default_output(captures) -> str:
 def command(captures, output, fmt, fail_on, slow_sql, show_secrets, quiet, **kw):
     from ..report import tables, terminal
     from ..report.markdown import write_markdown
-    from .passes import phase
+    from .passes import logs_summary, phase
     secrets_warning(show_secrets, quiet)
     doc = analyse(captures, kw, show_secrets, quiet, slow_sql)
+    logs_summary(doc, quiet)
     written = None
     if fmt in ("json", "md"):
         write = tables.write_json if fmt == "json" else write_markdown

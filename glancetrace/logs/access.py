@@ -27,6 +27,12 @@ _APACHE_HEAD = re.compile(r"\S+ \S+ \S+ \[\d\d/\w{3}/\d{4}:")
 class UwsgiParser(LineParser):
     name = "uwsgi"
     LINE, SHAPE = _UWSGI, _UWSGI_HEAD  # other lines: uWSGI's banners, worker spawns, the app's stray output
+    WHEN = re.compile(rb"\[\w{3} (\w{3}) +(\d+) (\d\d):\d\d:\d\d (\d{4})\] ")
+
+    @classmethod
+    def hour_of(cls, key: tuple) -> float:
+        mon, day, hour, year = (k.decode("ascii") for k in key)
+        return ctime_time(f"Mon {mon} {day} {hour}:00:00 {year}")
 
     def feed(self, line: str, number: int) -> list:
         m = self._read(line, number)
@@ -42,6 +48,11 @@ class UwsgiParser(LineParser):
 class ApacheParser(LineParser):
     name = "apache"
     LINE, SHAPE = _APACHE, _APACHE_HEAD
+    WHEN = re.compile(rb"\[(\d\d/\w{3}/\d{4}:\d\d):\d\d:\d\d( [+-]\d{4})?\]")
+
+    @classmethod
+    def hour_of(cls, key: tuple) -> float:
+        return clf_time(key[0].decode("ascii") + ":00:00" + (key[1] or b"").decode("ascii"))
 
     def feed(self, line: str, number: int) -> list:
         m = self._read(line, number)

@@ -14,6 +14,7 @@ class LineParser:
     name = ""
     LINE: re.Pattern | None = None  # a whole record line
     SHAPE: re.Pattern | None = None  # how a record line starts: such a line LINE cannot read is garbled
+    WHEN: re.Pattern | None = None  # bytes: a record line's time down to the hour, for the window prefilter
 
     def __init__(self) -> None:
         self.stats = ParseStats()
@@ -28,6 +29,16 @@ class LineParser:
 
     def close(self) -> list:
         return []
+
+    @classmethod
+    def hour_of(cls, key: tuple) -> float:
+        """The start of the hour WHEN's groups name, in the log's clock (ValueError when no date)."""
+        raise NotImplementedError
+
+    def skip(self) -> list:
+        """A record line outside the window was passed over: the record before it is complete, and the lines
+        that go on the skipped one (a traceback) belong to nothing kept."""
+        return self.close()
 
     def _read(self, line: str, number: int) -> re.Match | None:
         """LINE's match; None with the line counted as garbled (in the record's shape) or as other."""

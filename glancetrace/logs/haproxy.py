@@ -28,6 +28,11 @@ _NOT_REQUEST = re.compile(r"\S+ \S+/\S+ -?\d+/-?\d+/\+?-?\d+ \+?\d+ \S{2,4} |\S+
 
 class HaproxyParser(LineParser):
     name = "haproxy"
+    WHEN = re.compile(rb"\[(\d\d/\w{3}/\d{4}:\d\d):\d\d:\d\d")
+
+    @classmethod
+    def hour_of(cls, key: tuple) -> float:
+        return clf_time(key[0].decode("ascii") + ":00:00")
 
     @classmethod
     def looks_like(cls, line: str) -> bool:
@@ -47,18 +52,21 @@ class HaproxyParser(LineParser):
             else:
                 self.stats.bad(number)
             return []
-        t = self._time(clf_time, head.group(3), number)
+        ip, port, when = head.groups()
+        t = self._time(clf_time, when, number)
         if t is None:
             return []
-        timers = tuple(int(x) for x in m.group(4).replace("+", "").split("/"))
-        method, target = _request_line(m.group(8))
-        status = int(m.group(5))
+        frontend, backend, server, timers, status, size, _, request = m.groups()
+        timers = tuple(map(int, timers.replace("+", "").split("/")))
+        method, target = _request_line(request)
+        status = int(status)
         total = timers[-1]
-        return self._emit([LogRequest(
+        self.stats.records += 1
+        return [LogRequest(
             source="haproxy", line=number, text=line[head.start():], time=t, method=method, path=target,
-            status=status if status > 0 else None, bytes_out=int(m.group(6)),
-            duration=total / 1000.0 if total >= 0 else None, client=f"{head.group(1)}:{head.group(2)}",
-            frontend=m.group(1), backend=m.group(2), server=m.group(3), timers=timers)])
+            status=status if status > 0 else None, bytes_out=int(size),
+            duration=total / 1000.0 if total >= 0 else None, client=f"{ip}:{port}",
+            frontend=frontend, backend=backend, server=server, timers=timers)]
 
 
 def _request_line(req: str) -> tuple[str | None, str | None]:

@@ -32,6 +32,11 @@ class OsloParser(LineParser):
         self.in_traceback = False
 
     LINE = _LINE
+    WHEN = re.compile(rb"\A(\d{4}-\d\d-\d\d)[ T](\d\d):\d\d:\d\d")
+
+    @classmethod
+    def hour_of(cls, key: tuple) -> float:
+        return iso_time(f"{key[0].decode('ascii')} {key[1].decode('ascii')}:00:00")
 
     def feed(self, line: str, number: int) -> list:
         self.stats.lines += 1

@@ -61,9 +61,31 @@ class ParseStats:
     records: int = 0
     garbled: int = 0  # lines in the format's shape that could not be read (cut, damaged): skipped
     other: int = 0  # lines of the file that are not records (startup banners, client output, …)
+    before: int = 0  # lines whose hour is before / after the window asked for: counted, not parsed
+    after: int = 0
     garbled_examples: list[int] = field(default_factory=list)  # first few line numbers
 
     def bad(self, number: int) -> None:
         self.garbled += 1
         if len(self.garbled_examples) < 5:
             self.garbled_examples.append(number)
+
+
+@dataclass(slots=True)
+class LogSlowQuery:
+    """One statement of MariaDB's or MySQL's slow query log, with what the server measured."""
+
+    source: str  # slowlog
+    line: int  # the record's first line (its "# User@Host:" or "# Time:")
+    text: str  # the statement as logged (redact before showing)
+    time: float | None  # the statement's start, epoch seconds (SET timestamp=…, or MySQL's Start:)
+    thread_id: int | None  # the server's connection id (MariaDB "Thread_id:", MySQL "Id:")
+    query_time: float | None  # seconds, measured by the server
+    lock_time: float | None = None
+    rows_sent: int | None = None
+    rows_examined: int | None = None
+    rows_affected: int | None = None
+    user: str | None = None
+    host: str | None = None
+    schema: str | None = None
+    file: str = ""

@@ -7,6 +7,7 @@ given, turns them into the capture's clock.
 from __future__ import annotations
 
 import calendar
+from functools import lru_cache
 
 MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                       "Nov", "Dec"), 1)}
@@ -22,18 +23,37 @@ def _frac(s: str) -> float:
     return int(s) / 10 ** len(s) if s else 0.0
 
 
+# log lines come many to a minute: a minute's text is turned into epoch seconds once
+@lru_cache(maxsize=4096)
+def _iso_minute(s: str) -> float:
+    """'2026-12-03 08:34'"""
+    return _epoch(int(s[0:4]), int(s[5:7]), int(s[8:10]), int(s[11:13]), int(s[14:16]), 0)
+
+
+@lru_cache(maxsize=4096)
+def _clf_minute(s: str) -> float:
+    """'03/Dec/2026:08:34'"""
+    day, mon, rest = s.split("/", 2)
+    return _epoch(int(rest[:4]), MONTHS[mon], int(day), int(rest[5:7]), int(rest[8:10]), 0)
+
+
 def iso_time(s: str) -> float:
     """'2026-12-03 08:34:18.361' or '2026-12-03T08:34:18.361' (oslo.log, MariaDB)."""
-    t = _epoch(int(s[0:4]), int(s[5:7]), int(s[8:10]), int(s[11:13]), int(s[14:16]), int(s[17:19]))
-    return t + (_frac(s[20:]) if len(s) > 20 else 0.0)
+    t = _iso_minute(s[:16])
+    sec = int(s[17:19])
+    if not 0 <= sec < 61 or s[16] != ":" or s[10] not in " T":
+        raise ValueError("time out of range")
+    return t + sec + (_frac(s[20:]) if len(s) > 20 else 0.0)
 
 
 def clf_time(s: str) -> float:
     """'03/Dec/2026:08:34:18.361' (haproxy) or '03/Dec/2026:08:34:18 +0100' (Apache; the zone is applied)."""
-    day, mon, rest = s.split("/", 2)
-    year, hh, mm, ss = rest[:4], rest[5:7], rest[8:10], rest[11:13]
-    t = _epoch(int(year), MONTHS[mon], int(day), int(hh), int(mm), int(ss))
-    tail = rest[13:]
+    t = _clf_minute(s[:17])
+    sec = int(s[18:20])
+    if not 0 <= sec < 61 or s[17] != ":":
+        raise ValueError("time out of range")
+    t += sec
+    tail = s[20:]
     if tail.startswith("."):
         frac, _, tail = tail[1:].partition(" ")
         t += _frac(frac)

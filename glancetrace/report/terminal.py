@@ -69,6 +69,8 @@ def http_table(rows: list[dict], console: Console) -> None:
         # under the request: where it went, the body sizes and what was odd about it
         about = [r["server"], f"{r['request_body_size']:,} B up, {r['response_body_size']:,} B down"]
         about += [k for k in ("tls", "incomplete", "gap", "truncated") if r.get(k)]
+        if r.get("seen_in") in ("log", "both"):  # --log: haproxy's line stands for (or agrees with) the packets
+            about.append(f"seen in {'the log only' if r['seen_in'] == 'log' else 'packets and log'}")
         st = "-" if r["status"] is None else str(r["status"])
         style = "red" if r["status"] and r["status"] >= 500 else "yellow" if r["status"] and r["status"] >= 400 else None
         where = in_file(r)

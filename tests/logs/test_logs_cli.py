@@ -1,4 +1,4 @@
-"""`glancetrace report --log/--logs/--log-offset/--log-format` as a user runs it."""
+"""`--log/--logs/--log-offset/--log-format` on `report`, `images` and `http`, as a user runs them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -66,3 +67,57 @@ def test_html_report_with_logs_holds_no_secret(tmp_path):
     html = out.read_text()
     assert '"seen_in"' in html or "seen_in" in html
     assert "adminpw" not in html and "glancesvcpw" not in html
+
+
+def _tls_calls(rows) -> Counter:
+    return Counter((r["server"].rsplit(":", 1)[1], r["method"], r["uri"], r["status"]) for r in rows
+                   if r["server"].endswith((":13000", ":13292")))
+
+
+def test_http_without_keys_lists_the_tls_calls_from_the_haproxy_log():
+    """`http` with the haproxy log and no keys: the 13000/13292 calls as the keys would show them, marked as
+    coming from the log; with keys, the same calls seen in both; a summary line on stderr."""
+    cap, log = riglogs.path(S, "capture.pcap"), riglogs.path(S, "haproxy")
+    keyed = run("http", cap, "--keylog", riglogs.path(S, "capture.keys"), "--format", "json", "-q")
+    logged = run("http", cap, "--log", log, "--format", "json")
+    assert keyed.returncode == 0 and logged.returncode == 0, logged.stderr
+    want, rows = _tls_calls(json.loads(keyed.stdout)), json.loads(logged.stdout)
+    assert sum(want.values()) >= 20 and _tls_calls(rows) == want
+    tls = [r for r in rows if r["server"].endswith((":13000", ":13292"))]
+    assert all(r["seen_in"] == "log" and r["log_lines"][0]["source"] == "haproxy" for r in tls)
+    assert all("from the haproxy log" in " ".join(r["notes"]) for r in tls)
+    # the backend hop haproxy opened for each line: packets and log; services' own calls to 5000: packets
+    backend = Counter(r["seen_in"] for r in rows if r["server"].endswith((":5000", ":9292")))
+    assert backend["both"] >= len(tls) and set(backend) <= {"both", "packets"}
+    assert "calls seen in a log only 37" in logged.stderr and logged.stderr.count("\n") == 1
+    both = json.loads(run("http", cap, "--keylog", riglogs.path(S, "capture.keys"), "--log", log,
+                          "--format", "json", "-q").stdout)
+    assert _tls_calls(both) == want and {r["seen_in"] for r in both if r["tls"]} == {"both"}
+    table = run("http", cap, "--log", log, "-q")
+    assert table.returncode == 0 and "seen in the log only" in table.stdout
+    csv_ = run("http", cap, "--log", log, "--format", "csv", "-q")
+    assert csv_.returncode == 0 and "seen_in" in csv_.stdout.splitlines()[0]
+
+
+def test_images_with_logs_as_report_joins_them(tmp_path):
+    cap = riglogs.path(S, "capture.pcap")
+    logs = [a for n in ("haproxy", "glance_api", "glance_uwsgi") for a in ("--log", riglogs.path(S, n))]
+    imgs = run("images", cap, *logs, "--format", "json", "-q")
+    rep = run("report", cap, *logs, "--format", "json", "-q")
+    assert imgs.returncode == 0 and rep.returncode == 0, imgs.stderr
+    images, doc = json.loads(imgs.stdout), json.loads(rep.stdout)
+    calls = {c["id"]: c for c in doc["calls"]}
+    got = [(c["id"], c["seen_in"], len(c["log_lines"])) for im in images for c in im["calls"]]
+    assert got and got == [(c, calls[c]["seen_in"], len(calls[c]["log_lines"])) for im in doc["images"]
+                           for c in im["calls"]]
+    assert {s for _, s, _ in got} == {"log"}  # no keys: the images' calls are the frontend's, which the log told
+    table = run("images", cap, *logs)
+    assert table.returncode == 0 and "logs: 3 file(s)" in table.stderr
+
+
+def test_http_and_images_refuse_a_log_that_is_no_log_in_one_line(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("the customer says the upload hung around noon\n" * 5)
+    for cmd in ("http", "images"):
+        p = run(cmd, riglogs.path(S, "capture.pcap"), "--log", bad)
+        assert p.returncode == 2 and p.stderr.count("\n") == 1 and str(bad) in p.stderr, p.stderr

@@ -28,7 +28,7 @@ USER, PASSWORD = "gt", "gtpw"
 
 
 class MariaDB:
-    def __init__(self, base: pathlib.Path, ssl: bool):
+    def __init__(self, base: pathlib.Path, ssl: bool, extra: tuple[str, ...] = ()):
         self.base = pathlib.Path(base)
         self.datadir = self.base / "data"
         self.sock = self.base / "mysqld.sock"
@@ -36,6 +36,7 @@ class MariaDB:
         self.err = self.base / "mysqld.err"
         self.port = free_port()
         self.ssl = ssl
+        self.extra = tuple(extra)  # more mariadbd options (e.g. the slow query log's)
         self.proc: subprocess.Popen | None = None
 
     # -- life cycle --------------------------------------------------------------
@@ -54,7 +55,7 @@ class MariaDB:
                 "--bind-address=127.0.0.1", f"--pid-file={self.base / 'mysqld.pid'}",
                 f"--log-error={self.err}", "--general-log=1", f"--general-log-file={self.log}",
                 "--log-output=FILE", "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
-                "--character-set-server=utf8mb4", "--max-allowed-packet=64M", *user]
+                "--character-set-server=utf8mb4", "--max-allowed-packet=64M", *user, *self.extra]
         if self.ssl:
             cert, key = self._make_cert()
             args += [f"--ssl-cert={cert}", f"--ssl-key={key}"]
@@ -150,9 +151,9 @@ _LOG_COMMANDS = {"Connect", "Quit", "Query", "Prepare", "Execute", "Close stmt",
 
 
 @contextlib.contextmanager
-def mariadb_server(base, ssl: bool = False):
+def mariadb_server(base, ssl: bool = False, extra: tuple[str, ...] = ()):
     need("mariadbd", "mariadb-install-db")
-    db = MariaDB(base, ssl)
+    db = MariaDB(base, ssl, extra)
     try:
         db.start()
         yield db

@@ -153,6 +153,12 @@
     return 'connection ' + str(b.conn_id) + '  ' + str(b.client) + ' → ' + str(b.server) + ', ' + framesText(b.frames) +
       ', latency ' + dur(b.latency) + (added !== null && added !== undefined ? ' (the proxy adds ' + dur(added) + ')' : '');
   }
+  // what the server measured (its slow query log) beside the latency on the wire
+  function slowLog(l) {
+    return 'server ' + dur(l.query_time) + ' (lock ' + dur(l.lock_time) + ', rows examined ' + str(l.rows_examined) +
+      ') against ' + dur(l.wire_latency) + ' on the wire; ' + str(l.file).split('/').pop() + ':' + str(l.line) +
+      ', connection ' + str(l.thread_id) + ' (matched by ' + str(l.matched_by) + ')';
+  }
   function sqlDetail(s) {
     s = obj(s);
     var chg = s.status_change ? obj(s.status_change) : null;
@@ -171,6 +177,7 @@
         ['image', imageLink(s.image_id)],
         ['frames', framesText(s.frames)],
         ['back hop', s.back ? backHop(obj(s.back), s.proxy_latency) : (s.other_hop_lost ? 'lost by the capture (see the proxy pair\'s gaps)' : null)],
+        ['slow query log', s.slow_log ? slowLog(obj(s.slow_log)) : null],
         ['flags', [s.incomplete ? 'incomplete ' : '', s.gap ? 'gap in capture' : ''].join('') || null]
       ]),
       filterBox(s.wireshark_filter || filterFor(s.conn_id, s.frames)));
@@ -377,7 +384,7 @@
         { title: 'conn', value: function (s) { return str(s.conn_id) + (s.back ? '⇄' + str(obj(s.back).conn_id) : ''); } },
         { title: 'op', cls: 'wrap', value: function (s) { return str(s.operation || s.command) + (s.table ? ' ' + s.table : ''); } },
         { title: 'SQL', cls: 'sqltext', value: function (s) { var t = str(s.sql || s.command); return t.length > 200 ? t.slice(0, 200) + '…' : t; } },
-        { title: 'latency', num: true, value: function (s) { return dur(s.latency); }, sort: function (s) { return num(s.latency); } },
+        { title: 'latency', num: true, value: function (s) { return dur(s.latency) + (s.slow_log ? ' (server ' + dur(obj(s.slow_log).query_time) + ')' : ''); }, sort: function (s) { return num(s.latency); } },
         { title: 'rows', num: true, value: function (s) { return s.affected_rows !== null && s.affected_rows !== undefined ? str(s.affected_rows) : str(s.rows); } },
         { title: 'error / change', cls: 'wrap', render: SQL_COLS_SHORT[5].render },
         { title: 'call', render: function (s) { return s.call_id ? callLink(callIdx[str(s.call_id)], s.call_id) : ''; } },
