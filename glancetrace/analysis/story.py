@@ -107,7 +107,12 @@ def final_state(image: dict, capture_end: float | None) -> dict:
     states = image.get("states") or []
     since = states[-1]["start"] if states else None
     stuck = status in IN_PROGRESS
-    label = _still(status, since, capture_end) if stuck else f"{status} since {clock(since)}" if since else status
+    if stuck:
+        label = _still(status, since, capture_end)
+    elif since is not None:
+        label = f"{status} since {clock(since)}"
+    else:  # only calls naming it (a 404 on a made-up id): no status was ever seen
+        label = "no status seen in the capture" if status == "unknown" else status
     return {"status": status, "since": since, "until": capture_end, "stuck": stuck, "label": label}
 
 

@@ -89,7 +89,7 @@ def _series(i: int, c: dict, xy) -> dict:
              + (f", {len(stalls)} TCP stall{'s' if len(stalls) != 1 else ''}" if stalls else "")
              + (f", answered {c.get('status')}" if c.get("status") is not None else ", no response"))
     return {
-        "n": i % 6, "id": _str(c.get("id")), "bytes": t.get("bytes"), "last": last_b, "rate": rate,
+        "n": i % 6, "id": _str(c.get("id")), "bytes": t.get("bytes"), "last": int(last_b), "rate": rate,
         "points": " ".join(f"{x},{y}" for x, y in drawn), "words": words,
         "title": f"{words}\nstarted {fmt_utc(start)}",
         "end": drawn[-1],
