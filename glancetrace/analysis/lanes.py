@@ -6,12 +6,15 @@ token (GET /v3/auth/tokens with X-Subject-Token) inside the Glance call, often f
 latency, and fetches its own service token on the same pooled connection.  A Keystone call is
 Glance's when
   - it comes from a host that serves Glance and that no call to Glance comes from, or
-  - it is a token validation from the host serving a Glance call in flight at that moment, or
+  - it is a token validation made while a Glance call carrying that token, or served from the
+    validation's host, was in flight, or
   - it went over a connection such a validation used (keystonemiddleware's connection pool).
 On a single host (devstack, the loopback rig) only the last two can tell Glance from a client.
 
 `serves` names the Glance call (the hop that reached glance-api) it was made for: the one in flight
-whose X-Auth-Token is the validated token, else the one that started last before it.
+whose X-Auth-Token is the validated token, else one about the same image (a Swift PUT), else the one
+served from the caller's host that started last before it.  Glance hosts with several addresses
+(public, internal API, storage networks) are why the token and the image come first.
 Outbound HTTP from a Glance host during a Glance call (web-download's source) is Glance → import
 source; Swift calls are Glance's store.
 """
@@ -76,17 +79,22 @@ class _GlanceCalls:
         self.starts = [c.start for c in self.calls]
         self.hosts = {host(c.tx.server) for c in self.calls}
 
-    def in_flight(self, at: float, from_host: str, token: str | None = None) -> Call | None:
-        """The call open at `at` on `from_host` (with this X-Auth-Token when one is given and open),
-        looking back over the last SCAN calls started: a validation comes at a call's start."""
-        latest = None
+    def in_flight(self, at: float, from_host: str, token: str | None = None, image_id: str | None = None) -> Call | None:
+        """The Glance call open at `at` that this one was most likely made for: one carrying the
+        validated token, else one about the same image, else one served from `from_host` (the
+        latest started of those), looking back over the last SCAN calls: a validation comes at a
+        call's start.  None when no open call qualifies."""
+        best, best_score = None, 0
         i = bisect_right(self.starts, at)
         for g in reversed(self.calls[max(0, i - SCAN):i]):
-            if (g.end is None or at <= g.end) and host(g.tx.server) == from_host:
-                if token is None or g.tx.header("x-auth-token") == token:
-                    return g
-                latest = latest or g
-        return latest
+            if g.end is not None and at > g.end:
+                continue
+            score = (4 * (token is not None and g.tx.header("x-auth-token") == token)
+                     + 2 * (image_id is not None and g.image_id == image_id)
+                     + (host(g.tx.server) == from_host))
+            if score > best_score:
+                best, best_score = g, score
+        return best
 
 
 def classify(calls: list[Call]) -> dict[str, Lane]:
@@ -113,7 +121,7 @@ def classify(calls: list[Call]) -> dict[str, Lane]:
 
 def _lane(c: Call, glance: _GlanceCalls, glance_only: set[str], pool: set[tuple]) -> Lane:
     src = host(c.tx.client)
-    served = glance.in_flight(c.start, src) if c.start is not None else None
+    served = glance.in_flight(c.start, src, image_id=c.image_id) if c.start is not None else None
     if c.service == "keystone" and c.hop != "backend":
         if _conn_key(c) in pool or src in glance_only:
             return Lane("glance->keystone", served.id if served else None)

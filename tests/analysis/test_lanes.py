@@ -110,3 +110,29 @@ def test_a_separate_glance_host_owns_every_keystone_call_it_makes():
     assert lanes["c4"].lane == "glance->keystone" and lanes["c4"].serves is None
     assert not lanes["c4"].token_validation  # no X-Subject-Token: not a validation
     assert lanes["c5"].lane == "glance->import" and lanes["c5"].serves == "c2"
+
+
+def test_a_multi_homed_glance_is_known_by_the_token_it_validates():
+    """The Swift-store capture: glance-api answers on 192.168.24.5 but validates tokens from 172.16.2.20 and
+    writes to Swift from 172.16.1.20.  Each validation carries the token of the Glance call in flight; each
+    Swift PUT serves the upload of the same image."""
+    calls = _calls("swift")
+    lanes = classify(calls)
+    by_id = {c.id: c for c in calls}
+    validations = [c for c in calls if lanes[c.id].token_validation]
+    tshark = tshark_fields(FIXTURES / "swift" / "capture.pcap",
+                           'http.request.method == "GET" && http.request.uri == "/v3/auth/tokens"'
+                           ' && http.request.line contains "X-Subject-Token"', ["tcp.srcport"],
+                           ["-d", "tcp.port==5000,http"])
+    assert len(validations) == len(tshark) == 4
+    for v in validations:
+        served = by_id[lanes[v.id].serves]
+        assert served.service == "glance" and v.tx.header("x-subject-token") == served.tx.header("x-auth-token")
+        assert host(served.tx.server) != host(v.tx.client)
+    puts = [c for c in calls if c.kind == "store_put"]
+    assert puts
+    for p in puts:
+        lane = lanes[p.id]
+        assert lane.lane == "glance->swift" and lane.roles == {"client": "glance", "server": "swift"}
+        served = by_id[lane.serves]
+        assert served.kind == "upload" and served.image_id == p.image_id and served.start <= p.start
