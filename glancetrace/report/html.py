@@ -124,6 +124,14 @@ class _CallLabels(dict):
         return label
 
 
+def _without_series(call: dict) -> dict:
+    """The call for the page's tables: its throughput series is drawn as SVG, not carried twice."""
+    tp = call.get("throughput")
+    if not isinstance(tp, dict):
+        return call
+    return {**call, "throughput": {k: v for k, v in tp.items() if k not in ("points", "gaps")}}
+
+
 def _transfer_calls(image: dict, calls_by_id: dict, calls_of_image: dict, served_by: dict) -> list[dict]:
     """The image's calls and what Glance fetched for them (a web-download's source), each once."""
     mine = [calls_by_id[c] for c in map(_str, _list(image.get("calls"))) if c in calls_by_id]
@@ -214,7 +222,7 @@ def build_view(analysis: dict) -> dict:
 
     data = {
         "t0": t0,
-        "calls": columns(calls),
+        "calls": columns([_without_series(c) for c in calls]),
         # the page recomputes a statement's filter from its numbers, unless one spans pieces
         "sql": columns(sql, derived=() if any(len(_list(r.get("evidence"))) > 1 for r in sql) else ("wireshark_filter",)),
         "sql_digest": _list(a.get("sql_digest")),
