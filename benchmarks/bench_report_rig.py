@@ -1,6 +1,6 @@
 """The HTML report of a real rig capture: its size, and how fast it is made and opens (run by hand).
 
-    python3 benchmarks/bench_report_rig.py [--scenario rig/failures] [--runs 5] [--checkout DIR]
+    python3 benchmarks/bench_report_rig.py [--scenario rig/failures | --capture FILE] [--runs 5] [--checkout DIR]
 
 Decodes and analyses tests/fixtures/<scenario> (with its TLS keys when it has them), renders the
 HTML and opens it in headless chromium with the network cut off, `--runs` times.  Prints the
@@ -25,6 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenario", default="rig/failures")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--capture", help="another capture instead (e.g. one made by ../shared/bench/make_capture.py)")
     ap.add_argument("--checkout", default=str(ROOT))
     args = ap.parse_args()
     sys.path.insert(0, str(pathlib.Path(args.checkout).resolve()))
@@ -35,8 +36,9 @@ def main() -> None:
 
     folder = ROOT / "tests" / "fixtures" / args.scenario
     keys = folder / "capture.keys"
+    capture = args.capture or str(folder / "capture.pcap")
     t = time.perf_counter()
-    doc = analyze(decode(str(folder / "capture.pcap"), keylog=[str(keys)] if keys.exists() else [])).to_dict()
+    doc = analyze(decode(capture, keylog=[str(keys)] if keys.exists() and not args.capture else [])).to_dict()
     t_analyse = time.perf_counter() - t
     t = time.perf_counter()
     html = render_html(doc)
@@ -50,7 +52,7 @@ def main() -> None:
             with offline_page(browser, path) as page:
                 page.wait_for_selector('html[data-ready="1"]', state="attached")
                 ready.append(load_timings(page)["ready"])
-    print(f"{args.scenario} with {args.checkout}: decode+analysis {t_analyse:.2f} s, render {t_render:.2f} s, "
+    print(f"{args.capture or args.scenario} with {args.checkout}: decode+analysis {t_analyse:.2f} s, render {t_render:.2f} s, "
           f"HTML {size:,} bytes, ready median {statistics.median(ready):.0f} ms (runs: "
           f"{', '.join(f'{r:.0f}' for r in ready)})")
 
