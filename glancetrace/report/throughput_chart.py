@@ -25,18 +25,26 @@ _LANE_WORDS = {"client->haproxy": "client → haproxy", "client->glance": "clien
                "haproxy->swift": "haproxy → Swift", "glance->import": "import source → Glance"}
 
 
-def _transfers(calls: list[dict]) -> list[dict]:
-    """The calls with a series, once per request: haproxy's backend hop repeats its frontend's bytes."""
+def _points(t: dict) -> list[tuple[float, float]]:
+    """The series' [time, bytes] pairs that are numbers (a damaged document draws what it can)."""
+    pts = [(_num(p[0]), _num(p[1])) for p in _list(t.get("points")) if isinstance(p, (list, tuple)) and len(p) == 2]
+    return [p for p in pts if p[0] is not None and p[1] is not None]
+
+
+def _transfers(calls: list[dict]) -> list[tuple[dict, dict, list]]:
+    """(call, its throughput, its points) for the calls with a series, once per request: haproxy's
+    backend hop repeats its frontend's bytes."""
     seen = {_str(c.get("id")) for c in calls}
     out = []
     for c in calls:
         t = _dict(c.get("throughput"))
-        if not _list(t.get("points")) or _num(t.get("start")) is None:
+        pts = _points(t)
+        if not pts or _num(t.get("start")) is None:
             continue
         if lane_of(c) in ("haproxy->glance", "haproxy->swift") and _str(c.get("peer")) in seen:
             continue
-        out.append(c)
-    return sorted(out, key=lambda c: _num(c["throughput"]["start"]))
+        out.append((c, t, pts))
+    return sorted(out, key=lambda x: _num(x[1]["start"]))
 
 
 def _nice(v: float) -> float:
@@ -58,8 +66,8 @@ def chart(calls: list[dict]) -> dict | None:
     transfers = _transfers(calls)
     if not transfers:
         return None
-    span = max(max(_num(c["throughput"]["end"]) - _num(c["throughput"]["start"]) for c in transfers), 1e-3)
-    top = max(max(p[1] for p in c["throughput"]["points"]) for c in transfers)
+    span = max(max(pts[-1][0] - _num(t["start"]) for _, t, pts in transfers), 1e-3)
+    top = max(max(p[1] for p in pts) for _, _, pts in transfers)
     top = _nice_bytes(top) if top > 0 else 1
     kx = (TP_WIDTH - TP_LEFT - TP_RIGHT) / span
     ky = TP_PLOT_H / top
@@ -67,16 +75,14 @@ def chart(calls: list[dict]) -> dict | None:
     def xy(dt: float, b: float) -> tuple[float, float]:
         return round(TP_LEFT + dt * kx, 1), round(TP_TOP + TP_PLOT_H - b * ky, 1)
 
-    series = [_series(i, c, xy) for i, c in enumerate(transfers)]
+    series = [_series(i, c, t, pts, xy) for i, (c, t, pts) in enumerate(transfers)]
     return {"width": TP_WIDTH, "height": TP_TOP + TP_PLOT_H + TP_AXIS_H, "left": TP_LEFT,
             "right": TP_WIDTH - TP_RIGHT, "top": TP_TOP, "bottom": TP_TOP + TP_PLOT_H,
             "series": series, "x_axis": _x_axis(span, kx), "y_axis": _y_axis(top, ky)}
 
 
-def _series(i: int, c: dict, xy) -> dict:
-    t = c["throughput"]
+def _series(i: int, c: dict, t: dict, pts: list[tuple[float, float]], xy) -> dict:
     start = _num(t["start"])
-    pts = [(float(p[0]), float(p[1])) for p in t["points"]]
     drawn = _pixels([xy(0.0, 0.0)] + [xy(p[0] - start, p[1]) for p in pts])
     rate = _num(t.get("mib_per_s"))
     gaps = [_dict(g) for g in _list(t.get("gaps"))]
