@@ -13,8 +13,11 @@ from . import mysql_hops_report
 from .event_fields import http_fields, number, pick, sql_fields, tls_fields
 from .evidence import Evidence, event_frames, filter_for
 from .findings import SEVERITY_ORDER
+from .lanes import Lane
+from .lanes import classify as classify_lanes
 from .sql_digest import digest as digest_table
-from .story import image_story
+from .story import final_state, image_story
+from .throughput import throughput
 
 
 def _digests(tx: dict) -> dict | None:
@@ -54,13 +57,15 @@ def analysis_dict(an) -> dict:
                 gap_bytes += d.gap_bytes
     sev = Counter(f.severity for f in an.findings)
     tls = an.tls_sessions
-    calls = [_call_dict(c, ev) for c in an.calls]
+    lanes = classify_lanes(an.calls)
+    calls = [_call_dict(c, ev, lanes[c.id]) for c in an.calls]
     sql = [_sql_dict(r, an.mysql_hops, ev) for r in an.sql]
     capture_of = {r.id: r.capture for r in an.sql} | {c.id: c.capture for c in an.calls}
     images = [_image_dict(img, last, ev, capture_of) for img in an.images]
     calls_by_id = {c["id"]: c for c in calls}
     for img in images:
         img["story"] = image_story(img, calls_by_id, last)
+        img["final_state"] = final_state(img, last)
     tokens = []
     for c in an.calls:
         m = c.meaning
@@ -118,7 +123,7 @@ def _sql_digest(an) -> list[dict]:
     return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]
 
 
-def _call_dict(c, ev: Evidence) -> dict:
+def _call_dict(c, ev: Evidence, lane: Lane) -> dict:
     t = c.tx
     f = http_fields(t)
     return {
@@ -139,6 +144,9 @@ def _call_dict(c, ev: Evidence) -> dict:
         "request_json": _json_safe(t.request_body.json),
         "response_json": _json_safe(t.response_body.json),
         "notes": f["notes"],
+        # who talked to whom (lanes.py) and the image bytes over time (throughput.py)
+        "lane": lane.lane, "roles": lane.roles, "serves": lane.serves, "token_validation": lane.token_validation,
+        "throughput": throughput(c, lane.lane),
     }
 
 

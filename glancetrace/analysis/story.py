@@ -95,13 +95,33 @@ def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) 
     return [_capitalise(first) + ".", _ending(image, capture_end)]
 
 
+def _still(status: str, since: float | None, capture_end: float | None) -> str:
+    idle = f", {capture_end - since:,.0f} s later" if capture_end and since else ""
+    return f"still {status} at the end of the capture{idle}"
+
+
+def final_state(image: dict, capture_end: float | None) -> dict:
+    """The state the image was left in, worded for the end of its timeline: "still queued at the end
+    of the capture, 56 s later" (a state it should not be left in), "active since 12:00:09.120"."""
+    status = image.get("final_status") or "unknown"
+    states = image.get("states") or []
+    since = states[-1]["start"] if states else None
+    stuck = status in IN_PROGRESS
+    if stuck:
+        label = _still(status, since, capture_end)
+    elif since is not None:
+        label = f"{status} since {clock(since)}"
+    else:  # only calls naming it (a 404 on a made-up id): no status was ever seen
+        label = "no status seen in the capture" if status == "unknown" else status
+    return {"status": status, "since": since, "until": capture_end, "stuck": stuck, "label": label}
+
+
 def _ending(image: dict, capture_end: float | None) -> str:
     status = image.get("final_status") or "unknown"
     states = image.get("states") or []
     since = states[-1]["start"] if states else None
     if status in IN_PROGRESS:  # should not be left there: say for how long
-        idle = f", {capture_end - since:,.0f} s later" if capture_end and since else ""
-        return f"Still {status} at the end of the capture{idle}."
+        return _capitalise(_still(status, since, capture_end)) + "."
     size = image.get("size")
     tail = f" with {human_bytes(size)}" if status == "active" and size is not None else ""
     return f"Ended {status}{tail}."

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from ..analysis.findings import SEVERITY_ORDER
 from .safe_text import json_ready, visible_tree
+from .throughput_chart import chart as throughput_chart
 from .timeline import timeline
 from .values import dict_ as _dict
 from .values import fmt_bytes, fmt_duration, fmt_int, fmt_offset, fmt_utc
@@ -123,6 +124,22 @@ class _CallLabels(dict):
         return label
 
 
+def _without_series(call: dict) -> dict:
+    """The call for the page's tables: its throughput series is drawn as SVG, not carried twice."""
+    tp = call.get("throughput")
+    if not isinstance(tp, dict):
+        return call
+    return {**call, "throughput": {k: v for k, v in tp.items() if k not in ("points", "gaps")}}
+
+
+def _transfer_calls(image: dict, calls_by_id: dict, calls_of_image: dict, served_by: dict) -> list[dict]:
+    """The image's calls and what Glance fetched for them (a web-download's source), each once."""
+    mine = [calls_by_id[c] for c in map(_str, _list(image.get("calls"))) if c in calls_by_id]
+    mine += calls_of_image.get(_str(image.get("id")), [])
+    mine += [s for c in list(mine) for s in served_by.get(_str(c.get("id")), ())]
+    return list({id(c): c for c in mine}.values())
+
+
 def build_view(analysis: dict) -> dict:
     """Everything the templates need, read defensively from the analysis dict."""
     a = _dict(analysis)
@@ -158,6 +175,11 @@ def build_view(analysis: dict) -> dict:
         if s.get("image_id"):
             sql_of_image.setdefault(_str(s.get("image_id")), []).append(s)
     keystone_calls = [c for c in calls if c.get("service") == "keystone"]
+    served_by: dict = {}  # Glance call id → what Glance asked Keystone / an import source for it
+    for c in calls:
+        if c.get("serves"):
+            served_by.setdefault(_str(c.get("serves")), []).append(c)
+    capture_end = _num(summary.get("last_ts"))
     image_anchor = {}
     for i, im in enumerate(images):
         image_anchor.setdefault(_str(im.get("id")), f"image-{i}")
@@ -178,7 +200,8 @@ def build_view(analysis: dict) -> dict:
             "findings": [f for f in finding_sort
                          if _str(f.get("id")) in fids or (iid and _str(f.get("image_id")) == iid)],
             "timeline": timeline(im, calls_by_id, call_index, sql_by_id, sql_index,
-                                  calls_of_image, sql_of_image, keystone_calls, t0),
+                                  calls_of_image, sql_of_image, keystone_calls, t0, served_by, capture_end),
+            "throughput": throughput_chart(_transfer_calls(im, calls_by_id, calls_of_image, served_by)),
             "open": i < 12,  # beyond a dozen images, timelines unfold on demand
         })
 
@@ -199,7 +222,7 @@ def build_view(analysis: dict) -> dict:
 
     data = {
         "t0": t0,
-        "calls": columns(calls),
+        "calls": columns([_without_series(c) for c in calls]),
         # the page recomputes a statement's filter from its numbers, unless one spans pieces
         "sql": columns(sql, derived=() if any(len(_list(r.get("evidence"))) > 1 for r in sql) else ("wireshark_filter",)),
         "sql_digest": _list(a.get("sql_digest")),

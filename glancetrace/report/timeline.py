@@ -16,7 +16,7 @@ from .values import str_ as _str
 
 # Timeline geometry, in SVG user units (the SVG scales to the page width).
 TL_WIDTH = 1200
-TL_GUTTER = 150  # lane labels
+TL_GUTTER = 172  # lane labels ("client → haproxy (TLS)")
 TL_RIGHT = 16
 TL_AXIS = 26
 TL_STATUS_H = 26
@@ -26,12 +26,32 @@ TL_LANE_PAD = 6
 TL_SQL_H = 34
 TL_MAX_ROWS = 8  # stacked rows per lane before bars are allowed to overlap
 
+TL_FINAL_H = 16  # the final state's label, under the status lane
+TL_BREAK = 18  # the folded idle stretch between an image's last activity and the capture's end
+TL_TAIL = 0.1  # share of the plot width for the stretch before the capture's end, after a fold
+
+# (lane key in the document, its label), top to bottom: who talked to whom (analysis/lanes.py)
 LANES = [
-    ("keystone", "client → Keystone"),
-    ("glance", "client → Glance API"),
-    ("swift", "Glance → Swift"),
+    ("client->haproxy", "client → haproxy"),
+    ("haproxy->glance", "haproxy → Glance"),
+    ("client->glance", "client → Glance API"),
+    ("client->keystone", "client → Keystone"),
+    ("haproxy->keystone", "haproxy → Keystone"),
+    ("glance->keystone", "Glance → Keystone"),
+    ("glance->swift", "Glance → Swift"),
+    ("haproxy->swift", "haproxy → Swift"),
+    ("glance->import", "Glance → import source"),
     ("other", "other HTTP"),
 ]
+_LANE_OF_SERVICE = {"keystone": "client->keystone", "glance": "client->glance", "swift": "glance->swift"}
+
+
+def lane_of(c: dict) -> str:
+    """The call's lane; a document without lanes (older, hand-made) falls back on its service."""
+    lane = _str(c.get("lane"))
+    if lane in dict(LANES):
+        return lane
+    return _LANE_OF_SERVICE.get(_str(c.get("service")), "other")
 
 
 def _status_class(status) -> str:
@@ -64,14 +84,41 @@ def _nice_step(span: float, target: int = 8) -> float:
 
 
 class _Scale:
-    def __init__(self, t_start: float, t_end: float):
+    """Time → x over [t_start, t_end]; with `fold` = (f0, f1) the stretch between is drawn as a
+    TL_BREAK-wide break (what falls inside it sits on the break)."""
+
+    def __init__(self, t_start: float, t_end: float, fold: tuple[float, float] | None = None):
         if t_end <= t_start:
             t_end = t_start + 1.0
-        self.t0, self.t1 = t_start, t_end
-        self.k = (TL_WIDTH - TL_GUTTER - TL_RIGHT) / (t_end - t_start)
+        self.t0, self.t1, self.fold = t_start, t_end, fold
+        plot = TL_WIDTH - TL_GUTTER - TL_RIGHT
+        if fold:
+            self.k = (plot - TL_BREAK) / ((fold[0] - t_start) + (t_end - fold[1]))
+            self.break_x = round(TL_GUTTER + (fold[0] - t_start) * self.k, 1)
+        else:
+            self.k = plot / (t_end - t_start)
+            self.break_x = None
 
     def x(self, t: float) -> float:
-        return round(TL_GUTTER + (t - self.t0) * self.k, 1)
+        f = self.fold
+        if f is None or t <= f[0]:
+            return round(TL_GUTTER + (t - self.t0) * self.k, 1)
+        if t < f[1]:
+            return round(self.break_x + TL_BREAK / 2, 1)
+        return round(self.break_x + TL_BREAK + (t - f[1]) * self.k, 1)
+
+
+def _window(lo: float, hi: float, capture_end: float | None) -> _Scale:
+    """The image's activity, drawn on to the capture's end; an idle stretch that would take more
+    than a third of the width is folded behind a break, leaving the capture's last TL_TAIL."""
+    pad = max((hi - lo) * 0.02, 0.005)
+    if capture_end is None or capture_end <= hi + pad:
+        return _Scale(lo - pad, hi + pad)
+    busy = hi + pad - (lo - pad)
+    if capture_end - hi <= busy * 0.5:
+        return _Scale(lo - pad, capture_end)
+    tail = busy * TL_TAIL / (1 - TL_TAIL)
+    return _Scale(lo - pad, capture_end, (hi + pad, capture_end - tail))
 
 
 def _call_end(c: dict) -> float | None:
@@ -114,6 +161,8 @@ class _Activity:
     sql_index: dict
     calls_by_id: dict
     t_first: float | None
+    served_by: dict  # call id → the Glance → Keystone / import calls made for it
+    final: dict  # the document's final_state of the image
 
 
 def _image_calls_and_sql(image: dict, calls_by_id: dict, calls_of_image: dict, sql_by_id: dict,
@@ -152,13 +201,24 @@ def _activity_times(act: _Activity) -> list[float]:
     return times
 
 
+def _add_served_calls(act: _Activity) -> None:
+    """What Glance asked Keystone (and an import source) while serving the image's calls."""
+    seen = {id(c) for c in act.calls}
+    for c in list(act.calls):
+        for cid in (_str(c.get("id")), _str(c.get("peer"))):
+            for s in act.served_by.get(cid, ()):
+                if id(s) not in seen:
+                    seen.add(id(s))
+                    act.calls.append(s)
+
+
 def _add_token_calls(act: _Activity, keystone_calls: list, lo: float, hi: float) -> float:
-    """Keystone calls just before or during the image's activity (its token) belong on its timeline;
-    returns the new start of the window."""
+    """The client's Keystone calls just before or during the image's activity (its token) belong on
+    its timeline (Glance's own are there when they served its calls); returns the new window start."""
     margin = max((hi - lo) * 0.1, 1.0)
     seen = {id(c) for c in act.calls}
     for c in keystone_calls:
-        if id(c) in seen:
+        if id(c) in seen or lane_of(c) == "glance->keystone":
             continue
         a, b = _num(c.get("request_time")), _call_end(c)
         if a is None or b is None:
@@ -171,17 +231,19 @@ def _add_token_calls(act: _Activity, keystone_calls: list, lo: float, hi: float)
 
 
 def timeline(image: dict, calls_by_id: dict, call_index: dict, sql_by_id: dict, sql_index: dict,
-              calls_of_image: dict, sql_of_image: dict, keystone_calls: list, t_first: float | None) -> dict | None:
+              calls_of_image: dict, sql_of_image: dict, keystone_calls: list, t_first: float | None,
+              served_by: dict | None = None, capture_end: float | None = None) -> dict | None:
     my_calls, my_sql = _image_calls_and_sql(image, calls_by_id, calls_of_image, sql_by_id, sql_of_image)
     act = _Activity(my_calls, my_sql, [_dict(s) for s in _list(image.get("states"))],
-                    [_dict(t) for t in _list(image.get("transitions"))], call_index, sql_index, calls_by_id, t_first)
+                    [_dict(t) for t in _list(image.get("transitions"))], call_index, sql_index, calls_by_id, t_first,
+                    served_by or {}, _dict(image.get("final_state")))
+    _add_served_calls(act)
     times = _activity_times(act)
     if not times:
         return None
     lo, hi = min(times), max(times)
     lo = _add_token_calls(act, keystone_calls, lo, hi)
-    pad = max((hi - lo) * 0.02, 0.005)
-    full = _draw(act, _Scale(lo - pad, hi + pad))
+    full = _draw(act, _window(lo, hi, capture_end), final=True)
     full["zoom"] = None
     # A lifecycle of a few ms inside minutes of calls would be a sliver: draw it again, zoomed.
     f_times = [t for t in (_num(x.get("time")) for x in act.transitions) if t is not None]
@@ -193,15 +255,19 @@ def timeline(image: dict, calls_by_id: dict, call_index: dict, sql_by_id: dict, 
     return full
 
 
-def _draw(act: _Activity, sc: _Scale) -> dict:
-    """The geometry of one view of the timeline over sc's time window (what lies outside is left out)."""
+def _draw(act: _Activity, sc: _Scale, final: bool = False) -> dict:
+    """The geometry of one view of the timeline over sc's time window (what lies outside is left out);
+    the `final` view (the whole one) labels the state the image was left in at the capture's end."""
     y = TL_AXIS
     lanes = [{"label": "image status", "y": y, "h": TL_STATUS_H, "kind": "status"}]
     status_y = y
     y += TL_STATUS_H + TL_LANE_PAD
+    label = _final_label(act, sc, y) if final else None
+    if label:
+        y += TL_FINAL_H
     bars = []
-    for service, label in LANES:
-        lane, lane_bars = _call_lane(act, sc, service, label, y)
+    for key, name in LANES:
+        lane, lane_bars = _call_lane(act, sc, key, name, y)
         if lane:
             lanes.append(lane)
             bars += lane_bars
@@ -214,7 +280,25 @@ def _draw(act: _Activity, sc: _Scale) -> dict:
             "lanes": lanes, "bands": _status_bands(act.states, sc), "bars": bars, "ticks": ticks,
             "markers": _markers(act.transitions, sc, act.t_first), "axis": _axis(sc, act.t_first),
             "status_y": status_y, "status_h": TL_STATUS_H, "axis_y": TL_AXIS,
-            "start": sc.t0, "end": sc.t1, "n_calls": len(act.calls), "n_sql": len(act.sql)}
+            "start": sc.t0, "end": sc.t1, "n_calls": len(act.calls), "n_sql": len(act.sql),
+            "final": label, "fold": _fold(sc, y + 2)}
+
+
+def _final_label(act: _Activity, sc: _Scale, y: float) -> dict | None:
+    """The document's final_state label, right-aligned under the end of the status lane."""
+    text = _str(act.final.get("label"))
+    if not text:
+        return None
+    return {"text": text, "x": sc.x(sc.t1), "y": y + TL_FINAL_H - 5, "stuck": bool(act.final.get("stuck")),
+            "status": _str(act.final.get("status"))}
+
+
+def _fold(sc: _Scale, height: float) -> dict | None:
+    if sc.fold is None:
+        return None
+    f0, f1 = sc.fold
+    return {"x": sc.break_x, "w": TL_BREAK, "h": height, "seconds": f1 - f0,
+            "title": f"{fmt_duration(f1 - f0)} folded: nothing of this image happened from {fmt_utc(f0)} to {fmt_utc(f1)}"}
 
 
 def _axis(sc: _Scale, t_first: float | None) -> list[dict]:
@@ -225,9 +309,12 @@ def _axis(sc: _Scale, t_first: float | None) -> list[dict]:
     axis = []
     t = first_tick
     decimals = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
-    while t <= sc.t1 + 1e-9 and len(axis) < 40:
+    last = sc.fold[0] if sc.fold else sc.t1
+    while t <= last + 1e-9 and len(axis) < 40:
         axis.append({"x": sc.x(t), "label": f"+{t - base:.{decimals}f}s" if t >= base else f"{t - base:.{decimals}f}s"})
         t += step
+    if sc.fold:  # past the break, only the capture's end
+        axis.append({"x": sc.x(sc.t1), "label": f"+{sc.t1 - base:.{decimals}f}s", "end": True})
     return axis
 
 
@@ -253,12 +340,13 @@ def _status_bands(states: list, sc: _Scale) -> list[dict]:
     return bands
 
 
-def _call_lane(act: _Activity, sc: _Scale, service: str, label: str, y: float) -> tuple[dict | None, list]:
-    """One service's lane (None for an empty Swift or other lane) and its bars, packed in rows."""
-    group = [c for c in act.calls if (_str(c.get("service")) if _str(c.get("service")) in
-                                      ("keystone", "glance", "swift") else "other") == service]
-    if not group and service in ("swift", "other"):
+def _call_lane(act: _Activity, sc: _Scale, key: str, label: str, y: float) -> tuple[dict | None, list]:
+    """One lane (None when empty) and its bars, packed in rows."""
+    group = [c for c in act.calls if lane_of(c) == key]
+    if not group:
         return None, []
+    if key == "client->haproxy" and any(c.get("tls") for c in group):
+        label += " (TLS)"
     items = []
     for c in group:
         a = _num(c.get("request_time"))
@@ -270,7 +358,7 @@ def _call_lane(act: _Activity, sc: _Scale, service: str, label: str, y: float) -
         items.append((a, max(b, a + 1 / sc.k), c))  # at least one unit wide for packing
     packed = _pack_rows(items)
     nrows = max([r for r, _ in packed], default=0) + 1
-    lane = {"label": label, "y": y, "h": nrows * (TL_ROW_H + TL_ROW_GAP) + TL_ROW_GAP, "kind": service}
+    lane = {"label": label, "y": y, "h": nrows * (TL_ROW_H + TL_ROW_GAP) + TL_ROW_GAP, "kind": key.replace(">", "")}
     return lane, [_call_bar(act, sc, c, y + TL_ROW_GAP + r * (TL_ROW_H + TL_ROW_GAP)) for r, c in packed]
 
 
@@ -299,10 +387,31 @@ def _call_bar(act: _Activity, sc: _Scale, c: dict, y: float) -> dict:
         f"{len(_list(c.get('sql')))} SQL statements" if _list(c.get("sql")) else "",
         ", ".join(flags),
     ]))
+    inner = _validations(act, sc, c, y, a, b)
+    if inner:
+        spent = sum(v["seconds"] for v in inner)
+        title += f"\nGlance's token validation by Keystone: {fmt_duration(spent)} of {fmt_duration(b - a)}"
     return {"x": x1, "y": y, "w": round(w, 2),
-            "h": TL_ROW_H, "cls": _status_class(st) + (" incomplete" if c.get("incomplete") else ""),
-            "label": text if w > len(text) * 6.2 + 6 else "", "title": title,
+            "h": TL_ROW_H, "cls": _status_class(st) + (" cut" if c.get("incomplete") and st is not None else ""),
+            "label": text if w > len(text) * 6.2 + 6 else "", "title": title, "validations": inner,
             "idx": act.call_index.get(id(c)), "id": _str(c.get("id"))}
+
+
+def _validations(act: _Activity, sc: _Scale, c: dict, y: float, a: float, b: float) -> list[dict]:
+    """Glance's token validations made for this call, as spans inside its bar."""
+    out = []
+    for cid in (_str(c.get("id")), _str(c.get("peer"))):
+        for v in act.served_by.get(cid, ()):
+            va, vb = _num(v.get("request_time")), _call_end(v)
+            if not v.get("token_validation") or va is None or vb is None:
+                continue
+            va, vb = max(va, a), min(vb, b)
+            if vb <= va:
+                continue
+            x = sc.x(va)
+            out.append({"x": x, "w": round(max(sc.x(vb) - x, 1.0), 2), "y": y + 3, "h": TL_ROW_H - 6,
+                        "seconds": vb - va, "id": _str(v.get("id"))})
+    return out
 
 
 def _sql_ticks(act: _Activity, sc: _Scale, y: float) -> list[dict]:

@@ -14,6 +14,7 @@ import zlib
 
 from .digests import Hashing, StreamDigests
 from .events import BodyInfo
+from .progress import Progress
 
 _TEXTUAL = ("json", "text/", "xml", "x-www-form-urlencoded", "javascript")
 _GZIP = ("gzip", "x-gzip")
@@ -29,7 +30,7 @@ def is_textual(content_type: str) -> bool:
 class BodySink:
     """Accumulates BodyInfo for one body; `feed` takes bytes or memoryviews."""
 
-    __slots__ = ("info", "cap", "_digests", "_keep", "_inflate", "_coding", "_decode_failed")
+    __slots__ = ("info", "cap", "_digests", "_keep", "_inflate", "_coding", "_decode_failed", "_progress")
 
     def __init__(self, info: BodyInfo, cap: int, hashing: Hashing):
         self.info = info
@@ -40,10 +41,12 @@ class BodySink:
         self._keep: bytearray | None = bytearray() if is_textual(info.content_type) and cap > 0 else None
         self._inflate = None
         self._decode_failed = False
+        self._progress = Progress()
 
-    def feed(self, data) -> None:
-        """`data` is body content (chunk framing already removed)."""
+    def feed(self, data, ts: float) -> None:
+        """`data` is body content (chunk framing already removed), arrived at `ts`."""
         self.info.size += len(data)
+        self._progress.add(ts, self.info.size)
         if self._digests is not None:
             self._digests.update(data)
         keep = self._keep
@@ -81,6 +84,12 @@ class BodySink:
         else:
             keep += out
 
+    def lost(self, nbytes: int, ts: float) -> None:
+        """`nbytes` of the body were not captured (a gap): counted in its size, marked in its progress."""
+        self._progress.gap(ts, self.info.size, nbytes)
+        self.info.size += nbytes
+        self._progress.add(ts, self.info.size)
+
     def invalidate(self) -> None:
         """Bytes of this body were not captured: digests and JSON cannot be trusted."""
         self._digests = None
@@ -88,6 +97,7 @@ class BodySink:
 
     def finish(self) -> BodyInfo:
         info = self.info
+        info.progress, info.gaps = self._progress.finish(), self._progress.gaps
         if self._digests is not None:
             info.md5, info.sha256, info.sha512 = self._digests.hexdigests()
             self._digests = None

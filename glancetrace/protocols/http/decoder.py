@@ -95,7 +95,7 @@ class HttpDecoder(_Sync):
                     continue
                 rem = h.remaining
                 take = rem if rem < n - pos else n - pos
-                h.sink.feed(mv if take == n else mv[pos:pos + take])
+                h.sink.feed(mv if take == n else mv[pos:pos + take], ts)
                 h.wire += take
                 h.remaining = rem - take
                 pos += take
@@ -107,7 +107,7 @@ class HttpDecoder(_Sync):
             elif st == HEAD:
                 pos = self._head(h, mv, pos, ts, frame)
             elif st == UNTIL_CLOSE:
-                h.sink.feed(mv[pos:] if pos else mv)
+                h.sink.feed(mv[pos:] if pos else mv, ts)
                 h.wire += n - pos
                 pos = n
             elif st == CHUNK_SIZE:

@@ -21,6 +21,10 @@ class BodyInfo:
     text: bytes | None = None  # kept (decoded from gzip/deflate) when small and textual, capped
     json: Any = None  # parsed JSON when the body is JSON and within the cap
     capped: bool = False  # text/json were cut at the cap
+    # bytes over time, bounded (progress.py): (time, bytes so far) points, the last one at `size`
+    progress: list[tuple[float, int]] = field(default_factory=list)
+    # capture gaps inside the body: (time, offset, bytes lost), at most progress.MAX_GAPS of them
+    gaps: list[tuple[float, int, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -73,12 +73,12 @@ class _Sync:
             tx.gap = tx.incomplete = True
             h.sink.invalidate()
             if st == UNTIL_CLOSE:
-                h.sink.info.size += nbytes
+                h.sink.lost(nbytes, ts)
                 h.wire += nbytes
                 tx.notes.append(f"{nbytes} {who} body bytes not captured")
                 return
             lost = min(nbytes, h.remaining)
-            h.sink.info.size += lost
+            h.sink.lost(lost, ts)
             h.wire += lost
             h.remaining -= lost
             tx.notes.append(f"{lost} {who} body bytes not captured")
@@ -105,7 +105,8 @@ class _Sync:
         elif st in (CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILER) and tx is not None:
             tx.gap = tx.incomplete = True
             h.sink.invalidate()
-            h.sink.info.size += nbytes if st == CHUNK_DATA else 0
+            if st == CHUNK_DATA:
+                h.sink.lost(nbytes, ts)
             tx.notes.append(f"capture gap of {nbytes} bytes inside a chunked {who} body")
             self._finish_side(h, ts, frame)
         elif st == OPAQUE:

@@ -1,0 +1,47 @@
+"""Image bytes over time for the calls that carry them: uploads (PUT …/file, …/stage), Glance's
+Swift PUTs and the download from a web-download import source.
+
+The HTTP decoder records each body's progress as a bounded series (protocols/http/progress.py);
+this turns it into the document's `throughput` object of the call: the series, the rate and the
+capture gaps inside the body.  `stalls` is the list of the TCP connection's zero-window and
+retransmission periods inside the transfer (tcp/stalls.py: filled where that module's facts are
+available, empty otherwise).
+"""
+
+from __future__ import annotations
+
+from .calls import Call
+
+MIB = 1024 * 1024
+REQUEST_KINDS = ("upload", "stage", "store_put")  # the image bytes go in the request body
+
+
+def direction(call: Call, lane: str) -> str | None:
+    """'request' or 'response': which body of the call carries image bytes (None: neither)."""
+    if call.kind in REQUEST_KINDS:
+        return "request"
+    if lane == "glance->import":
+        return "response"
+    return None
+
+
+def throughput(call: Call, lane: str) -> dict | None:
+    side = direction(call, lane)
+    if side is None:
+        return None
+    tx = call.tx
+    body = tx.request_body if side == "request" else tx.response_body
+    first = tx.request_first_time if side == "request" else tx.response_first_time
+    points = body.progress or ([(first, 0)] if first is not None else [])  # an empty body: one point
+    if not points:
+        return None
+    start = min(first, points[0][0]) if first is not None else points[0][0]
+    end = points[-1][0]
+    seconds = end - start
+    return {
+        "direction": side, "bytes": body.size, "start": start, "end": end, "seconds": seconds,
+        "mib_per_s": body.size / MIB / seconds if seconds > 0 else None,
+        "points": [[round(t, 6), b] for t, b in points],
+        "gaps": [{"time": t, "offset": off, "bytes": n} for t, off, n in body.gaps],
+        "stalls": [],
+    }
