@@ -10,7 +10,7 @@ from ..capture.link import link_name
 from ..openstack.redact_output import redact_output
 from ..protocols.tls.events import TlsSession
 from . import mysql_hops_report
-from .event_fields import http_fields, number, pick, sql_fields, tls_fields
+from .event_fields import http_fields, number, picker, sql_fields, tls_fields
 from .evidence import Evidence, event_frames, filter_for
 from .findings import SEVERITY_ORDER
 from .lanes import Lane
@@ -111,9 +111,20 @@ def analysis_dict(an) -> dict:
     }, show)
 
 
+_TLS = picker("conn_id client server sni version cipher decrypted why_not client_random bytes_up bytes_down "
+               "start end frames")
+_CALL_HTTP = picker("method uri status reason interim client server tls")
+_CALL_TIMES = picker("request_time request_end response_time response_end")
+_CALL_SIZES = picker("request_body_size response_body_size")
+_CALL_STATE = picker("incomplete gap truncated")
+_CALL_HEADERS = picker("request_headers response_headers")
+_SQL = picker("client server command sql request_time response_time latency result affected_rows rows error_code "
+              "error_message")
+_SQL_STATE = picker("incomplete gap inferred")
+
+
 def _tls_dict(t: TlsSession) -> dict:
-    return pick(tls_fields(t), "conn_id client server sni version cipher decrypted why_not client_random "
-                               "bytes_up bytes_down start end frames")
+    return _TLS(tls_fields(t))
 
 
 def _sql_digest(an) -> list[dict]:
@@ -128,19 +139,19 @@ def _call_dict(c, ev: Evidence, lane: Lane) -> dict:
     f = http_fields(t)
     return {
         "id": c.id, "service": c.service, "kind": c.kind, "summary": c.summary,
-        **pick(f, "method uri status reason interim client server tls"),
+        **_CALL_HTTP(f),
         "encrypted_only": False, "hop": c.hop, "peer": c.peer,
-        **pick(f, "request_time request_end response_time response_end"),
+        **_CALL_TIMES(f),
         "latency": number((c.end - c.start) if c.end is not None and c.start is not None else None),
-        **pick(f, "request_body_size response_body_size"),
+        **_CALL_SIZES(f),
         "request_digests": _digests(f),
         "image_id": c.image_id,
         "frames": {"request": ev.frames(c.capture, f["request_frames"]),
                    "response": ev.frames(c.capture, f["response_frames"])},
         **ev.item(c.capture, t.conn_id, event_frames(t)),  # capture, file, conn_id, wireshark_filter
-        **pick(f, "incomplete gap truncated"),
+        **_CALL_STATE(f),
         "sql": list(c.sql),
-        **pick(f, "request_headers response_headers"),  # redacted with the whole document
+        **_CALL_HEADERS(f),  # redacted with the whole document
         "request_json": _json_safe(t.request_body.json),
         "response_json": _json_safe(t.response_body.json),
         "notes": f["notes"],
@@ -156,15 +167,14 @@ def _sql_dict(r, hops, ev: Evidence) -> dict:
     sc = r.meaning.status_change
     return {
         "id": r.id, **ev.item(r.capture, s.conn_id, event_frames(s)),
-        **pick(f, "client server command sql request_time response_time latency result affected_rows rows "
-                  "error_code error_message"),
+        **_SQL(f),
         "frames": {"request": ev.frames(r.capture, f["request_frames"]),
                    "response": ev.frames(r.capture, f["response_frames"])},
         "call_id": r.call_id, "service": r.service, "image_id": r.meaning.image_id,
         "table": r.meaning.table, "operation": r.meaning.operation, "summary": r.meaning.summary,
         "status_change": ({"from": sc.expected, "to": sc.status, "ok": r.meaning.ok}
                           if sc is not None else None),
-        **pick(f, "incomplete gap inferred"),
+        **_SQL_STATE(f),
         **mysql_hops_report.statement_fields(hops, r.capture, s, filter_for),
     }
 
