@@ -33,7 +33,7 @@ EVENT_NAMES = {"ev", "event", "e", "evt", "tx", "stmt", "st", "call", "seg", "se
 # protocols/<name>/ packages mirror one another (decoder.py, events.py, constants.py in each)
 MIRRORED = "protocols"
 # modules sharing a name that another branch is reworking (logs/), to be renamed there
-KNOWN_SHARED_NAMES = {"base"}
+KNOWN_SHARED_NAMES: set[str] = set()
 
 
 def _modules() -> dict[str, pathlib.Path]:

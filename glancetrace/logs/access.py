@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .base import LineParser
+from .line_parser import LineParser
 from .records import LogRequest
 from .timeparse import clf_time, ctime_time
 

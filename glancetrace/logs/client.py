@@ -14,7 +14,7 @@ import re
 import shlex
 from urllib.parse import urlsplit
 
-from .base import LineParser
+from .line_parser import LineParser
 from .oslo import REQUEST_ID
 from .records import LogRequest
 

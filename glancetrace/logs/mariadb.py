@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .base import LineParser
+from .line_parser import LineParser
 from .records import LogMessage
 from .timeparse import iso_time
 

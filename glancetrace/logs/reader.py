@@ -15,7 +15,7 @@ from typing import Iterator
 
 from ..errors import UnusableInput
 from .access import ApacheParser, UwsgiParser
-from .base import LineParser
+from .line_parser import LineParser
 from .client import ClientDebugParser
 from .haproxy import HaproxyParser
 from .mariadb import MariadbErrorParser
