@@ -32,9 +32,6 @@ LAYER_OF = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 EVENT_NAMES = {"ev", "event", "e", "evt", "tx", "stmt", "st", "call", "seg", "session", "sess"}
 # protocols/<name>/ packages mirror one another (decoder.py, events.py, constants.py in each)
 MIRRORED = "protocols"
-# modules sharing a name that another branch is reworking (logs/), to be renamed there
-KNOWN_SHARED_NAMES: set[str] = set()
-
 
 def _modules() -> dict[str, pathlib.Path]:
     out = {}
@@ -153,21 +150,13 @@ def _shared_names() -> dict[str, list[str]]:
         # a cli module is named after its command (cli/http.py is `glancetrace http`)
         rest = [m for m in mods if not m.startswith("glancetrace.cli.")]
         mirrored = all(m.split(".")[1] == MIRRORED and m.count(".") == 3 for m in rest)
-        if len(rest) > 1 and not mirrored and name not in KNOWN_SHARED_NAMES:
+        if len(rest) > 1 and not mirrored:
             out[name] = rest
     return out
 
 
 def test_no_two_modules_share_a_name():
     assert _shared_names() == {}
-
-
-def test_known_shared_names_are_still_shared():
-    """An entry of KNOWN_SHARED_NAMES that no longer clashes is to be dropped from the list."""
-    names = defaultdict(int)
-    for m in MODULES:
-        names[m.rsplit(".", 1)[-1]] += 1
-    assert all(names[n] > 1 for n in KNOWN_SHARED_NAMES)
 
 
 # what reading capture records takes: the bytes of the file, and the layouts of its records
