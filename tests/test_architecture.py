@@ -33,6 +33,7 @@ EVENT_NAMES = {"ev", "event", "e", "evt", "tx", "stmt", "st", "call", "seg", "se
 # protocols/<name>/ packages mirror one another (decoder.py, events.py, constants.py in each)
 MIRRORED = "protocols"
 
+
 def _modules() -> dict[str, pathlib.Path]:
     out = {}
     for p in sorted(PKG.rglob("*.py")):
