@@ -13,6 +13,7 @@ from ..protocols.http.events import BodyInfo
 from ..protocols.tls.events import TlsSession
 from . import mysql_hops_report
 from .evidence import Evidence, event_frames, filter_for
+from .imports import attempt_dict
 from .sql_digest import digest as digest_table
 from .story import image_story
 
@@ -69,6 +70,7 @@ def analysis_dict(an) -> dict:
     capture_of = {r.id: r.capture for r in an.sql} | {c.id: c.capture for c in an.calls}
     images = [_image_dict(img, last, ev, capture_of) for img in an.images]
     calls_by_id = {c["id"]: c for c in calls}
+    _on_behalf_of(an, calls_by_id, images)
     for img in images:
         img["story"] = image_story(img, calls_by_id, last)
     tokens = []
@@ -114,6 +116,22 @@ def analysis_dict(an) -> dict:
                       "frames": ev.frames(f.capture, f.frames) or [], **ev.item(f.capture, f.conn_id, f.frames)}
                      for f in an.findings],
     }, show)
+
+
+def _on_behalf_of(an, calls_by_id: dict[str, dict], images: list[dict]) -> None:
+    """Calls Glance made for another call (its token validations, what it fetched for a web-download) name
+    that call and its image; each image lists its import attempts."""
+    for c in calls_by_id.values():
+        c["on_behalf_of"] = None
+    for vid, cid in an.served.items():
+        calls_by_id[vid]["on_behalf_of"] = {"call_id": cid, "image_id": calls_by_id[cid]["image_id"],
+                                            "role": "token_validation"}
+    for att in an.imports:
+        for f in att.fetches:
+            calls_by_id[f.id]["on_behalf_of"] = {"call_id": att.call.id, "image_id": att.image_id,
+                                                 "role": "web_download"}
+    for img in images:
+        img["imports"] = [attempt_dict(a) for a in an.imports if a.image_id == img["id"]]
 
 
 def _tls_dict(t: TlsSession) -> dict:
