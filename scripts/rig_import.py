@@ -4,7 +4,7 @@
   import_methods  glance-direct (PUT .../stage + POST .../import) succeeding; web-download from a local HTTP
                   server answering 200, one answering 404, a port nobody listens on (connection refused) and a
                   port Glance's filtering refuses (400); copy-image of the glance-direct image to a second store.
-  token_failures  Keystone's token lifetime set to 30 s: uploads with a token revoked by DELETE
+  token_failures  Keystone's token lifetime set to 150 s: uploads with a token revoked by DELETE
                   /v3/auth/tokens, an expired one (issued in the capture, used after its expires_at) and one
                   Keystone does not know (issued and revoked before the capture), each never validated by
                   Glance before (keystonemiddleware caches a validated token 300 s), so Glance asks Keystone
@@ -12,7 +12,7 @@
 
 Uses the rig's own driver (../shared/rig/capture.py, imported, not copied); its runtime Glance config in
 /tmp/rig/glance/conf is extended (second store, copy-image, import filtering) and Keystone is started with a
-copy of the rig's keystone.conf with [token] expiration = 30 (the rig's uWSGI ini reads $(RIG)/keystone.conf).
+copy of the rig's keystone.conf with [token] expiration = 150 (the rig's uWSGI ini reads $(RIG)/keystone.conf).
 Run with the rig's venv python from scripts/make_import_fixtures.sh.
 """
 
@@ -39,7 +39,7 @@ GLANCE_CONF = os.path.join(rig.RUN, "glance", "conf", "glance-api.conf")
 SECOND_STORE = os.path.join(rig.RUN, "glance", "images-fast")
 WEB_ROOT = os.path.join(rig.RUN, "import-web")
 KS_DIR = os.path.join(rig.RUN, "import-keystone")
-TOKEN_LIFE = 30
+TOKEN_LIFE = 150  # > the main token's uses on a loaded rig; keystoneauth renews Glance's own at < 120 s
 GLANCE = "http://127.0.0.1:9292"
 KEYSTONE = "http://127.0.0.1:5000"
 
@@ -252,9 +252,11 @@ def token_failures():
     revoke_token(cl, unknown, unknown)
     cap = rig.Capture(name)
     cap.start()
-    main, main_exp = issue_token(cl)
-    revoked, revoked_exp = issue_token(cl)
+    # the token that will expire and the one to revoke first; the main token after them, so it outlives
+    # every use of it (image creates take 15 s each on a busy two-core rig)
     expired, expired_exp = issue_token(cl)
+    revoked, revoked_exp = issue_token(cl)
+    main, main_exp = issue_token(cl)
     ids, notes, results = [], {}, {}
     names = ("revoked-token-upload", "unknown-token-upload", "expired-token-upload")
     for img in names:
@@ -264,7 +266,9 @@ def token_failures():
     url = "%s/v2/images/%%s/file" % GLANCE
     results["revoked-token-upload"] = curl_put(cl, revoked, url % ids[0], small)
     results["unknown-token-upload"] = curl_put(cl, unknown, url % ids[1], small)
-    time.sleep(max(0.0, TOKEN_LIFE + 3 - (time.time() - cap.t_start.timestamp())))
+    expiry = rig.dt.datetime.fromisoformat(expired_exp.replace("Z", "+00:00")).timestamp()
+    rig.log("  waiting %.0f s for the token's expires_at %s" % (expiry + 3 - time.time(), expired_exp))
+    time.sleep(max(0.0, expiry + 3 - time.time()))  # used 3 s after its expires_at
     results["expired-token-upload"] = curl_put(cl, expired, url % ids[2], small)
     fresh, fresh_exp = issue_token(cl)
     results["expired-token-upload retry"] = curl_put(cl, fresh, url % ids[2], small)
