@@ -211,21 +211,15 @@ def _findings(an: Analysis) -> None:
     labels = {img.id: _label(img) for img in an.images}
     out.extend(imports.import_findings(an.imports, labels, call_frames))
     out.extend(tokens.token_findings(an.calls, an.served, labels, call_frames))
-    import_failed = {f.image_id for f in out if f.code == "import-failed"}
+    causes = {f.image_id: f.code for f in out if f.image_id and (f.code == "import-failed" or
+                                                                  f.code.startswith("token-"))}
     for img in an.images:
         label = labels[img.id]
         final = img.final_status
         last = img.effective[-1] if img.effective else None
         if final in IN_PROGRESS and last is not None:
             sev = "warning" if final == "queued" else "error"
-            if final != "queued":
-                why = "the upload or import never finished"
-            elif img.id in import_failed:
-                why = "its import failed (see the import-failed finding)"
-            elif any(t.status == "saving" for t in img.effective):
-                why = "an upload started but failed, and Glance put the image back to 'queued' without data"
-            else:
-                why = "it has no data: no upload reached Glance"
+            why = _stuck_why(img, causes.get(img.id))
             out.append(Finding(sev, f"stuck-{final}", f"{label} is still '{final}' when the capture ends: {why}",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
         if final == "killed":
@@ -296,6 +290,20 @@ def _findings(an: Analysis) -> None:
     for f in an.findings:
         if f.image_id in by_img:
             by_img[f.image_id].findings.append(f.id)
+
+
+def _stuck_why(img: Image, cause: str | None) -> str:
+    """Why an image is still queued/saving/importing, pointing at the finding that knows the cause."""
+    started = any(t.status == "saving" for t in img.effective)
+    if img.final_status != "queued":
+        return "the upload or import never finished"
+    if cause == "import-failed":
+        return "its import failed (see the import-failed finding)"
+    if cause and not started:
+        return f"Glance refused its upload with 401 (see the {cause} finding)"
+    if started:
+        return "an upload started but failed, and Glance put the image back to 'queued' without data"
+    return "it has no data: no upload reached Glance"
 
 
 def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding]) -> None:

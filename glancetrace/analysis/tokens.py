@@ -82,16 +82,28 @@ def served_validations(calls: list[Call]) -> dict[str, str]:
 
 
 def _why(call: Call, life: TokenLife | None, validation: Call | None) -> tuple[str, str] | None:
-    """(code, words) for a 401, from the token's life; None when the capture does not tell."""
-    if life is not None and life.revoked is not None and life.revoked.start < call.start:
+    """(code, words) for a 401, from the token's life; None when the capture does not tell.
+
+    Keystone judges a token when Glance asks it, which can be well after the request began (Glance may
+    first renew its own token): that moment, else the request's start, is when the token was used."""
+    used = validation.start if validation is not None else call.start
+    if life is not None and life.revoked is not None and life.revoked.start < used:
         r = life.revoked
         return "token-revoked", f"was revoked at {clock(r.start)} (DELETE /v3/auth/tokens, call {r.id})"
-    if life is not None and life.expires_at is not None and life.expires_at < call.start:
+    if life is not None and life.expires_at is not None and life.expires_at < used:
+        when = "Glance's validation" if validation is not None else "this call"
         return "token-expired", (f"had expired at {clock(life.expires_at)} (expires_at of its issue response), "
-                                 f"{call.start - life.expires_at:.1f} s before this call")
+                                 f"{used - life.expires_at:.1f} s before {when}")
     if validation is not None and validation.tx.status == 404:
         return "token-unknown", "is unknown to Keystone (not issued in this capture, or revoked before it)"
     return None
+
+
+def _what(call: Call, labels: dict[str, str]) -> str:
+    if call.image_id:
+        return f"{call.kind} of {labels.get(call.image_id, 'image ' + call.image_id)}"
+    name = call.meaning.image_name if call.kind == "create" and call.meaning is not None else None
+    return f"create of image {name!r}" if name else f"{call.tx.method} {call.tx.uri}"
 
 
 def token_findings(calls: list[Call], served: dict[str, str], labels: dict[str, str],
@@ -115,7 +127,7 @@ def token_findings(calls: list[Call], served: dict[str, str], labels: dict[str, 
         if why is None:
             continue
         code, words = why
-        what = f"{call.kind} of {labels.get(call.image_id, call.image_id)}" if call.image_id else call.summary
+        what = _what(call, labels)
         msg = f"{what} → 401: its token <redacted sha256:{fp}> {words}"
         if life is not None and life.issued is not None:
             msg += f"; issued at {clock(life.issued.start)} (call {life.issued.id})"
