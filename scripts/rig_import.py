@@ -28,7 +28,10 @@ import time
 
 RIG = os.environ.get("RIG") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "rig")
 sys.path.insert(0, RIG)
-import capture as rig  # noqa: E402  (the rig's own driver: called, not copied)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rig_logs  # noqa: E402  (its Capture.stop also writes the glance-api and keystone log slices)
+
+rig = rig_logs.rig  # the rig's own driver (../shared/rig/capture.py): called, not copied
 
 WEB_PORT = 8088  # the local HTTP server web-download fetches from
 REFUSED_PORT = 8089  # allowed by Glance's filtering, nobody listens: connection refused
@@ -43,17 +46,6 @@ TOKEN_LIFE = 150  # > the main token's uses on a loaded rig; keystoneauth renews
 GLANCE = "http://127.0.0.1:9292"
 KEYSTONE = "http://127.0.0.1:5000"
 
-_stop = rig.Capture.stop
-
-
-def stop_with_all_slices(self):
-    _stop(self)
-    for k in ("glance_api", "keystone"):
-        with open(os.path.join(rig.OUT, "%s.%s.log" % (self.name, k)), "w") as f:
-            f.write(self.log_slices[k])
-
-
-rig.Capture.stop = stop_with_all_slices
 
 
 # ------------------------------------------------------------------ configuration
@@ -201,28 +193,19 @@ def import_methods():
     notes["direct-ok"] = "PUT .../stage small-a.raw, POST .../import glance-direct"
     direct = iid
 
-    uri_ok = "http://127.0.0.1:%d/small-b.raw" % WEB_PORT
-    iid = create("web-ok")
-    do_import(iid, "web-download", method_extra={"uri": uri_ok})
-    results["web-ok"] = wait_import(iid, settled)
-    notes["web-ok"] = "web-download of %s (200)" % uri_ok
-
-    uri_404 = "http://127.0.0.1:%d/missing.raw" % WEB_PORT
-    iid = create("web-404")
-    do_import(iid, "web-download", method_extra={"uri": uri_404})
-    results["web-404"] = wait_import(iid, settled)
-    notes["web-404"] = "web-download of %s: the server answers 404" % uri_404
-
-    uri_refused = "http://127.0.0.1:%d/small-b.raw" % REFUSED_PORT
-    iid = create("web-refused")
-    do_import(iid, "web-download", method_extra={"uri": uri_refused})
-    results["web-refused"] = wait_import(iid, settled)
-    notes["web-refused"] = "web-download of %s: nobody listens (connection refused)" % uri_refused
-
-    uri_blocked = "http://127.0.0.1:%d/small-b.raw" % BLOCKED_PORT
-    iid = create("web-blocked")
-    results["web-blocked import"] = do_import(iid, "web-download", method_extra={"uri": uri_blocked})
-    notes["web-blocked"] = "web-download of %s: port not in allowed_ports, 400 at the import call" % uri_blocked
+    web = [("web-ok", "http://127.0.0.1:%d/small-b.raw"  % WEB_PORT, " (200)"),
+           ("web-404", "http://127.0.0.1:%d/missing.raw" % WEB_PORT, ": the server answers 404"),
+           ("web-refused", "http://127.0.0.1:%d/small-b.raw" % REFUSED_PORT, ": nobody listens (connection refused)"),
+           ("web-blocked", "http://127.0.0.1:%d/small-b.raw" % BLOCKED_PORT,
+            ": port not in allowed_ports, 400 at the import call")]
+    for img, uri, what in web:
+        iid = create(img)
+        answer = do_import(iid, "web-download", method_extra={"uri": uri})
+        if img == "web-blocked":
+            results[img + " import"] = answer
+        else:
+            results[img] = wait_import(iid, settled)
+        notes[img] = "web-download of %s%s" % (uri, what)
 
     if results["direct-ok"] == "active":
         do_import(direct, "copy-image", stores=["fast"])
