@@ -193,7 +193,7 @@ def import_methods():
     notes["direct-ok"] = "PUT .../stage small-a.raw, POST .../import glance-direct"
     direct = iid
 
-    web = [("web-ok", "http://127.0.0.1:%d/small-b.raw"  % WEB_PORT, " (200)"),
+    web = [("web-ok", "http://127.0.0.1:%d/small-b.raw" % WEB_PORT, " (200)"),
            ("web-404", "http://127.0.0.1:%d/missing.raw" % WEB_PORT, ": the server answers 404"),
            ("web-refused", "http://127.0.0.1:%d/small-b.raw" % REFUSED_PORT, ": nobody listens (connection refused)"),
            ("web-blocked", "http://127.0.0.1:%d/small-b.raw" % BLOCKED_PORT,
