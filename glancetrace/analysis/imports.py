@@ -265,4 +265,13 @@ def attempt_dict(att: ImportAttempt) -> dict:
                          "declared": f.tx.header("content-length", response=True),
                          "start": f.start, "end": f.end} for f in att.fetches],
             "refused": [{"conn_id": r.conn_id, "frames": r.frames, "time": r.time} for r in att.refused],
-            "failed_stores": att.failed_stores, "failure": att.failure, "seen_in": list(att.seen_in)}
+            "failed_stores": att.failed_stores, "failure": att.failure, "seen_in": list(att.seen_in),
+            "failed_at": failed_at(att)}
+
+
+def failed_at(att: ImportAttempt) -> float | None:
+    """When the failure shows: the end of the last fetch or refused connection, else the import call's answer."""
+    if not att.failure:
+        return None
+    times = [f.end for f in att.fetches if f.end is not None] + [r.time for r in att.refused]
+    return max(times) if times else (att.call.end or att.call.start)

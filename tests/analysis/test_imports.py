@@ -86,6 +86,10 @@ def test_web_download_fetch_is_on_the_image_with_its_status_and_bytes():
                                               "role": "web_download"}
         assert calls[cid]["image_id"] == im["id"]
         assert calls[cid]["request_time"] > calls[im["imports"][0]["call_id"]]["request_time"]
+    # the story says Glance fetched it (the source answered, not Glance), then that the import failed
+    story = missing["story"][0]
+    assert "Glance fetched /missing.raw from 127.0.0.1:8088" in story and "(404)" in story
+    assert story.index("Glance fetched") < story.index("import failed: the source answered 404")
 
 
 def truth_image(name: str) -> dict:
