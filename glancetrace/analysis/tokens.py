@@ -67,16 +67,16 @@ def caller_token(call: Call) -> str | None:
 
 def served_validations(calls: list[Call]) -> dict[str, str]:
     """validation call id → id of the Glance call whose caller's token it validated (while that call was open)."""
-    validations = _keystone(calls, "token_validate") + _keystone(calls, "token_check")
+    by_token: dict[str, list[Call]] = {}
+    for v in _keystone(calls, "token_validate") + _keystone(calls, "token_check"):
+        by_token.setdefault(v.meaning.subject_token, []).append(v)
     served: dict[str, str] = {}
     for call in calls:
         if call.service != "glance" or call.hop == "frontend":
             continue  # the hop that reached Glance is the one Glance validated for
-        fp = caller_token(call)
         end = call.end if call.end is not None else float("inf")
-        for v in validations:
-            if (v.id not in served and v.meaning.subject_token == fp
-                    and call.start - SLACK <= v.start <= end + SLACK):
+        for v in by_token.get(caller_token(call), ()):
+            if v.id not in served and call.start - SLACK <= v.start <= end + SLACK:
                 served[v.id] = call.id
     return served
 
