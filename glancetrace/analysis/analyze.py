@@ -211,8 +211,7 @@ def _findings(an: Analysis) -> None:
     labels = {img.id: _label(img) for img in an.images}
     out.extend(imports.import_findings(an.imports, labels, call_frames))
     out.extend(tokens.token_findings(an.calls, an.served, labels, call_frames))
-    causes = {f.image_id: f.code for f in out if f.image_id and (f.code == "import-failed" or
-                                                                  f.code.startswith("token-"))}
+    causes = {f.image_id: f.code for f in out if f.image_id and f.code in ("import-failed", *tokens.CODES)}
     for img in an.images:
         label = labels[img.id]
         final = img.final_status
@@ -233,8 +232,10 @@ def _findings(an: Analysis) -> None:
                                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
         _upload_checks(img, label, calls, out)
         _store_checks(img, label, calls, out)
-    explained = {f.call_id for f in out if f.code in ("upload-interrupted", "token-revoked", "token-expired",
-                                                       "token-unknown")}
+    # a body cut short by Glance's 401 is not an interrupted upload: the token finding says why
+    refused_token = {f.call_id for f in out if f.code in tokens.CODES}
+    out = [f for f in out if not (f.code == "upload-interrupted" and f.call_id in refused_token)]
+    explained = refused_token | {f.call_id for f in out if f.code == "upload-interrupted"}
     # the call that failed for a known reason, the import's own fetches, the validation that said 404
     explained |= {c.id for a in an.imports if a.failure for c in [a.call, *a.fetches]}
     refused = explained | {calls[c].peer for c in explained if c in calls and calls[c].peer}

@@ -17,6 +17,7 @@ from .calls import Call
 from .findings import Finding
 from .story import clock
 
+CODES = ("token-revoked", "token-expired", "token-unknown")
 SLACK = 0.05  # seconds: a validation may be logged a hair outside its request on another connection
 
 
@@ -99,6 +100,16 @@ def _why(call: Call, life: TokenLife | None, validation: Call | None) -> tuple[s
     return None
 
 
+def _body_cut(call: Call) -> str:
+    """Glance answers 401 before reading the whole body: say how much it took, so no one reads an interrupted upload."""
+    tx = call.tx
+    declared = tx.header("content-length")
+    if call.kind not in ("upload", "stage") or not (tx.incomplete or tx.truncated):
+        return ""
+    total = f" of {int(declared):,}" if declared and declared.isascii() and declared.isdigit() else ""
+    return f"; Glance answered before the body was complete ({tx.request_body.size:,}{total} bytes sent)"
+
+
 def _what(call: Call, labels: dict[str, str]) -> str:
     if call.image_id:
         return f"{call.kind} of {labels.get(call.image_id, 'image ' + call.image_id)}"
@@ -136,6 +147,7 @@ def token_findings(calls: list[Call], served: dict[str, str], labels: dict[str, 
             msg += (f"; Glance's validation GET /v3/auth/tokens (call {validation.id}) → "
                     f"{validation.tx.status if validation.tx.status is not None else 'no response'}"
                     + (f" “{reason}”" if reason else ""))
+        msg += _body_cut(call)
         sev = "error" if call.kind in ("upload", "stage", "import") else "warning"
         out.append(Finding(sev, code, msg, image_id=call.image_id, call_id=call.id, frames=frames_of(call),
                            conn_id=call.tx.conn_id, capture=call.capture))
