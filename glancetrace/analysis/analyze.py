@@ -16,7 +16,7 @@ from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
 from ..protocols.tls.events import TlsSession
-from . import correlate, mysql_hops, mysql_hops_report
+from . import correlate, imports, mysql_hops, mysql_hops_report, tokens
 from .calls import Call, build_calls
 from .document import analysis_dict
 from .evidence import event_frames
@@ -60,6 +60,8 @@ class Analysis:
     tls_sessions: list[TlsSession] = field(default_factory=list)
     handshakes: list[MysqlHandshake] = field(default_factory=list)
     mysql_hops: mysql_hops.MysqlHops = field(default_factory=mysql_hops.MysqlHops)
+    imports: list[imports.ImportAttempt] = field(default_factory=list)
+    served: dict[str, str] = field(default_factory=dict)  # Glance's token validation → the call it served
 
     def to_dict(self) -> dict:
         return analysis_dict(self)
@@ -88,7 +90,9 @@ def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
               for i, s in enumerate(stmts)]
     _services_of_connections(an)
     _correlate(an)
+    an.served = tokens.served_validations(an.calls)
     _lifecycles(an)
+    _imports(an)
     _findings(an)
     return an
 
@@ -185,21 +189,36 @@ def _lifecycles(an: Analysis) -> None:
     an.images = sorted(images.values(), key=lambda i: (i.transitions[0].time if i.transitions else 0.0, i.id))
 
 
+def _imports(an: Analysis) -> None:
+    """Import attempts; what Glance fetched for a web-download joins the image's calls."""
+    an.imports = imports.find_imports(an.calls, an.sql, an.result)
+    by_id = {i.id: i for i in an.images}
+    for att in an.imports:
+        img = by_id.get(att.image_id)
+        for f in att.fetches:
+            f.image_id = att.image_id
+            if img is not None and f.id not in img.calls:
+                img.calls.append(f.id)
+
+
+def _label(img: Image) -> str:
+    return f"image {img.name!r} ({img.id})" if img.name else f"image {img.id}"
+
+
 def _findings(an: Analysis) -> None:
     out: list[Finding] = []
     calls = {c.id: c for c in an.calls}
+    labels = {img.id: _label(img) for img in an.images}
+    out.extend(imports.import_findings(an.imports, labels, call_frames))
+    out.extend(tokens.token_findings(an.calls, an.served, labels, call_frames))
+    causes = {f.image_id: f.code for f in out if f.image_id and f.code in ("import-failed", *tokens.CODES)}
     for img in an.images:
-        label = f"image {img.name!r} ({img.id})" if img.name else f"image {img.id}"
+        label = labels[img.id]
         final = img.final_status
         last = img.effective[-1] if img.effective else None
         if final in IN_PROGRESS and last is not None:
             sev = "warning" if final == "queued" else "error"
-            if final != "queued":
-                why = "the upload or import never finished"
-            elif any(t.status == "saving" for t in img.effective):
-                why = "an upload started but failed, and Glance put the image back to 'queued' without data"
-            else:
-                why = "it has no data: no upload reached Glance"
+            why = _stuck_why(img, causes.get(img.id))
             out.append(Finding(sev, f"stuck-{final}", f"{label} is still '{final}' when the capture ends: {why}",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
         if final == "killed":
@@ -213,7 +232,14 @@ def _findings(an: Analysis) -> None:
                                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
         _upload_checks(img, label, calls, out)
         _store_checks(img, label, calls, out)
-    explained = {f.call_id for f in out if f.code == "upload-interrupted"}
+    # a body cut short by Glance's 401 is not an interrupted upload: the token finding says why
+    refused_token = {f.call_id for f in out if f.code in tokens.CODES}
+    out = [f for f in out if not (f.code == "upload-interrupted" and f.call_id in refused_token)]
+    explained = refused_token | {f.call_id for f in out if f.code == "upload-interrupted"}
+    # the call that failed for a known reason, the import's own fetches, the validation that said 404
+    explained |= {c.id for a in an.imports if a.failure for c in [a.call, *a.fetches]}
+    refused = explained | {calls[c].peer for c in explained if c in calls and calls[c].peer}
+    explained |= {vid for vid, cid in an.served.items() if cid in refused}
     for call in an.calls:
         if call.hop == "backend" and call.peer and calls[call.peer].tx.status is not None:
             continue  # the frontend hop reports the same outcome
@@ -265,6 +291,20 @@ def _findings(an: Analysis) -> None:
     for f in an.findings:
         if f.image_id in by_img:
             by_img[f.image_id].findings.append(f.id)
+
+
+def _stuck_why(img: Image, cause: str | None) -> str:
+    """Why an image is still queued/saving/importing, pointing at the finding that knows the cause."""
+    started = any(t.status == "saving" for t in img.effective)
+    if img.final_status != "queued":
+        return "the upload or import never finished"
+    if cause == "import-failed":
+        return "its import failed (see the import-failed finding)"
+    if cause and not started:
+        return f"Glance refused its upload with 401 (see the {cause} finding)"
+    if started:
+        return "an upload started but failed, and Glance put the image back to 'queued' without data"
+    return "it has no data: no upload reached Glance"
 
 
 def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding]) -> None:

@@ -15,6 +15,7 @@ from .evidence import Evidence, event_frames, filter_for
 from .findings import SEVERITY_ORDER
 from .lanes import Lane
 from .lanes import classify as classify_lanes
+from .imports import attempt_dict
 from .sql_digest import digest as digest_table
 from .story import final_state, image_story
 from .throughput import throughput
@@ -63,6 +64,7 @@ def analysis_dict(an) -> dict:
     capture_of = {r.id: r.capture for r in an.sql} | {c.id: c.capture for c in an.calls}
     images = [_image_dict(img, last, ev, capture_of) for img in an.images]
     calls_by_id = {c["id"]: c for c in calls}
+    _on_behalf_of(an, calls_by_id, images)
     for img in images:
         img["story"] = image_story(img, calls_by_id, last)
         img["final_state"] = final_state(img, last)
@@ -121,6 +123,22 @@ _CALL_HEADERS = picker("request_headers response_headers")
 _SQL = picker("client server command sql request_time response_time latency result affected_rows rows error_code "
               "error_message")
 _SQL_STATE = picker("incomplete gap inferred")
+
+
+def _on_behalf_of(an, calls_by_id: dict[str, dict], images: list[dict]) -> None:
+    """Calls Glance made for another call (its token validations, what it fetched for a web-download) name
+    that call and its image; each image lists its import attempts."""
+    for c in calls_by_id.values():
+        c["on_behalf_of"] = None
+    for vid, cid in an.served.items():
+        calls_by_id[vid]["on_behalf_of"] = {"call_id": cid, "image_id": calls_by_id[cid]["image_id"],
+                                            "role": "token_validation"}
+    for att in an.imports:
+        for f in att.fetches:
+            calls_by_id[f.id]["on_behalf_of"] = {"call_id": att.call.id, "image_id": att.image_id,
+                                                 "role": "web_download"}
+    for img in images:
+        img["imports"] = [attempt_dict(a) for a in an.imports if a.image_id == img["id"]]
 
 
 def _tls_dict(t: TlsSession) -> dict:

@@ -46,6 +46,14 @@ def _upload(call: dict) -> str:
     return words + _answer(call)
 
 
+def _fetch(call: dict) -> str:
+    """Glance's own download of a web-download URI: the source answered, not Glance."""
+    status = call.get("status")
+    got = f", {human_bytes(call.get('response_body_size'))}" if status is not None and status < 300 else ""
+    answer = f"{status}{got}" if status is not None else "no response"
+    return f"Glance fetched {call.get('uri')} from {call.get('server')} at {clock(call.get('request_time'))} ({answer})"
+
+
 def _answer(call: dict) -> str:
     status = call.get("status")
     if status is None:
@@ -78,6 +86,8 @@ def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) 
                 words = f"create at {clock(call['request_time'])}" + _answer(call)
         elif kind == "upload":
             words = _upload(call)
+        elif (call.get("on_behalf_of") or {}).get("role") == "web_download":
+            words = _fetch(call)
         elif kind in _ASKED:
             words = f"{kind} asked at {clock(call['request_time'])}" + _answer(call)
         elif (call.get("status") or 0) >= 400:
@@ -90,6 +100,9 @@ def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) 
             if tr.get("status") == "queued" and tr.get("previous") is None:
                 continue  # the create says it
             events.append((tr["time"], _transition_words(tr)))
+    for att in image.get("imports") or []:
+        if att.get("failure") and att.get("failed_at") is not None:
+            events.append((att["failed_at"], f"the {att.get('method') or '?'} import failed: {att['failure']}"))
     events.sort(key=lambda e: e[0])
     first = "; ".join(w for _, w in events) or "no call about this image was seen"
     return [_capitalise(first) + ".", _ending(image, capture_end)]

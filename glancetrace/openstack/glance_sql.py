@@ -103,6 +103,8 @@ KEYSTONE_TABLES = frozenset(
 _UUID = re.compile(r"'([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})'")
 _FROM_TABLES = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE)\s+`?(\w+)`?", re.IGNORECASE)
 _TASK_IMAGE_ID = re.compile(r"image_id\W+([0-9a-fA-F-]{36})")
+# a task is read by its own id (tasks.id / task_info.task_id) or listed by its image (tasks.image_id)
+_TASK_KEY = re.compile(r"\b(tasks\.id|task_id|image_id)`?\s*=\s*'([0-9a-fA-F-]{36})'", re.IGNORECASE)
 _FIRST_WORD = re.compile(r"\s*(?:/\*.*?\*/\s*)*([A-Za-z]+)", re.DOTALL)
 
 _TXN_WORDS = {"COMMIT": "COMMIT", "ROLLBACK": "ROLLBACK", "BEGIN": "BEGIN", "START": "BEGIN", "XA": "XA"}
@@ -328,9 +330,15 @@ def _select_meaning(sql: str) -> SqlMeaning:
         ids = tuple(dict.fromkeys(m.lower() for m in _UUID.findall(sql)))
     table = next((t for t in tables if t in GLANCE_TABLES), tables[0]) if kind == "glance" else tables[0]
     summary = f"SELECT {table}" + (f" {ids[0]}" if ids else "")
+    if table in ("tasks", "task_info"):  # a task id is not an image id
+        keys = {k.lower(): v.lower() for k, v in _TASK_KEY.findall(sql)}
+        task_id = keys.get("tasks.id") or keys.get("task_id")
+        about = task_id or keys.get("image_id") or ""
+        return SqlMeaning(kind=kind, operation="SELECT", table=table, tables=tables, image_id=keys.get("image_id"),
+                          image_ids=ids, task_id=task_id, summary=f"SELECT {table} {about}".rstrip())
     return SqlMeaning(
         kind=kind, operation="SELECT", table=table, tables=tables,
-        image_id=ids[0] if ids and table != "tasks" else None, image_ids=ids, summary=summary,
+        image_id=ids[0] if ids else None, image_ids=ids, summary=summary,
     )
 
 
@@ -393,6 +401,7 @@ def _glance_meaning(
         row_id = rid if isinstance(rid, int) else None
     elif table == "tasks":
         task_id = where.get("id") or values.get("id")
+        image_id = values.get("image_id")  # INSERT INTO tasks names the image the task works on
     elif table == "task_info":
         task_id = where.get("task_id") or values.get("task_id")
         image_id = _image_id_in_task_json(values.get("input"))

@@ -1,0 +1,277 @@
+"""Interoperable image import: each POST /v2/images/{id}/import, the task Glance ran for it, what Glance itself
+fetched for a web-download, and why an import failed.
+
+An import is asynchronous: the call answers 202 and a task (tables `tasks` and `task_info`, whose ids are
+not image ids) does the work.  For web-download Glance downloads the URI itself: that outbound request, on
+any port, is a call to the source's host:port for the URI's path made after the import call began, or, when
+nobody listens there, a connection the source reset at once.  The failure is said where it was seen:
+Glance's answer to the import call (a URI refused by [import_filtering_opts]), Glance's outbound response
+or connection, the task's result written in SQL, and the image's os_glance_failed_import property.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from .calls import Call
+from .findings import Finding, human_bytes
+from .story import clock
+
+FAILED_PROP = "os_glance_failed_import"
+IMPORTING_PROP = "os_glance_importing_to_stores"
+
+
+@dataclass
+class Task:
+    id: str
+    image_id: str | None = None
+    type: str | None = None
+    status: str | None = None  # the last status written
+    status_sql: str | None = None  # the statement that wrote it
+    message: str | None = None
+    result: Any = None
+    message_sql: str | None = None
+
+
+@dataclass
+class Refused:
+    """A connection to the source that the source reset without a byte exchanged."""
+
+    capture: int
+    conn_id: int
+    frames: list[int]
+    time: float
+
+
+@dataclass
+class ImportAttempt:
+    call: Call  # POST /v2/images/{id}/import
+    image_id: str
+    method: str | None
+    uri: str | None
+    stores: list[str]
+    task: Task | None = None
+    fetches: list[Call] = field(default_factory=list)  # Glance's own requests for the URI
+    refused: list[Refused] = field(default_factory=list)
+    failed_stores: str | None = None  # os_glance_failed_import after the attempt
+    failed_sql: str | None = None
+    failure: str | None = None  # what went wrong, in words
+    seen_in: list[str] = field(default_factory=list)  # where the failure shows
+
+    @property
+    def source(self) -> str | None:
+        host, port = source_of(self.uri)
+        return f"{host}:{port}" if host else None
+
+
+def source_of(uri: str | None) -> tuple[str | None, int | None]:
+    if not uri:
+        return None, None
+    try:
+        u = urlsplit(uri)
+        return u.hostname, u.port or (443 if u.scheme == "https" else 80)
+    except ValueError:
+        return None, None
+
+
+def collect_tasks(sql_rows: list) -> dict[str, Task]:
+    """Tasks from Glance's INSERT/UPDATE of tasks and task_info (statements that took effect)."""
+    tasks: dict[str, Task] = {}
+    for row in sql_rows:
+        m = row.meaning
+        if m.kind != "glance" or m.table not in ("tasks", "task_info") or not m.meaning.task_id:
+            continue
+        if not m.meaning.is_write or m.ok is False:
+            continue
+        t = tasks.setdefault(m.meaning.task_id, Task(id=m.meaning.task_id))
+        vals = m.meaning.values
+        if m.table == "tasks":
+            t.type = vals.get("type") or t.type
+            if isinstance(vals.get("image_id"), str):
+                t.image_id = vals["image_id"].lower()
+            if isinstance(vals.get("status"), str):
+                t.status, t.status_sql = vals["status"], row.id
+        else:
+            t.image_id = t.image_id or m.image_id
+            if vals.get("message"):
+                t.message, t.message_sql = str(vals["message"]), row.id
+            if vals.get("result") is not None:
+                t.result = vals["result"]
+    return tasks
+
+
+def image_properties(sql_rows: list, names: tuple[str, ...]) -> list[tuple[str, str, Any, str, float]]:
+    """(image_id, name, value or None when removed, sql id, time) for writes of the named properties.
+
+    Glance updates a property by its row id: the row's INSERT (its last_insert_id) says whose it is."""
+    rows_of: dict[int, tuple[str, str]] = {}
+    out = []
+    for row in sql_rows:
+        m = row.meaning
+        if m.kind != "glance" or m.table != "image_properties" or not m.meaning.is_write or m.ok is False:
+            continue
+        if m.operation == "INSERT":
+            iid, name = m.image_id, m.meaning.property_name
+            if m.row_id is not None and iid and name:
+                rows_of[m.row_id] = (iid, name)
+        else:
+            iid, name = rows_of.get(m.row_id, (m.image_id, m.meaning.property_name))
+        if not iid or name not in names:
+            continue
+        removed = m.operation == "DELETE" or m.meaning.soft_delete
+        value = None if removed else m.meaning.values.get("value")
+        out.append((iid, name, value, row.id, row.stmt.request_time))
+    return out
+
+
+def _fetches(att: ImportAttempt, calls: list[Call], until: float) -> list[Call]:
+    host, port = source_of(att.uri)
+    if host is None:
+        return []
+    path = urlsplit(att.uri).path or "/"
+    out = []
+    for c in calls:
+        if c.start is None or not (att.call.start <= c.start < until) or c.tx.method is None:
+            continue
+        s_host, _, s_port = c.tx.server.rpartition(":")
+        uri_path = urlsplit(c.tx.uri or "").path or c.tx.uri
+        if s_port == str(port) and uri_path == path and (s_host.strip("[]") == host or not host[0].isdigit()):
+            out.append(c)
+    return out
+
+
+def _refused(att: ImportAttempt, result, until: float) -> list[Refused]:
+    host, port = source_of(att.uri)
+    out = []
+    for conn, cap in zip(result.connections, result.conn_captures):
+        if conn.server_port != port or not conn.rst or not (att.call.start <= conn.first_ts < until):
+            continue
+        if host[0].isdigit() and conn.server.rpartition(":")[0].strip("[]") != host:
+            continue
+        if conn.dirs[0].delivered or conn.dirs[1].delivered:
+            continue
+        out.append(Refused(cap, conn.stream, [conn.first_frame, conn.last_frame or conn.first_frame], conn.first_ts))
+    return out
+
+
+def find_imports(calls: list[Call], sql_rows: list, result) -> list[ImportAttempt]:
+    imports = [c for c in calls if c.service == "glance" and c.kind == "import" and c.image_id
+               and not (c.hop == "backend" and c.peer)]
+    tasks = collect_tasks(sql_rows)
+    props = image_properties(sql_rows, (FAILED_PROP, IMPORTING_PROP))
+    out = []
+    for i, call in enumerate(imports):
+        m = call.meaning
+        att = ImportAttempt(call=call, image_id=call.image_id, method=m.import_method, uri=m.import_uri,
+                            stores=list(m.stores))
+        later = [c.start for c in imports[i + 1:] if c.image_id == call.image_id]
+        until = min(later) if later else float("inf")
+        att.task = next((t for t in tasks.values() if t.image_id == call.image_id and _task_time(t, sql_rows)
+                         and att.call.start <= _task_time(t, sql_rows) < until), None)
+        if m.import_method == "web-download" and m.import_uri:
+            att.fetches = _fetches(att, calls, until)
+            att.refused = _refused(att, result, until)
+        for iid, name, value, sql_id, t in props:
+            if iid == call.image_id and name == FAILED_PROP and att.call.start <= t < until:
+                att.failed_stores, att.failed_sql = value, sql_id
+        _explain(att)
+        out.append(att)
+    return out
+
+
+def _task_time(task: Task, sql_rows: list) -> float | None:
+    for row in sql_rows:
+        if row.meaning.meaning.task_id == task.id:
+            return row.stmt.request_time
+    return None
+
+
+def _explain(att: ImportAttempt) -> None:
+    """The failure in words and where each piece of it was seen (nothing when the import worked)."""
+    call, why, seen = att.call, [], []
+    if call.tx.status is not None and call.tx.status >= 400:
+        reason = call.meaning.error_message or call.tx.reason
+        if "filtering" in (reason or ""):
+            why.append("the URI's host or port is not allowed by Glance's [import_filtering_opts]")
+        else:
+            why.append(f"Glance refused the import call: {call.tx.status} {reason or ''}".rstrip())
+        seen.append(f"Glance's answer to the import call ({call.id}): {call.tx.status} “{reason}”")
+    for f in att.fetches:
+        st = f.tx.status
+        if st is None:
+            why.append("the source did not answer (timeout or the connection ended)")
+            seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}): no response")
+        elif st >= 400:
+            why.append(f"the source answered {st} {f.tx.reason or ''}".rstrip())
+            seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}) → {st}")
+        elif f.tx.incomplete or f.tx.truncated:
+            why.append(f"the download from the source was cut off after {human_bytes(f.tx.response_body.size)}")
+            seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}): cut off")
+    for r in att.refused:
+        why.append("connection refused (the source reset Glance's connection at once)")
+        seen.append(f"Glance's outbound connection tcp.stream {r.conn_id} at {clock(r.time)}: reset")
+    task = att.task
+    task_failed = task is not None and task.status == "failure"
+    if task_failed:
+        msg = (task.message or "").strip()
+        if any(w in msg.lower() for w in ("checksum", "hash", "does not match")):
+            why.append("checksum mismatch")
+        elif not why:
+            why.append(f"the task failed: “{_short(msg)}”" if msg else "the task failed")
+        seen.append(f"task {task.id}'s result written in SQL ({task.message_sql or task.status_sql}): "
+                    f"failure" + (f" “{_short(msg)}”" if msg else ""))
+    if att.failed_stores:
+        seen.append(f"{FAILED_PROP}={att.failed_stores} ({att.failed_sql})")
+        if not why:
+            why.append(f"Glance marked the import failed for store(s) {att.failed_stores}")
+    if why or seen:
+        att.failure = "; ".join(dict.fromkeys(why)) or "the import failed"
+        att.seen_in = seen
+
+
+def _short(s: str, n: int = 200) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def import_findings(imports: list[ImportAttempt], labels: dict[str, str], frames_of) -> list[Finding]:
+    out = []
+    for att in imports:
+        if not att.failure:
+            continue
+        src = f" from {att.source}" if att.source else ""
+        msg = (f"import of {labels.get(att.image_id, att.image_id)} via {att.method or '?'}{src} failed: "
+               f"{att.failure}. Seen in: " + "; ".join(att.seen_in))
+        frames = frames_of(att.fetches[0]) if att.fetches else (att.refused[0].frames if att.refused else
+                                                                  frames_of(att.call))
+        cite = att.fetches[0] if att.fetches else att.call
+        f = Finding("error", "import-failed", msg, image_id=att.image_id, call_id=cite.id, frames=frames,
+                    conn_id=att.refused[0].conn_id if att.refused and not att.fetches else cite.tx.conn_id,
+                    capture=att.refused[0].capture if att.refused and not att.fetches else cite.capture)
+        out.append(f)
+    return out
+
+
+def attempt_dict(att: ImportAttempt) -> dict:
+    """An import attempt for the document (the image's `imports`)."""
+    t = att.task
+    return {"call_id": att.call.id, "method": att.method, "uri": att.uri, "source": att.source,
+            "stores": list(att.stores), "status": att.call.tx.status, "time": att.call.start,
+            "task": ({"id": t.id, "type": t.type, "status": t.status, "message": t.message,
+                      "sql_id": t.message_sql or t.status_sql} if t else None),
+            "fetches": [{"call_id": f.id, "status": f.tx.status, "bytes": f.tx.response_body.size,
+                         "declared": f.tx.header("content-length", response=True),
+                         "start": f.start, "end": f.end} for f in att.fetches],
+            "refused": [{"conn_id": r.conn_id, "frames": r.frames, "time": r.time} for r in att.refused],
+            "failed_stores": att.failed_stores, "failure": att.failure, "seen_in": list(att.seen_in),
+            "failed_at": failed_at(att)}
+
+
+def failed_at(att: ImportAttempt) -> float | None:
+    """When the failure shows: the end of the last fetch or refused connection, else the import call's answer."""
+    if not att.failure:
+        return None
+    times = [f.end for f in att.fetches if f.end is not None] + [r.time for r in att.refused]
+    return max(times) if times else (att.call.end or att.call.start)
