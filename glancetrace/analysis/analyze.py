@@ -16,7 +16,7 @@ from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
 from ..protocols.tls.events import TlsSession
-from . import correlate, mysql_hops, mysql_hops_report
+from . import correlate, mysql_hops, mysql_hops_report, transactions
 from .calls import Call, build_calls
 from .document import analysis_dict
 from .evidence import event_frames
@@ -25,6 +25,8 @@ from ..openstack.image_status import IN_PROGRESS
 from .findings import Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
 
+# findings that already say how their call ended: no separate HTTP status finding for it
+EXPLAINS_CALL = frozenset({"upload-interrupted", "not-committed"})
 IMAGE_FIELDS = ("name", "size", "checksum", "os_hash_algo", "os_hash_value", "disk_format",
                 "container_format", "visibility", "protected", "virtual_size")
 
@@ -60,6 +62,8 @@ class Analysis:
     tls_sessions: list[TlsSession] = field(default_factory=list)
     handshakes: list[MysqlHandshake] = field(default_factory=list)
     mysql_hops: mysql_hops.MysqlHops = field(default_factory=mysql_hops.MysqlHops)
+    tcp_facts: dict = field(default_factory=dict)  # (capture, conn_id) → tcp.stalls.TcpFacts
+    write_fates: dict = field(default_factory=dict)  # sql row id → transactions.WriteFate
 
     def to_dict(self) -> dict:
         return analysis_dict(self)
@@ -88,6 +92,8 @@ def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
               for i, s in enumerate(stmts)]
     _services_of_connections(an)
     _correlate(an)
+    an.tcp_facts = transactions.facts_by_connection(events)
+    an.write_fates = transactions.write_fates(an.sql, an.tcp_facts)  # only committed changes are transitions
     _lifecycles(an)
     _findings(an)
     return an
@@ -156,16 +162,18 @@ def _lifecycles(an: Analysis) -> None:
         img = image(iid)
         img.sql.append(row.id)
         vals = dict(m.meaning.values) if m.meaning.values else {}
+        fate = an.write_fates.get(row.id)
+        gone = fate is not None and not fate.took_effect
         if m.table == "images" and m.ok is not False and m.meaning.is_write:
-            for k in IMAGE_FIELDS:
-                if vals.get(k) is not None:
+            for k in IMAGE_FIELDS if not gone else ("name",):  # an uncommitted write only names the image
+                if vals.get(k) is not None and (not gone or k not in img.fields):
                     img.fields[k] = vals[k]
         sc = m.status_change
         if sc is not None and sc.table == "images":
             img.transitions.append(Transition(
                 status=sc.status, time=row.stmt.request_time, source="sql", sql_id=row.id,
-                call_id=row.call_id, frames=sql_frames(row), failed=m.ok is False,
-                previous=sc.expected, uncertain=m.ok is None))
+                call_id=row.call_id, frames=sql_frames(row), failed=m.ok is False or gone,
+                previous=sc.expected, uncertain=m.ok is None and not gone, attempt=fate.fate if gone else None))
     for call in an.calls:
         if not call.image_id or call.service not in ("glance", "swift"):
             continue
@@ -188,6 +196,7 @@ def _lifecycles(an: Analysis) -> None:
 def _findings(an: Analysis) -> None:
     out: list[Finding] = []
     calls = {c.id: c for c in an.calls}
+    rows = {r.id: r for r in an.sql}
     for img in an.images:
         label = f"image {img.name!r} ({img.id})" if img.name else f"image {img.id}"
         final = img.final_status
@@ -206,14 +215,18 @@ def _findings(an: Analysis) -> None:
             out.append(Finding("error", "killed", f"{label} was killed: Glance gave up on its data",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
         for t in img.transitions:
-            if t.failed:
+            if t.attempt:
+                out.append(Finding("error", "not-committed", transactions.attempt_message(
+                    label, t.status, rows[t.sql_id], an.write_fates[t.sql_id], calls.get(t.call_id), final),
+                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
+            elif t.failed:
                 out.append(Finding("error", "failed-transition",
                                    f"status change of {label} {t.previous or '?'} → {t.status} failed: the "
                                    f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
                                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
         _upload_checks(img, label, calls, out)
         _store_checks(img, label, calls, out)
-    explained = {f.call_id for f in out if f.code == "upload-interrupted"}
+    explained = {f.call_id for f in out if f.code in EXPLAINS_CALL}
     for call in an.calls:
         if call.hop == "backend" and call.peer and calls[call.peer].tx.status is not None:
             continue  # the frontend hop reports the same outcome
@@ -240,6 +253,13 @@ def _findings(an: Analysis) -> None:
                                f"{_short(redact.redact_sql(s.sql, an.options.show_secrets))}",
                                image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
                                frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
+    for lost in transactions.lost_connections(an.sql, an.tcp_facts, an.handshakes, skip=set(an.mysql_hops.pair_of)):
+        row = lost.row
+        out.append(Finding("warning", "mysql-connection-lost",
+                           transactions.lost_message(lost, an.handshakes, calls.get(row.call_id)),
+                           image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
+                           frames=sql_frames(row) + [lost.frame], conn_id=row.stmt.conn_id, capture=row.capture,
+                           time=lost.time))
     out.extend(mysql_hops_report.close_findings(an.mysql_hops, mysql_hops_report.row_lookup(an.mysql_hops, an.sql)))
     undecrypted = [t for t in an.tls_sessions if not t.decrypted]
     if undecrypted:
@@ -248,7 +268,6 @@ def _findings(an: Analysis) -> None:
                            f"{len(undecrypted)} TLS connection(s) could not be decrypted "
                            f"({_short(first.why_not or 'no keys given', 80)}); give --keylog to see inside them",
                            frames=first.handshake_frames, conn_id=first.conn_id, capture=first.capture))
-    rows = {r.id: r for r in an.sql}
     for f in out:
         call, row = calls.get(f.call_id), rows.get(f.sql_id)
         # the connection is the one the cited frames are on: a status change seen in SQL cites the

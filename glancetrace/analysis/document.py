@@ -188,7 +188,8 @@ def _image_dict(img, last: float | None, ev: Evidence, capture_of: dict[str, int
                          "call_id": t.call_id, "failed": t.failed,
                          # in the numbers of the file of its statement (else its call)
                          "frames": ev.frames(capture_of.get(t.sql_id, capture_of.get(t.call_id, 0)), t.frames) or [],
-                         "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
+                         "previous": t.previous, "uncertain": t.uncertain, "attempt": t.attempt}
+                        for t in img.transitions],
         "states": img.states(last),
         "calls": list(img.calls),
         "sql": list(img.sql),
