@@ -16,7 +16,7 @@ from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
 from ..protocols.tls.events import TlsSession
-from . import correlate, mysql_hops, mysql_hops_report, transactions
+from . import correlate, limits, mysql_hops, mysql_hops_report, transactions, upload_end
 from .calls import Call, build_calls
 from .document import analysis_dict
 from .evidence import event_frames
@@ -26,7 +26,7 @@ from .findings import Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
 
 # findings that already say how their call ended: no separate HTTP status finding for it
-EXPLAINS_CALL = frozenset({"upload-interrupted", "not-committed"})
+EXPLAINS_CALL = frozenset({"upload-interrupted", "not-committed", "proxy-answered"}) | limits.CODES
 IMAGE_FIELDS = ("name", "size", "checksum", "os_hash_algo", "os_hash_value", "disk_format",
                 "container_format", "visibility", "protected", "virtual_size")
 
@@ -211,6 +211,10 @@ def _findings(an: Analysis) -> None:
                 why = "it has no data: no upload reached Glance"
             out.append(Finding(sev, f"stuck-{final}", f"{label} is still '{final}' when the capture ends: {why}",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
+        if final == "active" and str(img.fields.get("size")) == "0":
+            out.append(Finding("info", "active-empty", f"{label} went active with 0 bytes: an empty upload (e.g. "
+                               f"`openstack image create` without --file reading an empty stdin)",
+                               image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
         if final == "killed":
             out.append(Finding("error", "killed", f"{label} was killed: Glance gave up on its data",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
@@ -224,7 +228,7 @@ def _findings(an: Analysis) -> None:
                                    f"status change of {label} {t.previous or '?'} → {t.status} failed: the "
                                    f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
                                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
-        _upload_checks(img, label, calls, out)
+        _upload_checks(img, label, calls, out, an.tcp_facts)
         _store_checks(img, label, calls, out)
     explained = {f.call_id for f in out if f.code in EXPLAINS_CALL}
     for call in an.calls:
@@ -286,8 +290,8 @@ def _findings(an: Analysis) -> None:
             by_img[f.image_id].findings.append(f.id)
 
 
-def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding]) -> None:
-    """Compare the bytes that crossed the wire with what Glance recorded."""
+def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding], facts: dict) -> None:
+    """Compare the bytes that crossed the wire with what Glance recorded; say who ended a failed upload."""
     for cid in img.calls:
         call = calls[cid]
         if call.kind not in ("upload", "stage"):
@@ -296,8 +300,13 @@ def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Fin
         body = tx.request_body
         frames = call_frames(call)
         expected = tx.header("content-length")
+        limit = limits.limit_finding(label, img.id, call, calls, call_frames)
+        if limit is not None:  # a limit reached is its own finding, not an interrupted upload
+            out.append(limit)
+            continue
         if tx.gap and tx.status is not None and tx.status < 300:
             continue  # Glance took it whole; the capture lost bytes (a capture-gap finding says so)
+        tcp = facts.get((call.capture, tx.conn_id))
         if tx.status is None or tx.truncated or tx.incomplete:
             total = f" of {int(expected):,}" if expected and expected.isascii() and expected.isdigit() else ""
             if tx.status is None:
@@ -305,10 +314,22 @@ def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Fin
             else:
                 reason = getattr(call.meaning, "error_message", None)
                 ending = f"Glance answered {tx.status} {tx.reason}" + (f" — “{reason}”" if reason else "")
+            end = upload_end.ending(call, tcp, calls)
             out.append(Finding("error", "upload-interrupted",
-                               f"upload of {label} was cut off after {body.size:,}{total} bytes; {ending}",
-                               image_id=img.id, call_id=cid, frames=frames))
+                               f"upload of {label} was cut off after {body.size:,}{total} bytes; {ending}; {end.words}",
+                               image_id=img.id, call_id=cid, frames=frames + ([end.frame] if end.frame else []),
+                               cause=end.cause))
             continue
+        proxied = upload_end.proxy_ending(call, calls)
+        if proxied is not None:
+            out.append(Finding("error", "proxy-answered", f"upload of {label}: {proxied.words}", image_id=img.id,
+                               call_id=cid, frames=frames, cause=proxied.cause, time=proxied.time))
+            continue
+        secs, stalled, stall_frames = upload_end.stalled_upload_words(call, tcp)
+        if stalled:
+            out.append(Finding("warning", "receiver-stalled", f"upload of {label}: {stalled}; the upload went on and "
+                               f"Glance answered {tx.status}", image_id=img.id, call_id=cid,
+                               frames=stall_frames, conn_id=tx.conn_id, capture=call.capture, cause="receiver_stalled"))
         if tx.status >= 300 or tx.gap:
             continue
         size = img.fields.get("size")

@@ -111,6 +111,7 @@ def analysis_dict(an) -> dict:
         "tls_sessions": [ev.tls(t.capture, _tls_dict(t)) for t in tls],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "time": _num(f.time),
+                      "cause": f.cause,
                       "frames": ev.frames(f.capture, f.frames) or [], **ev.item(f.capture, f.conn_id, f.frames)}
                      for f in an.findings],
     }, show)
