@@ -262,7 +262,7 @@ def _findings(an: Analysis) -> None:
         out.append(Finding("warning", "mysql-connection-lost",
                            transactions.lost_message(lost, an.handshakes, calls.get(row.call_id)),
                            image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
-                           frames=sql_frames(row) + [lost.frame], conn_id=row.stmt.conn_id, capture=row.capture,
+                           frames=sorted(sql_frames(row) + [lost.frame]), conn_id=row.stmt.conn_id, capture=row.capture,
                            time=lost.time))
     out.extend(mysql_hops_report.close_findings(an.mysql_hops, mysql_hops_report.row_lookup(an.mysql_hops, an.sql)))
     undecrypted = [t for t in an.tls_sessions if not t.decrypted]
@@ -317,7 +317,7 @@ def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Fin
             end = upload_end.ending(call, tcp, calls)
             out.append(Finding("error", "upload-interrupted",
                                f"upload of {label} was cut off after {body.size:,}{total} bytes; {ending}; {end.words}",
-                               image_id=img.id, call_id=cid, frames=frames + ([end.frame] if end.frame else []),
+                               image_id=img.id, call_id=cid, frames=sorted(frames + ([end.frame] if end.frame else [])),
                                cause=end.cause))
             continue
         proxied = upload_end.proxy_ending(call, calls)
