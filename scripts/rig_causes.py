@@ -163,7 +163,7 @@ def killed_mysql(cl):
                   "-H", "Content-Type: application/json", "-d", body])
     waiting = None
     with rig.db() as root, root.cursor() as cur:
-        for _ in range(100):
+        for _ in range(1200):  # Glance validates the token with Keystone first: that alone can take 10 s here
             cur.execute("SELECT id, state, info FROM information_schema.processlist WHERE user='glance' "
                         "AND info IS NOT NULL AND state LIKE 'Waiting%%'")
             waiting = cur.fetchone()
