@@ -55,7 +55,10 @@ def limit_finding(label: str, image_id: str, call, calls: dict, frames_of) -> Fi
     announced = call.tx.header("content-length") or tx.header("content-length")
     of = f" of {int(announced):,} announced" if announced and announced.isascii() and announced.isdigit() else ""
     via = f" (behind the proxy {call.tx.server})" if answered is not call else ""
+    got = tx.request_body.size
+    # Glance reads up to the cap before it refuses: the bytes it had by then bound the cap from above
+    bound = f" (so image_size_cap is below {got:,} bytes)" if limit.code == "image-too-large" and got else ""
     msg = (f"upload of {label} refused: {limit.what} — Glance answered {tx.status}{via} after receiving "
-           f"{tx.request_body.size:,} bytes{of}: “{answered.meaning.error_message}”")
+           f"{got:,} bytes{of}{bound}: “{answered.meaning.error_message}”")
     return Finding("error", limit.code, msg, image_id=image_id, call_id=answered.id, frames=frames_of(answered),
                    conn_id=tx.conn_id, capture=answered.capture, time=tx.response_first_time)
