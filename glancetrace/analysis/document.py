@@ -109,6 +109,8 @@ def analysis_dict(an) -> dict:
         "mysql_hops": mysql_hops_report.pairs_document(an.mysql_hops),
         "tokens": tokens,
         "tls_sessions": [ev.tls(t.capture, _tls_dict(t)) for t in tls],
+        "tcp_stalls": [_tcp_dict(f, ev) for _, f in sorted(an.tcp_facts.items())
+                       if f.zero_windows or any(f.retransmissions) or f.first_end("rst")],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "time": _num(f.time),
                       "cause": f.cause,
@@ -123,6 +125,19 @@ def _tls_dict(t: TlsSession) -> dict:
             "why_not": t.why_not, "client_random": t.client_random,
             "bytes_up": t.bytes_up, "bytes_down": t.bytes_down,
             "start": _num(t.handshake_start), "end": _num(t.end), "frames": _frames(t.frames)}
+
+
+def _tcp_dict(f, ev: Evidence) -> dict:
+    """One connection's zero-window periods, retransmissions and FIN/RSTs (tcp/stalls.py), in its file's numbers."""
+    frames = [x for z in f.zero_windows for x in z.frames] + [e.frame for e in f.ends]
+    return {**ev.item(f.capture, f.conn_id, frames), "client": f.client, "server": f.server,
+            "zero_windows": [{"receiver": z.receiver, "start": z.start, "end": z.end, "seconds": _num(z.seconds),
+                              "frames": ev.frames(f.capture, z.frames)} for z in f.zero_windows],
+            "zero_window_count": dict(zip(("client", "server"), f.zero_window_count)),
+            "zero_window_seconds": dict(zip(("client", "server"), f.zero_window_seconds)),
+            "retransmissions": {"client_to_server": f.retransmissions[0], "server_to_client": f.retransmissions[1]},
+            "ends": [{"kind": e.kind, "sender": e.sender, "time": e.time, "frame": ev.frames(f.capture, [e.frame])[0]}
+                     for e in f.ends]}
 
 
 def _sql_digest(an) -> list[dict]:
