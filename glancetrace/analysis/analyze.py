@@ -218,16 +218,7 @@ def _findings(an: Analysis) -> None:
         if final == "killed":
             out.append(Finding("error", "killed", f"{label} was killed: Glance gave up on its data",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
-        for t in img.transitions:
-            if t.attempt:
-                out.append(Finding("error", "not-committed", transactions.attempt_message(
-                    label, t.status, rows[t.sql_id], an.write_fates[t.sql_id], calls.get(t.call_id), final),
-                    image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
-            elif t.failed:
-                out.append(Finding("error", "failed-transition",
-                                   f"status change of {label} {t.previous or '?'} → {t.status} failed: the "
-                                   f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
-                                   image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
+        _transition_findings(an, img, label, calls, rows, out)
         _upload_checks(img, label, calls, out, an.tcp_facts)
         _store_checks(img, label, calls, out)
     explained = {f.call_id for f in out if f.code in EXPLAINS_CALL}
@@ -257,13 +248,7 @@ def _findings(an: Analysis) -> None:
                                f"{_short(redact.redact_sql(s.sql, an.options.show_secrets))}",
                                image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
                                frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
-    for lost in transactions.lost_connections(an.sql, an.tcp_facts, an.handshakes, skip=set(an.mysql_hops.pair_of)):
-        row = lost.row
-        out.append(Finding("warning", "mysql-connection-lost",
-                           transactions.lost_message(lost, an.handshakes, calls.get(row.call_id)),
-                           image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
-                           frames=sorted(sql_frames(row) + [lost.frame]), conn_id=row.stmt.conn_id, capture=row.capture,
-                           time=lost.time))
+    out.extend(_lost_connection_findings(an, calls))
     out.extend(mysql_hops_report.close_findings(an.mysql_hops, mysql_hops_report.row_lookup(an.mysql_hops, an.sql)))
     undecrypted = [t for t in an.tls_sessions if not t.decrypted]
     if undecrypted:
@@ -288,6 +273,34 @@ def _findings(an: Analysis) -> None:
     for f in an.findings:
         if f.image_id in by_img:
             by_img[f.image_id].findings.append(f.id)
+
+
+def _transition_findings(an: Analysis, img: Image, label: str, calls: dict[str, Call], rows: dict,
+                         out: list[Finding]) -> None:
+    """Status changes that did not happen: never committed, or a compare-and-swap that matched nothing."""
+    for t in img.transitions:
+        if t.attempt:
+            out.append(Finding("error", "not-committed", transactions.attempt_message(
+                label, t.status, rows[t.sql_id], an.write_fates[t.sql_id], calls.get(t.call_id), img.final_status),
+                image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
+        elif t.failed:
+            out.append(Finding("error", "failed-transition",
+                               f"status change of {label} {t.previous or '?'} → {t.status} failed: the "
+                               f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
+                               image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
+
+
+def _lost_connection_findings(an: Analysis, calls: dict[str, Call]) -> list[Finding]:
+    """MySQL connections closed under a statement in flight (proxied ones have their own close findings)."""
+    out = []
+    for lost in transactions.lost_connections(an.sql, an.tcp_facts, an.handshakes, skip=set(an.mysql_hops.pair_of)):
+        row = lost.row
+        out.append(Finding("warning", "mysql-connection-lost",
+                           transactions.lost_message(lost, an.handshakes, calls.get(row.call_id)),
+                           image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
+                           frames=sorted(sql_frames(row) + [lost.frame]), conn_id=row.stmt.conn_id,
+                           capture=row.capture, time=lost.time))
+    return out
 
 
 def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding], facts: dict) -> None:

@@ -9,21 +9,9 @@ import dpkt
 from glancetrace.analysis.analyze import analyze
 from glancetrace.pipeline import decode
 from tests.support.rig import analysed, capture
+from tests.tcp.test_tcp_reassembly import _frames, _write  # pcap records in and out with dpkt
 
 COMMIT = b"\x07\x00\x00\x00\x03COMMIT"
-
-
-def _frames(path):
-    with open(path, "rb") as f:
-        r = dpkt.pcap.Reader(f)
-        return r.datalink(), [(ts, bytes(buf)) for ts, buf in r]
-
-
-def _write(path, linktype, frames):
-    with open(path, "wb") as f:
-        w = dpkt.pcap.Writer(f, linktype=linktype)
-        for ts, buf in frames:
-            w.writepkt(buf, ts)
 
 
 def _first_insert(frames):
