@@ -19,7 +19,7 @@ import sys, resource
 import glancetrace.pipeline as p
 if sys.argv[2] == "without":
     class Forward:
-        def __init__(self, tcp, capture):
+        def __init__(self, tcp, capture, make):
             self.add = tcp.add
         def finish(self):
             return []

@@ -25,6 +25,7 @@ from .protocols.tls import TlsDecoder
 from .protocols.tls.keylog import KeyLog
 from .sniff import Roles
 from .tcp.reassembly import Connection, TcpReassembler
+from .protocols.tcp_facts import TcpFacts
 from .tcp.stalls import TcpStalls
 
 HTTP_PORTS = frozenset({5000, 9292, 35357, 8080})
@@ -231,7 +232,7 @@ class Pipeline:
         o = self.opt
         ports = set(o.http_ports) | set(o.tls_ports) | set(o.mysql_ports)
         tcp = self.tcp = TcpReassembler(lambda conn: self._factory(conn, lead), server_ports=ports)
-        self.stalls = TcpStalls(tcp, lead)  # zero windows, retransmissions, FIN/RST: who stalled, who hung up
+        self.stalls = TcpStalls(tcp, lead, TcpFacts)  # zero windows, retransmissions, FIN/RST: who stalled, who hung up
         link = LinkDecoder()
         shift = plan.offset_of(members[0]).seconds
         pieces = PieceMap(files=[], bases=[])

@@ -62,7 +62,7 @@ class Analysis:
     tls_sessions: list[TlsSession] = field(default_factory=list)
     handshakes: list[MysqlHandshake] = field(default_factory=list)
     mysql_hops: mysql_hops.MysqlHops = field(default_factory=mysql_hops.MysqlHops)
-    tcp_facts: dict = field(default_factory=dict)  # (capture, conn_id) → tcp.stalls.TcpFacts
+    tcp_facts: dict = field(default_factory=dict)  # (capture, conn_id) → protocols.tcp_facts.TcpFacts
     write_fates: dict = field(default_factory=dict)  # sql row id → transactions.WriteFate
 
     def to_dict(self) -> dict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..tcp.stalls import TcpFacts
+from ..protocols.tcp_facts import TcpFacts
 
 _AUTOCOMMIT_OFF = re.compile(r"^\s*SET\s+(?:@@\w*\.?)?autocommit\s*=\s*(?:0|OFF|false)\b", re.IGNORECASE)
 _OPENS = ("BEGIN", "COMMIT", "ROLLBACK")

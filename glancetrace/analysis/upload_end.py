@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..tcp.stalls import TcpFacts, ZeroWindow
+from ..protocols.tcp_facts import TcpFacts
+from ..tcp.stalls import ZeroWindow
 
 STALL_SECONDS = 2.0  # a zero window this long is the receiver stalling, not loopback's usual blips
 PROXY_STATUSES = frozenset({408, 502, 503, 504})

@@ -3,7 +3,7 @@
 Beside the reassembler (which it does not change): `TcpStalls.add` passes each segment on to
 `TcpReassembler.add` and then looks at the facts reassembly does not keep — the window each side
 advertises, which side sent a FIN or a RST and when.  At the end it emits one `TcpFacts` per
-connection that had any of them.
+connection that had any of them (protocols/tcp_facts.py TcpFacts).
 
 A zero-window period on side X: X advertised a receive window of 0 (its application stopped
 reading: a slow store, a stopped worker) until it advertised a window again; the data towards X
@@ -17,7 +17,7 @@ Memory is bounded per connection: counts, the first MAX_PERIODS periods and MAX_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..capture.link import FIN, RST, SYN, Segment
 
@@ -49,32 +49,6 @@ class TcpEnd:
     frame: int
 
 
-@dataclass(frozen=True)
-class TcpFacts:
-    """One connection's stalls and ends, with its origin as every event has (capture, tcp.stream)."""
-
-    conn_id: int
-    client: str
-    server: str
-    zero_windows: tuple[ZeroWindow, ...] = ()
-    zero_window_count: tuple[int, int] = (0, 0)  # periods on the client, on the server (also those not kept)
-    zero_window_seconds: tuple[float, float] = (0.0, 0.0)  # total time each side's window stayed 0
-    retransmissions: tuple[int, int] = (0, 0)  # data segments resent client → server, server → client
-    ends: tuple[TcpEnd, ...] = ()
-    capture: int = field(default=0, kw_only=True)
-
-    @property
-    def first_frame(self) -> int:
-        frames = [z.frames[0] for z in self.zero_windows] + [e.frame for e in self.ends]
-        return min(frames, default=0)
-
-    def first_end(self, kind: str | None = None, sender: str | None = None) -> TcpEnd | None:
-        for e in self.ends:
-            if (kind is None or e.kind == kind) and (sender is None or e.sender == sender):
-                return e
-        return None
-
-
 class _Watch:
     """The mutable tally of one connection while the capture is read."""
 
@@ -100,16 +74,20 @@ class _Watch:
         if len(self.periods) < MAX_PERIODS:
             self.periods.append(ZeroWindow(SIDES[side], start, end, (first, frame)))
 
-    def facts(self, capture: int) -> TcpFacts:
+    def facts(self, make, capture: int):
         c = self.conn
-        return TcpFacts(c.stream, c.client, c.server, tuple(self.periods), tuple(self.zcount),
-                        tuple(self.zsecs), tuple(self.retrans), tuple(self.ends), capture=capture)
+        return make(c.stream, c.client, c.server, zero_windows=tuple(self.periods), zero_window_count=tuple(self.zcount),
+                    zero_window_seconds=tuple(self.zsecs), retransmissions=tuple(self.retrans), ends=tuple(self.ends),
+                    capture=capture)
 
 
 class TcpStalls:
-    """Wraps one reassembler's `add`: `add(seg, ts, frame)` feeds it, then keeps the facts above."""
+    """Wraps one reassembler's `add`: `add(seg, ts, frame)` feeds it, then keeps the facts above.
+    `make` builds the event a connection's facts are handed on as (protocols/tcp_facts.py TcpFacts: the
+    event classes live above this layer, so the pipeline passes it in)."""
 
-    def __init__(self, tcp, capture: int) -> None:
+    def __init__(self, tcp, capture: int, make) -> None:
+        self._make = make
         self._tcp_add = tcp.add
         self._flows = tcp.flows
         self._capture = capture
@@ -156,7 +134,7 @@ class TcpStalls:
         if len(w.ends) < MAX_ENDS:
             w.ends.append(TcpEnd(kind, SIDES[d], ts, frame))
 
-    def finish(self) -> list[TcpFacts]:
+    def finish(self) -> list:
         """The facts of every connection that had a zero window, a retransmission, a FIN or a RST."""
         out = []
         for w in self._watch.values():
@@ -164,6 +142,6 @@ class TcpStalls:
                 if w.zero_since[side] is not None:
                     w.zero_ended(side, None, w.conn.last_frame)
             if w.periods or any(w.zcount) or any(w.retrans) or w.ends:
-                out.append(w.facts(self._capture))
+                out.append(w.facts(self._make, self._capture))
         self._watch.clear()
         return out

@@ -10,7 +10,8 @@ import pytest
 from glancetrace.capture.link import ACK, RST, Segment
 from glancetrace.pipeline import decode
 from glancetrace.tcp.reassembly import TcpReassembler
-from glancetrace.tcp.stalls import MAX_PERIODS, TcpFacts, TcpStalls
+from glancetrace.protocols.tcp_facts import TcpFacts
+from glancetrace.tcp.stalls import MAX_PERIODS, TcpStalls
 from tests.support.loopback import tshark_fields
 from tests.support.rig import capture
 
@@ -83,7 +84,7 @@ def test_bounded_periods_wraparound_and_reset_sender():
     """A mid-stream connection near the 32-bit wrap: 40 zero-window periods of the server (16 kept, all
     counted), a resent segment across the wrap, and the client's RST."""
     tcp = TcpReassembler(lambda conn: None, server_ports={9292})
-    watch = TcpStalls(tcp, capture=0)
+    watch = TcpStalls(tcp, capture=0, make=TcpFacts)
     seq, ts, frame = (1 << 32) - 3000, 100.0, 1
     for i in range(40):
         watch.add(_seg(50000, 9292, seq, 1, ACK, 500, b"x" * 1000), ts, frame)
