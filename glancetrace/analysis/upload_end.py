@@ -77,7 +77,7 @@ def ending(call, facts: TcpFacts | None, calls: dict) -> Ending:
     if end.sender == "client":
         cause = "client_reset" if end.kind == "rst" else "client_closed"
         words = f"the client {how} the connection ({end.kind.upper()}, frame {end.frame})"
-        words += (f" after {stalled}: it gave up waiting" if stalled
+        words += (f" after {stalled}: it was killed or gave up waiting" if stalled
                   else ": it was killed, timed out or gave up before the body was complete")
     else:
         cause = "server_reset" if end.kind == "rst" else "server_closed"
