@@ -207,6 +207,8 @@ def _findings(an: Analysis) -> None:
                 why = "the upload or import never finished"
             elif any(t.status == "saving" for t in img.effective):
                 why = "an upload started but failed, and Glance put the image back to 'queued' without data"
+            elif any(calls[c].kind in ("upload", "stage") for c in img.calls):
+                why = "an upload was sent but never got as far as Glance writing its data (see the upload's finding)"
             else:
                 why = "it has no data: no upload reached Glance"
             out.append(Finding(sev, f"stuck-{final}", f"{label} is still '{final}' when the capture ends: {why}",
@@ -317,6 +319,12 @@ def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Fin
         if limit is not None:  # a limit reached is its own finding, not an interrupted upload
             out.append(limit)
             continue
+        proxied = upload_end.proxy_ending(call, calls)
+        if proxied is not None:  # the proxy's own answer, not Glance's
+            out.append(Finding("error", "proxy-answered", f"upload of {label} ({body.size:,} bytes sent): "
+                               f"{proxied.words}", image_id=img.id, call_id=cid, frames=frames, cause=proxied.cause,
+                               time=proxied.time))
+            continue
         if tx.gap and tx.status is not None and tx.status < 300:
             continue  # Glance took it whole; the capture lost bytes (a capture-gap finding says so)
         tcp = facts.get((call.capture, tx.conn_id))
@@ -332,11 +340,6 @@ def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Fin
                                f"upload of {label} was cut off after {body.size:,}{total} bytes; {ending}; {end.words}",
                                image_id=img.id, call_id=cid, frames=sorted(frames + ([end.frame] if end.frame else [])),
                                cause=end.cause))
-            continue
-        proxied = upload_end.proxy_ending(call, calls)
-        if proxied is not None:
-            out.append(Finding("error", "proxy-answered", f"upload of {label}: {proxied.words}", image_id=img.id,
-                               call_id=cid, frames=frames, cause=proxied.cause, time=proxied.time))
             continue
         secs, stalled, stall_frames = upload_end.stalled_upload_words(call, tcp)
         if stalled:
