@@ -26,6 +26,8 @@ from .protocols.tls import TlsDecoder
 from .protocols.tls.keylog import KeyLog
 from .sniff import Roles
 from .tcp.reassembly import Connection, TcpReassembler
+from .protocols.tcp_facts import TcpFacts
+from .tcp.stalls import TcpStalls
 
 HTTP_PORTS = frozenset({5000, 9292, 35357, 8080})
 TLS_PORTS = frozenset({13000, 13292, 443})
@@ -231,6 +233,7 @@ class Pipeline:
         o = self.opt
         ports = set(o.http_ports) | set(o.tls_ports) | set(o.mysql_ports)
         tcp = self.tcp = TcpReassembler(lambda conn: self._factory(conn, lead), server_ports=ports)
+        self.stalls = TcpStalls(tcp, lead, TcpFacts)  # zero windows, retransmissions, FIN/RST: who stalled, who hung up
         link = LinkDecoder()
         shift = plan.offset_of(members[0]).seconds
         pieces = PieceMap(files=[], bases=[])
@@ -247,6 +250,7 @@ class Pipeline:
         last_ts = max((res.captures[k].last_ts for k in pieces.files if res.captures[k].last_ts is not None),
                       default=0.0)
         tcp.finish(last_ts, base)
+        res.events.extend(self.stalls.finish())
         res.tcp_segments += tcp.segments
         res.skipped.update(link.skipped)
         res.connections.extend(tcp.connections)
@@ -263,7 +267,7 @@ class Pipeline:
         reader = plan.reader(index)
         info = reader.info
         res.captures.append(info)
-        add = tcp.add
+        add = self.stalls.add  # feeds tcp.add
         decode = link.decode
         ifaces = info.interfaces
         select = None

@@ -16,7 +16,7 @@ from ..openstack import glance_sql, redact
 from ..protocols.http.events import HttpTransaction
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
 from ..protocols.tls.events import TlsSession
-from . import correlate, imports, mysql_hops, mysql_hops_report, tokens
+from . import correlate, imports, limits, mysql_hops, mysql_hops_report, tokens, transactions, upload_end
 from .calls import Call, build_calls
 from .document import analysis_dict
 from .evidence import event_frames
@@ -25,6 +25,8 @@ from ..openstack.image_status import IN_PROGRESS
 from .findings import Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
 
+# findings that already say how their call ended: no separate HTTP status finding for it
+EXPLAINS_CALL = frozenset({"upload-interrupted", "not-committed", "proxy-answered"}) | limits.CODES
 IMAGE_FIELDS = ("name", "size", "checksum", "os_hash_algo", "os_hash_value", "disk_format",
                 "container_format", "visibility", "protected", "virtual_size")
 
@@ -62,6 +64,8 @@ class Analysis:
     mysql_hops: mysql_hops.MysqlHops = field(default_factory=mysql_hops.MysqlHops)
     imports: list[imports.ImportAttempt] = field(default_factory=list)
     served: dict[str, str] = field(default_factory=dict)  # Glance's token validation → the call it served
+    tcp_facts: dict = field(default_factory=dict)  # (capture, conn_id) → protocols.tcp_facts.TcpFacts
+    write_fates: dict = field(default_factory=dict)  # sql row id → transactions.WriteFate
 
     def to_dict(self) -> dict:
         return analysis_dict(self)
@@ -91,6 +95,8 @@ def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
     _services_of_connections(an)
     _correlate(an)
     an.served = tokens.served_validations(an.calls)
+    an.tcp_facts = transactions.facts_by_connection(events)
+    an.write_fates = transactions.write_fates(an.sql, an.tcp_facts)  # only committed changes are transitions
     _lifecycles(an)
     _imports(an)
     _findings(an)
@@ -160,16 +166,18 @@ def _lifecycles(an: Analysis) -> None:
         img = image(iid)
         img.sql.append(row.id)
         vals = dict(m.meaning.values) if m.meaning.values else {}
+        fate = an.write_fates.get(row.id)
+        gone = fate is not None and not fate.took_effect
         if m.table == "images" and m.ok is not False and m.meaning.is_write:
-            for k in IMAGE_FIELDS:
-                if vals.get(k) is not None:
+            for k in IMAGE_FIELDS if not gone else ("name",):  # an uncommitted write only names the image
+                if vals.get(k) is not None and (not gone or k not in img.fields):
                     img.fields[k] = vals[k]
         sc = m.status_change
         if sc is not None and sc.table == "images":
             img.transitions.append(Transition(
                 status=sc.status, time=row.stmt.request_time, source="sql", sql_id=row.id,
-                call_id=row.call_id, frames=sql_frames(row), failed=m.ok is False,
-                previous=sc.expected, uncertain=m.ok is None))
+                call_id=row.call_id, frames=sql_frames(row), failed=m.ok is False or gone,
+                previous=sc.expected, uncertain=m.ok is None and not gone, attempt=fate.fate if gone else None))
     for call in an.calls:
         if not call.image_id or call.service not in ("glance", "swift"):
             continue
@@ -212,30 +220,30 @@ def _findings(an: Analysis) -> None:
     out.extend(imports.import_findings(an.imports, labels, call_frames))
     out.extend(tokens.token_findings(an.calls, an.served, labels, call_frames))
     causes = {f.image_id: f.code for f in out if f.image_id and f.code in ("import-failed", *tokens.CODES)}
+    rows = {r.id: r for r in an.sql}
     for img in an.images:
         label = labels[img.id]
         final = img.final_status
         last = img.effective[-1] if img.effective else None
         if final in IN_PROGRESS and last is not None:
             sev = "warning" if final == "queued" else "error"
-            why = _stuck_why(img, causes.get(img.id))
+            why = _stuck_why(img, causes.get(img.id), calls)
             out.append(Finding(sev, f"stuck-{final}", f"{label} is still '{final}' when the capture ends: {why}",
+                               image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
+        if final == "active" and str(img.fields.get("size")) == "0":
+            out.append(Finding("info", "active-empty", f"{label} went active with 0 bytes: an empty upload (e.g. "
+                               f"`openstack image create` without --file reading an empty stdin)",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
         if final == "killed":
             out.append(Finding("error", "killed", f"{label} was killed: Glance gave up on its data",
                                image_id=img.id, call_id=last.call_id, sql_id=last.sql_id, frames=last.frames))
-        for t in img.transitions:
-            if t.failed:
-                out.append(Finding("error", "failed-transition",
-                                   f"status change of {label} {t.previous or '?'} → {t.status} failed: the "
-                                   f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
-                                   image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
-        _upload_checks(img, label, calls, out)
+        _transition_findings(an, img, label, calls, rows, out)
+        _upload_checks(img, label, calls, out, an.tcp_facts)
         _store_checks(img, label, calls, out)
     # a body cut short by Glance's 401 is not an interrupted upload: the token finding says why
     refused_token = {f.call_id for f in out if f.code in tokens.CODES}
     out = [f for f in out if not (f.code == "upload-interrupted" and f.call_id in refused_token)]
-    explained = refused_token | {f.call_id for f in out if f.code == "upload-interrupted"}
+    explained = refused_token | {f.call_id for f in out if f.code in EXPLAINS_CALL}
     # the call that failed for a known reason, the import's own fetches, the validation that said 404
     explained |= {c.id for a in an.imports if a.failure for c in [a.call, *a.fetches]}
     refused = explained | {calls[c].peer for c in explained if c in calls and calls[c].peer}
@@ -266,6 +274,7 @@ def _findings(an: Analysis) -> None:
                                f"{_short(redact.redact_sql(s.sql, an.options.show_secrets))}",
                                image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
                                frames=sql_frames(row), conn_id=s.conn_id, capture=row.capture))
+    out.extend(_lost_connection_findings(an, calls))
     out.extend(mysql_hops_report.close_findings(an.mysql_hops, mysql_hops_report.row_lookup(an.mysql_hops, an.sql)))
     undecrypted = [t for t in an.tls_sessions if not t.decrypted]
     if undecrypted:
@@ -274,7 +283,6 @@ def _findings(an: Analysis) -> None:
                            f"{len(undecrypted)} TLS connection(s) could not be decrypted "
                            f"({_short(first.why_not or 'no keys given', 80)}); give --keylog to see inside them",
                            frames=first.handshake_frames, conn_id=first.conn_id, capture=first.capture))
-    rows = {r.id: r for r in an.sql}
     for f in out:
         call, row = calls.get(f.call_id), rows.get(f.sql_id)
         # the connection is the one the cited frames are on: a status change seen in SQL cites the
@@ -293,7 +301,7 @@ def _findings(an: Analysis) -> None:
             by_img[f.image_id].findings.append(f.id)
 
 
-def _stuck_why(img: Image, cause: str | None) -> str:
+def _stuck_why(img: Image, cause: str | None, calls: dict[str, Call]) -> str:
     """Why an image is still queued/saving/importing, pointing at the finding that knows the cause."""
     started = any(t.status == "saving" for t in img.effective)
     if img.final_status != "queued":
@@ -304,11 +312,41 @@ def _stuck_why(img: Image, cause: str | None) -> str:
         return f"Glance refused its upload with 401 (see the {cause} finding)"
     if started:
         return "an upload started but failed, and Glance put the image back to 'queued' without data"
+    if any(calls[c].kind in ("upload", "stage") for c in img.calls):
+        return "an upload was sent but never got as far as Glance writing its data (see the upload's finding)"
     return "it has no data: no upload reached Glance"
 
 
-def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding]) -> None:
-    """Compare the bytes that crossed the wire with what Glance recorded."""
+def _transition_findings(an: Analysis, img: Image, label: str, calls: dict[str, Call], rows: dict,
+                         out: list[Finding]) -> None:
+    """Status changes that did not happen: never committed, or a compare-and-swap that matched nothing."""
+    for t in img.transitions:
+        if t.attempt:
+            out.append(Finding("error", "not-committed", transactions.attempt_message(
+                label, t.status, rows[t.sql_id], an.write_fates[t.sql_id], calls.get(t.call_id), img.final_status),
+                image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
+        elif t.failed:
+            out.append(Finding("error", "failed-transition",
+                               f"status change of {label} {t.previous or '?'} → {t.status} failed: the "
+                               f"compare-and-swap UPDATE matched 0 rows (another request changed the image first)",
+                               image_id=img.id, call_id=t.call_id, sql_id=t.sql_id, frames=t.frames))
+
+
+def _lost_connection_findings(an: Analysis, calls: dict[str, Call]) -> list[Finding]:
+    """MySQL connections closed under a statement in flight (proxied ones have their own close findings)."""
+    out = []
+    for lost in transactions.lost_connections(an.sql, an.tcp_facts, an.handshakes, skip=set(an.mysql_hops.pair_of)):
+        row = lost.row
+        out.append(Finding("warning", "mysql-connection-lost",
+                           transactions.lost_message(lost, an.handshakes, calls.get(row.call_id)),
+                           image_id=row.meaning.image_id, call_id=row.call_id, sql_id=row.id,
+                           frames=sorted(sql_frames(row) + [lost.frame]), conn_id=row.stmt.conn_id,
+                           capture=row.capture, time=lost.time))
+    return out
+
+
+def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Finding], facts: dict) -> None:
+    """Compare the bytes that crossed the wire with what Glance recorded; say who ended a failed upload."""
     for cid in img.calls:
         call = calls[cid]
         if call.kind not in ("upload", "stage"):
@@ -317,8 +355,19 @@ def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Fin
         body = tx.request_body
         frames = call_frames(call)
         expected = tx.header("content-length")
+        limit = limits.limit_finding(label, img.id, call, calls, call_frames)
+        if limit is not None:  # a limit reached is its own finding, not an interrupted upload
+            out.append(limit)
+            continue
+        proxied = upload_end.proxy_ending(call, calls)
+        if proxied is not None:  # the proxy's own answer, not Glance's
+            out.append(Finding("error", "proxy-answered", f"upload of {label} ({body.size:,} bytes sent): "
+                               f"{proxied.words}", image_id=img.id, call_id=cid, frames=frames, cause=proxied.cause,
+                               time=proxied.time))
+            continue
         if tx.gap and tx.status is not None and tx.status < 300:
             continue  # Glance took it whole; the capture lost bytes (a capture-gap finding says so)
+        tcp = facts.get((call.capture, tx.conn_id))
         if tx.status is None or tx.truncated or tx.incomplete:
             total = f" of {int(expected):,}" if expected and expected.isascii() and expected.isdigit() else ""
             if tx.status is None:
@@ -326,10 +375,17 @@ def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Fin
             else:
                 reason = getattr(call.meaning, "error_message", None)
                 ending = f"Glance answered {tx.status} {tx.reason}" + (f" — “{reason}”" if reason else "")
+            end = upload_end.ending(call, tcp, calls)
             out.append(Finding("error", "upload-interrupted",
-                               f"upload of {label} was cut off after {body.size:,}{total} bytes; {ending}",
-                               image_id=img.id, call_id=cid, frames=frames))
+                               f"upload of {label} was cut off after {body.size:,}{total} bytes; {ending}; {end.words}",
+                               image_id=img.id, call_id=cid, frames=sorted(frames + ([end.frame] if end.frame else [])),
+                               cause=end.cause))
             continue
+        secs, stalled, stall_frames = upload_end.stalled_upload_words(call, tcp)
+        if stalled:
+            out.append(Finding("warning", "receiver-stalled", f"upload of {label}: {stalled}; the upload went on and "
+                               f"Glance answered {tx.status}", image_id=img.id, call_id=cid,
+                               frames=stall_frames, conn_id=tx.conn_id, capture=call.capture, cause="receiver_stalled"))
         if tx.status >= 300 or tx.gap:
             continue
         size = img.fields.get("size")

@@ -106,8 +106,11 @@ def analysis_dict(an) -> dict:
         "mysql_hops": mysql_hops_report.pairs_document(an.mysql_hops),
         "tokens": tokens,
         "tls_sessions": [ev.tls(t.capture, _tls_dict(t)) for t in tls],
+        "tcp_stalls": [_tcp_dict(f, ev) for _, f in sorted(an.tcp_facts.items())
+                       if f.zero_windows or any(f.retransmissions) or f.first_end("rst")],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "time": number(f.time),
+                      "cause": f.cause,
                       "frames": ev.frames(f.capture, f.frames) or [], **ev.item(f.capture, f.conn_id, f.frames)}
                      for f in an.findings],
     }, show)
@@ -143,6 +146,19 @@ def _on_behalf_of(an, calls_by_id: dict[str, dict], images: list[dict]) -> None:
 
 def _tls_dict(t: TlsSession) -> dict:
     return _TLS(tls_fields(t))
+
+
+def _tcp_dict(f, ev: Evidence) -> dict:
+    """One connection's zero-window periods, retransmissions and FIN/RSTs (tcp/stalls.py), in its file's numbers."""
+    frames = [x for z in f.zero_windows for x in z.frames] + [e.frame for e in f.ends]
+    return {**ev.item(f.capture, f.conn_id, frames), "client": f.client, "server": f.server,
+            "zero_windows": [{"receiver": z.receiver, "start": z.start, "end": z.end, "seconds": _num(z.seconds),
+                              "frames": ev.frames(f.capture, z.frames)} for z in f.zero_windows],
+            "zero_window_count": dict(zip(("client", "server"), f.zero_window_count)),
+            "zero_window_seconds": dict(zip(("client", "server"), f.zero_window_seconds)),
+            "retransmissions": {"client_to_server": f.retransmissions[0], "server_to_client": f.retransmissions[1]},
+            "ends": [{"kind": e.kind, "sender": e.sender, "time": e.time, "frame": ev.frames(f.capture, [e.frame])[0]}
+                     for e in f.ends]}
 
 
 def _sql_digest(an) -> list[dict]:
@@ -207,7 +223,8 @@ def _image_dict(img, last: float | None, ev: Evidence, capture_of: dict[str, int
                          "call_id": t.call_id, "failed": t.failed,
                          # in the numbers of the file of its statement (else its call)
                          "frames": ev.frames(capture_of.get(t.sql_id, capture_of.get(t.call_id, 0)), t.frames) or [],
-                         "previous": t.previous, "uncertain": t.uncertain} for t in img.transitions],
+                         "previous": t.previous, "uncertain": t.uncertain, "attempt": t.attempt}
+                        for t in img.transitions],
         "states": img.states(last),
         "calls": list(img.calls),
         "sql": list(img.sql),

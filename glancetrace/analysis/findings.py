@@ -19,6 +19,7 @@ class Finding:
     conn_id: int | None = None
     capture: int = 0
     time: float | None = None  # when the capture shows it (UTC epoch seconds)
+    cause: str | None = None  # who ended a failed upload (analysis/upload_end.py): client_closed, client_reset, …
     id: str = ""
 
 

@@ -1,8 +1,9 @@
 """Each image's life: ordered status transitions, time in each state, the calls that touched it.
 
 The database is the authority: a status counts when the statement that
-wrote it succeeded (a compare-and-swap that matched 0 rows is recorded as a
-failed transition and changes nothing).  Where no SQL about an image was
+wrote it succeeded and its transaction committed (a compare-and-swap that
+matched 0 rows, or a write rolled back or lost with its connection, is
+recorded as a failed transition and changes nothing).  Where no SQL about an image was
 captured, the statuses Glance reported in API responses stand in for it.
 """
 
@@ -23,6 +24,7 @@ class Transition:
     failed: bool = False
     previous: str | None = None  # the status it changed from (the CAS precondition where there is one)
     uncertain: bool = False  # statement without a response: took effect or not, unknown
+    attempt: str | None = None  # never committed: "rolled back", "connection lost", "commit failed" (transactions.py)
 
 
 @dataclass

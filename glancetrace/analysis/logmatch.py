@@ -15,6 +15,8 @@ from collections import defaultdict
 
 from ..logs.records import LogMessage, LogRequest
 from ..openstack.redact_output import redact_log_text
+from ..protocols.mysql.events import MysqlHandshake
+from . import limits
 from .findings import Finding
 from .logclock import request_id
 from .logmariadb import join_error_log
@@ -118,10 +120,14 @@ def quote(msg: LogMessage, show_secrets: bool) -> str:
     return f"{service_name(msg)}: {redact_log_text(text, show_secrets)}"
 
 
+# findings about how a call ended, besides its HTTP status: the service's own words belong in them too
+QUOTED_CODES = frozenset({"upload-interrupted", "not-committed", "proxy-answered"}) | limits.CODES
+
+
 def _quote_in_findings(an, lines) -> None:
     by_id = {c.id: c for c in an.calls}
     for f in an.findings:
-        if not f.call_id or not (f.code.startswith("http-") or f.code == "upload-interrupted"):
+        if not f.call_id or not (f.code.startswith("http-") or f.code in QUOTED_CODES):
             continue
         c = by_id[f.call_id]
         msgs = [r for cid in (c.id, c.peer) if cid for r in lines.get(cid, ())

@@ -65,6 +65,8 @@ def _answer(call: dict) -> str:
 
 def _transition_words(tr: dict) -> str:
     prev = tr.get("previous")
+    if tr.get("attempt"):
+        return f"the change to {tr['status']} at {clock(tr['time'])} never committed ({tr['attempt']})"
     if tr.get("failed"):
         return f"a change to {tr['status']} failed at {clock(tr['time'])}"
     if prev in ("saving", "importing") and tr["status"] == "queued":
@@ -97,7 +99,7 @@ def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) 
         events.append((call["request_time"], words))
     for tr in image.get("transitions") or []:
         if tr.get("status") in ("queued", "active", "deleted", "deactivated", "killed") or tr.get("failed"):
-            if tr.get("status") == "queued" and tr.get("previous") is None:
+            if tr.get("status") == "queued" and tr.get("previous") is None and not tr.get("attempt"):
                 continue  # the create says it
             events.append((tr["time"], _transition_words(tr)))
     for att in image.get("imports") or []:
@@ -131,6 +133,8 @@ def final_state(image: dict, capture_end: float | None) -> dict:
 
 def _ending(image: dict, capture_end: float | None) -> str:
     status = image.get("final_status") or "unknown"
+    if status == "unknown" and any(t.get("attempt") for t in image.get("transitions") or []):
+        return "Never existed: none of its changes committed."
     states = image.get("states") or []
     since = states[-1]["start"] if states else None
     if status in IN_PROGRESS:  # should not be left there: say for how long

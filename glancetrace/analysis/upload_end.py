@@ -1,0 +1,100 @@
+"""Who ended a failed upload, from the TCP facts of its connection (tcp/stalls.py) and the proxies.
+
+A client that gave up and a Glance that stopped reading look alike from HTTP alone (a body cut short).
+TCP tells them apart: which side sent the first FIN or RST after the request began, and whether the
+server's receive window sat at zero (Glance not reading: a slow or stuck store, a stopped worker)
+before the client let go.  A proxy (haproxy) that answers with its own 408/502/503/504 while the
+backend never answered is a third party ending it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..protocols.tcp_facts import TcpFacts
+from ..tcp.stalls import ZeroWindow
+
+STALL_SECONDS = 2.0  # a zero window this long is the receiver stalling, not loopback's usual blips
+PROXY_STATUSES = frozenset({408, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Ending:
+    cause: str  # client_closed | client_reset | server_reset | server_closed | proxy_answered | capture_ended
+    words: str  # the clause for the finding
+    frame: int | None = None
+    time: float | None = None
+    stall: float = 0.0  # seconds the server's window was zero during the call
+
+
+def server_stalls(facts: TcpFacts | None, start: float, end: float | None) -> list[ZeroWindow]:
+    """The server's zero-window periods that overlap [start, end]."""
+    if facts is None:
+        return []
+    return [z for z in facts.zero_windows if z.receiver == "server" and (end is None or z.start <= end)
+            and (z.end is None or z.end >= start)]
+
+
+def _stall_words(stalls: list[ZeroWindow], until: float | None) -> tuple[float, str]:
+    if not stalls:
+        return 0.0, ""
+    secs = sum(((z.end if z.end is not None else until or z.start) - z.start) for z in stalls)
+    if secs < STALL_SECONDS:
+        return secs, ""
+    first, last = stalls[0], stalls[-1]
+    return secs, (f"Glance had stopped reading the body for {secs:.1f} s (zero window, frames "
+                  f"{first.frames[0]}–{last.frames[1]}: the store or the worker stalled)")
+
+
+def proxy_ending(call, calls: dict) -> Ending | None:
+    """The proxy answered by itself: a 408/502/503/504 on the frontend hop whose backend got no answer."""
+    tx = call.tx
+    if call.hop != "frontend" or tx.status not in PROXY_STATUSES:
+        return None
+    back = calls.get(call.peer)
+    if back is not None and back.tx.status is not None:
+        return None
+    body = (tx.response_body.text or b"")[:200].decode("latin-1", "replace")
+    said = f" (“{' '.join(body.replace('<', ' <').split())[:120]}”)" if body else ""
+    fate = "the backend connection was still waiting for Glance" if back is not None else "no backend answer was seen"
+    return Ending("proxy_answered", f"the proxy {tx.server} answered {tx.status} {tx.reason} itself{said}; {fate}",
+                  frame=tx.response_frames[0] if tx.response_frames else None, time=tx.response_first_time)
+
+
+def ending(call, facts: TcpFacts | None, calls: dict) -> Ending:
+    """How an upload whose body did not arrive whole ended."""
+    proxied = proxy_ending(call, calls)
+    if proxied is not None:
+        return proxied
+    tx = call.tx
+    start = tx.request_first_time or 0.0
+    end = next((e for e in (facts.ends if facts else ()) if e.time >= start), None)
+    secs, stalled = _stall_words(server_stalls(facts, start, end.time if end else None), end.time if end else None)
+    if end is None:
+        words = "the capture ended while the body was still coming"
+        return Ending("capture_ended", words + (f"; {stalled}" if stalled else ""), stall=secs)
+    how = "reset" if end.kind == "rst" else "closed"
+    if end.sender == "client":
+        cause = "client_reset" if end.kind == "rst" else "client_closed"
+        words = f"the client {how} the connection ({end.kind.upper()}, frame {end.frame})"
+        words += (f" after {stalled}: it was killed or gave up waiting" if stalled
+                  else ": it was killed, timed out or gave up before the body was complete")
+    else:
+        cause = "server_reset" if end.kind == "rst" else "server_closed"
+        words = f"Glance's side {how} the connection ({end.kind.upper()}, frame {end.frame})"
+        words += (": the glance-api worker died or was killed" if end.kind == "rst" and tx.status is None
+                  else " before the body was complete")
+        if stalled:
+            words += f"; {stalled}"
+    if tx.response_first_time is not None and end.time <= tx.response_first_time:
+        words += f", before Glance answered {tx.status}"
+    return Ending(cause, words, frame=end.frame, time=end.time, stall=secs)
+
+
+def stalled_upload_words(call, facts: TcpFacts | None) -> tuple[float, str, list[int]]:
+    """For an upload that completed: (seconds, clause, frames) of Glance not reading, or (s, "", [])."""
+    tx = call.tx
+    stalls = server_stalls(facts, tx.request_first_time or 0.0, tx.request_last_time)
+    secs, words = _stall_words(stalls, tx.request_last_time)
+    frames = [stalls[0].frames[0], stalls[-1].frames[1]] if words else []
+    return secs, words, frames

@@ -1,0 +1,31 @@
+"""The TCP facts of one connection as an event (made by tcp/stalls.py, which watches every segment): its
+zero-window periods, retransmissions and FIN/RSTs — who stalled and who hung up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..tcp.stalls import TcpEnd, ZeroWindow
+from .base import ConnectionEvent
+
+
+@dataclass
+class TcpFacts(ConnectionEvent):
+    """One connection's stalls and ends, with its origin as every event has (capture, tcp.stream)."""
+
+    zero_windows: tuple[ZeroWindow, ...] = ()
+    zero_window_count: tuple[int, int] = (0, 0)  # periods on the client, on the server (also those not kept)
+    zero_window_seconds: tuple[float, float] = (0.0, 0.0)  # total time each side's window stayed 0
+    retransmissions: tuple[int, int] = (0, 0)  # data segments resent client → server, server → client
+    ends: tuple[TcpEnd, ...] = ()
+
+    @property
+    def first_frame(self) -> int:
+        frames = [z.frames[0] for z in self.zero_windows] + [e.frame for e in self.ends]
+        return min(frames, default=0)
+
+    def first_end(self, kind: str | None = None, sender: str | None = None) -> TcpEnd | None:
+        for e in self.ends:
+            if (kind is None or e.kind == kind) and (sender is None or e.sender == sender):
+                return e
+        return None

@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+"""Stage on the rig (../shared/rig/capture.py) the failures whose cause the report must name (issue 15: 1, 4, 5):
+
+  killed_mysql      a glance-api MySQL connection killed while its INSERT waits for a table lock (create -> 500)
+  size_cap          an upload larger than image_size_cap (413 "The incoming image is too large")
+  storage_quota     an upload over user_storage_quota (413 "Image exceeds the storage quota")
+  store_full_plain  an upload into a full store on plain 9292 (413 "Image storage media is full")
+  upload_ends       uploads ended by each side: curl SIGKILLed (FIN), a client resetting (SO_LINGER 0), the
+                    glance worker stopped (SIGSTOP: zero window) and resumed, a client timing out while the
+                    worker is stopped, the glance worker killed (server reset)
+  proxy_timeout     a haproxy in front of 9292 (plain, port 8292, timeout server 3s) answering 504 while the
+                    glance worker is stopped
+
+Run with the rig's venv python from scripts/make_cause_fixtures.sh.  Uses the rig's driver (imported, not
+copied) and rig_logs.py's log slices.
+"""
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+import rig_logs  # noqa: F401  (also writes the glance-api/keystone log slices)
+from rig_logs import rig
+
+CONF = os.path.join(rig.RUN, "glance", "conf", "glance-api.conf")
+STORE = os.path.join(rig.RUN, "glance", "images")
+PROXY_PORT = 8292
+
+
+# ------------------------------------------------------------------ helpers
+def glance_conf(extra_default):
+    """Rewrite the running Glance's config with options added to [DEFAULT]; returns the original text."""
+    text = open(CONF).read()
+    with open(CONF, "w") as f:
+        f.write(text.replace("[DEFAULT]\n", "[DEFAULT]\n" + extra_default + "\n", 1))
+    return text
+
+
+def restore_conf(text):
+    with open(CONF, "w") as f:
+        f.write(text)
+    rig.restart_uwsgi("glance", 9292)
+
+
+def image_ids_named(*names):
+    with rig.db("glance") as c, c.cursor() as cur:
+        cur.execute("SELECT id FROM images WHERE name IN (%s) ORDER BY created_at" % ",".join(["%s"] * len(names)),
+                    list(names))
+        return [r[0] for r in cur.fetchall()]
+
+
+def worker_of(local_port, peer_port):
+    """pid of the process owning the TCP socket local_port <-> peer_port (ss -tnp)."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 5:
+            continue
+        local, peer = parts[2], parts[3]
+        if local.endswith(":%d" % local_port) and peer.endswith(":%d" % peer_port) and "pid=" in line:
+            return int(line.split("pid=")[1].split(",")[0])
+    return None
+
+
+def local_port_towards(pid_name, remote_port):
+    out = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[3].endswith(":%d" % remote_port) and pid_name in line:
+            return int(parts[2].rsplit(":", 1)[1])
+    return None
+
+
+class RawPut:
+    """A paced PUT .../file with Content-Length over a plain socket: the test needs the socket itself (its
+    port, to find the glance worker; SO_LINGER 0 to reset; a send timeout)."""
+
+    def __init__(self, token, image_id, data, port=9292, timeout=None):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.settimeout(timeout)
+        self.port = self.sock.getsockname()[1]
+        self.data = data
+        self.sent = 0
+        head = ("PUT /v2/images/%s/file HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Auth-Token: %s\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+                % (image_id, port, token, len(data)))
+        self.sock.sendall(head.encode())
+
+    def send_for(self, seconds, bytes_per_s, until=None):
+        """Send paced chunks for `seconds` (or until `until` bytes); returns False on a send timeout/error."""
+        chunk = max(1024, bytes_per_s // 20)
+        end = time.time() + seconds
+        limit = len(self.data) if until is None else min(until, len(self.data))
+        while self.sent < limit and time.time() < end:
+            piece = self.data[self.sent:min(self.sent + chunk, limit)]
+            try:
+                self.sock.sendall(piece)
+            except OSError as e:
+                rig.log("  send stopped after %d bytes: %r" % (self.sent, e))
+                return False
+            self.sent += len(piece)
+            time.sleep(0.05)
+        return True
+
+    def response(self, timeout=30):
+        self.sock.settimeout(timeout)
+        buf = b""
+        try:
+            while True:
+                got = self.sock.recv(65536)
+                if not got:
+                    break
+                buf += got
+                if b"\r\n\r\n" in buf and (b"Content-Length: 0" in buf or buf.count(b"\r\n\r\n") and
+                                           len(buf.split(b"\r\n\r\n", 1)[1]) > 0):
+                    break
+        except OSError as e:
+            rig.log("  no full response: %r" % e)
+        return buf.decode("latin-1")
+
+    def reset(self):
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def run_scenario(name, body, desc):
+    rig.log("=== scenario %s" % name)
+    rig.cleanup_images()
+    rig.restart_services()
+    cl = rig.Client(name, False)
+    cap = rig.Capture(name)
+    cap.start()
+    try:
+        ids, extra = body(cl)
+    finally:
+        cap.stop()
+        cl.close()
+    rig.write_truth(name, desc, cap, cl, ids, extra)
+
+
+def record(cl, what, t0, note):
+    cl._record([what], None, "", "", t0, rig.now(), note)
+    rig.log("  %s: %s" % (what, note))
+
+
+# ---------------------------------------------------------------- scenarios
+def killed_mysql(cl):
+    """LOCK TABLES images WRITE (root, over the socket: not captured) makes Glance's INSERT wait; KILL its
+    connection; UNLOCK. Then a create that works (Glance reconnects with a new handshake)."""
+    token = rig.get_token(cl)
+    locker = rig.db("glance")
+    lock_cur = locker.cursor()
+    lock_cur.execute("LOCK TABLES images WRITE")
+    body = json.dumps({"name": "killed-insert", "disk_format": "raw", "container_format": "bare"})
+    p = cl.popen(["curl", "-sS", "-v", "-X", "POST", "http://127.0.0.1:9292/v2/images", "-H", "X-Auth-Token: " + token,
+                  "-H", "Content-Type: application/json", "-d", body])
+    waiting = None
+    with rig.db() as root, root.cursor() as cur:
+        for _ in range(1200):  # Glance validates the token with Keystone first: that alone can take 10 s here
+            cur.execute("SELECT id, state, info FROM information_schema.processlist WHERE user='glance' "
+                        "AND info IS NOT NULL AND state LIKE 'Waiting%%'")
+            waiting = cur.fetchone()
+            if waiting:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        kill_time = rig.now()
+        if waiting:
+            cur.execute("KILL CONNECTION %d" % waiting[0])
+    time.sleep(0.5)
+    lock_cur.execute("UNLOCK TABLES")
+    locker.close()
+    out = cl.finish(p, note="glance's MySQL connection %s killed at %s" % (waiting and waiting[0], kill_time))
+    time.sleep(1.0)
+    good = rig.curl_create(cl, token, "after-reconnect")
+    ids = image_ids_named("killed-insert") + [good]
+    extra = {"killed": {"thread_id": waiting and waiting[0], "state": waiting and waiting[1],
+                        "statement": waiting and waiting[2], "kill_time": kill_time,
+                        "create_response": out[-400:], "killed_insert_in_db": bool(image_ids_named("killed-insert"))}}
+    return ids, extra
+
+
+def size_cap(cl):
+    token = rig.get_token(cl)
+    iid = rig.curl_create(cl, token, "over-size-cap")
+    p = cl.run(["curl", "-sS", "-v", "-H", "Expect:", "-X", "PUT", "http://127.0.0.1:9292/v2/images/%s/file" % iid,
+                "-H", "X-Auth-Token: " + token, "-H", "Content-Type: application/octet-stream",
+                "--data-binary", "@" + os.path.join(rig.IMG, "conc-a.raw")], check=False)
+    return [iid], {"image_size_cap": SIZE_CAP, "uploaded_bytes": os.path.getsize(os.path.join(rig.IMG, "conc-a.raw")),
+                   "response": p.stdout[-400:]}
+
+
+def storage_quota(cl):
+    ids = []
+    d = cl.osc_json("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
+                    os.path.join(rig.IMG, "small-a.raw"), "within-quota")
+    ids.append(d["id"])
+    p = cl.osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
+               os.path.join(rig.IMG, "small-c.raw"), "over-quota", check=False)
+    ids += image_ids_named("over-quota")
+    return ids, {"user_storage_quota": QUOTA, "over_quota_rc": p.returncode,
+                 "uploaded_bytes": {"within-quota": os.path.getsize(os.path.join(rig.IMG, "small-a.raw")),
+                                    "over-quota": os.path.getsize(os.path.join(rig.IMG, "small-c.raw"))}}
+
+
+def store_full_plain(cl):
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", STORE], check=True)
+    try:
+        p = cl.osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
+                   os.path.join(rig.IMG, "big-40.raw"), "store-full-plain", check=False)
+        time.sleep(1)
+    finally:
+        subprocess.run(["umount", STORE], check=False)
+    return image_ids_named("store-full-plain"), {
+        "store_bytes": 1048576, "uploaded_bytes": os.path.getsize(os.path.join(rig.IMG, "big-40.raw")),
+        "rc": p.returncode}
+
+
+def upload_ends(cl):
+    token = rig.get_token(cl)
+    big = open(os.path.join(rig.IMG, "big-40.raw"), "rb").read()
+    rate = int(400 * 1024 * rig.SCALE * 10)  # 400 KiB/s at RIG_SCALE=0.1
+    notes = {}
+    ids = []
+    # (a) curl killed mid-body: its kernel closes with FIN
+    iid = rig.curl_create(cl, token, "curl-killed")
+    ids.append(iid)
+    up = cl.popen(["curl", "-sS", "-v", "--limit-rate", "%dK" % (rate // 1024), "-H", "Expect:", "-X", "PUT",
+                   "http://127.0.0.1:9292/v2/images/%s/file" % iid, "-H", "X-Auth-Token: " + token,
+                   "-H", "Content-Type: application/octet-stream",
+                   "--data-binary", "@" + os.path.join(rig.IMG, "big-40.raw")])
+    time.sleep(2.0)
+    t = rig.now()
+    up.kill()
+    cl.finish(up, note="SIGKILLed by rig at %s" % t)
+    notes["curl-killed"] = {"end": "client_closed", "kill_time": t}
+    time.sleep(3.0)
+    # (b) a client resetting (SO_LINGER 0) mid-body
+    iid = rig.curl_create(cl, token, "client-reset")
+    ids.append(iid)
+    t0 = rig.now()
+    put = RawPut(token, iid, big)
+    put.send_for(2.0, rate)
+    t = rig.now()
+    put.reset()
+    record(cl, "rawput client-reset", t0, "RST (SO_LINGER 0) at %s after %d bytes" % (t, put.sent))
+    notes["client-reset"] = {"end": "client_reset", "time": t, "sent": put.sent}
+    time.sleep(3.0)
+    # (c) the glance worker stopped for 6 s (its receive window fills), then resumed: the upload completes
+    iid = rig.curl_create(cl, token, "receiver-stalled")
+    ids.append(iid)
+    t0 = rig.now()
+    put = RawPut(token, iid, big)
+    put.send_for(1.0, rate)
+    pid = worker_of(9292, put.port)
+    os.kill(pid, 19)  # SIGSTOP
+    stop_t = rig.now()
+    put.send_for(6.0, rate)
+    os.kill(pid, 18)  # SIGCONT
+    cont_t = rig.now()
+    put.send_for(60.0, rate * 4)
+    resp = put.response()
+    put.close()
+    record(cl, "rawput receiver-stalled", t0, "worker %s SIGSTOP %s SIGCONT %s; %s" % (pid, stop_t, cont_t,
+                                                                                      resp.split("\r\n")[0]))
+    notes["receiver-stalled"] = {"end": "completed_after_stall", "worker": pid, "stopped": stop_t,
+                                 "continued": cont_t, "response": resp.split("\r\n")[0]}
+    time.sleep(2.0)
+    # (d) the client times out (3 s send timeout) while the worker is stopped, and closes
+    iid = rig.curl_create(cl, token, "client-timeout-on-stall")
+    ids.append(iid)
+    t0 = rig.now()
+    put = RawPut(token, iid, big, timeout=3.0)
+    put.send_for(1.0, rate)
+    pid = worker_of(9292, put.port)
+    os.kill(pid, 19)
+    stop_t = rig.now()
+    put.send_for(30.0, rate)
+    t = rig.now()
+    put.close()
+    time.sleep(2.0)
+    os.kill(pid, 18)
+    cont_t = rig.now()
+    record(cl, "rawput client-timeout-on-stall", t0, "worker %s SIGSTOP %s; client gave up %s after %d bytes; "
+           "SIGCONT %s" % (pid, stop_t, t, put.sent, cont_t))
+    notes["client-timeout-on-stall"] = {"end": "client_closed_after_stall", "worker": pid, "stopped": stop_t,
+                                        "client_closed": t, "continued": cont_t, "sent": put.sent}
+    time.sleep(3.0)
+    # (e) the glance worker killed mid-body: its kernel resets the connection (unread data)
+    iid = rig.curl_create(cl, token, "server-reset")
+    ids.append(iid)
+    t0 = rig.now()
+    put = RawPut(token, iid, big, timeout=5.0)
+    put.send_for(1.5, rate)
+    pid = worker_of(9292, put.port)
+    os.kill(pid, 19)
+    put.send_for(1.0, rate)
+    t = rig.now()
+    os.kill(pid, 9)
+    put.send_for(1.0, rate)
+    put.close()
+    record(cl, "rawput server-reset", t0, "worker %s SIGKILLed at %s (stopped first, data unread)" % (pid, t))
+    notes["server-reset"] = {"end": "server_reset", "worker": pid, "kill_time": t}
+    time.sleep(4.0)  # uWSGI respawns the worker
+    return ids, {"upload_ends": notes}
+
+
+PROXY_CFG = """global
+  log stdout format raw local0 info
+defaults
+  mode http
+  log global
+  option httplog
+  timeout connect 5s
+  timeout client 30s
+  timeout server 3s
+frontend glance_plain_proxy
+  bind 127.0.0.1:%d
+  default_backend glance_be
+backend glance_be
+  server glance 127.0.0.1:9292
+""" % PROXY_PORT
+
+
+def proxy_timeout(cl):
+    cfg = os.path.join(rig.RUN, "causes-haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(PROXY_CFG)
+    hlog = open(os.path.join(rig.OUT, "proxy_timeout.haproxy8292.log"), "w")
+    hp = subprocess.Popen(["haproxy", "-f", cfg], stdout=hlog, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(1.0)
+        token = rig.get_token(cl)
+        iid = rig.curl_create(cl, token, "proxy-timeout")
+        big = open(os.path.join(rig.IMG, "big-40.raw"), "rb").read()
+        t0 = rig.now()
+        put = RawPut(token, iid, big, port=PROXY_PORT, timeout=10.0)
+        put.send_for(1.0, 400 * 1024)
+        back = local_port_towards("haproxy", 9292)
+        pid = worker_of(9292, back) if back else None
+        if pid:
+            os.kill(pid, 19)
+        stop_t = rig.now()
+        put.send_for(8.0, 400 * 1024)
+        resp = put.response(timeout=10)
+        put.close()
+        if pid:
+            os.kill(pid, 18)
+        record(cl, "rawput via haproxy 8292", t0, "worker %s SIGSTOP %s; %s" % (pid, stop_t, resp.split("\r\n")[0]))
+        time.sleep(3.0)
+    finally:
+        hp.terminate()
+        hp.wait()
+        hlog.close()
+    return [iid], {"proxy": {"port": PROXY_PORT, "timeout_server": 3, "worker": pid, "stopped": stop_t,
+                             "response": resp[:600]}}
+
+
+SIZE_CAP = 600000
+QUOTA = "300KB"
+
+
+def main():
+    os.makedirs(rig.OUT, exist_ok=True)
+    rig.BPF += " or port %d" % PROXY_PORT
+    names = sys.argv[1:] or ["killed_mysql", "size_cap", "storage_quota", "store_full_plain", "upload_ends",
+                             "proxy_timeout"]
+    plain = {"killed_mysql": (killed_mysql, "a glance-api MySQL connection killed (KILL from root) while "
+                                            "Glance's INSERT waits on LOCK TABLES images WRITE; then a create "
+                                            "that works"),
+             "store_full_plain": (store_full_plain, "an upload into a 1 MiB tmpfs store on plain 9292 (413)"),
+             "upload_ends": (upload_ends, "uploads ended by each side: curl killed, client RST, worker stopped "
+                                          "then resumed, client timing out on a stopped worker, worker killed"),
+             "proxy_timeout": (proxy_timeout, "haproxy (plain 8292, timeout server 3s) in front of 9292; the "
+                                              "glance worker stopped mid-upload")}
+    configured = {"size_cap": (size_cap, "image_size_cap = %d" % SIZE_CAP,
+                               "an upload larger than image_size_cap=%d (413)" % SIZE_CAP),
+                  "storage_quota": (storage_quota, "user_storage_quota = %s" % QUOTA,
+                                    "user_storage_quota=%s: one upload fits, the next exceeds it (413)" % QUOTA)}
+    for n in names:
+        if n in plain:
+            run_scenario(n, plain[n][0], plain[n][1])
+        elif n in configured:
+            fn, opt, desc = configured[n]
+            orig = glance_conf(opt)
+            try:
+                run_scenario(n, fn, desc)
+            finally:
+                restore_conf(orig)
+        else:
+            raise SystemExit("unknown scenario " + n)
+
+
+if __name__ == "__main__":
+    main()
