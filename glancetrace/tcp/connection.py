@@ -18,6 +18,12 @@ PENDING_LIMIT = 2 << 20  # memory held out of order per direction (or held answe
 ENTRY_COST = 160  # bytes of bookkeeping per waiting segment (tuple, bytes header, time, frame, slots)
 
 
+def signed32(x: int) -> int:
+    """A difference of two sequence numbers, modulo 2**32, as a signed 32-bit number."""
+    x &= M32
+    return x - (1 << 32) if x & 0x80000000 else x
+
+
 def format_ip(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
@@ -138,8 +144,7 @@ class Connection:
     decoded: bool = False  # a decoder handled it (its handler is dropped once closed)
     rst: bool = False
     repeats: int = 0  # packets that brought nothing new (repeated pure ACKs, whole retransmissions)
-    held: list | None = None  # answers captured before what they answer: (direction, segment, ts, frame, need, news)
-    held_bytes: int = 0
+    held: object | None = None  # held.HeldAnswers: answers captured before what they answer
 
     def __post_init__(self):
         if self.dirs is None:

@@ -31,8 +31,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..capture.link import ACK, FIN, RST, SYN, Segment
-from .connection import (ENTRY_COST, M32, PENDING_LIMIT, Connection, Direction, HandlerFactory,
-                         StreamHandler, format_endpoint, format_ip)
+from .connection import (M32, PENDING_LIMIT, Connection, Direction, HandlerFactory,
+                         StreamHandler, format_endpoint, format_ip, signed32)
+from .held import HeldAnswers, HeldSegment
 
 __all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpReassembler",
            "format_endpoint", "format_ip"]
@@ -44,11 +45,6 @@ REORDER_PACKETS = 128  # packets of the connection a proven-sent hole waits for 
 # up to 64 positions late whose ACK came up to 64 early) …
 REORDER_SECONDS = 0.1  # … and seconds of capture time (a gap only once both are over)
 ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN further ahead than this is bogus, not proof of lost bytes
-
-
-def _signed32(x: int) -> int:
-    x &= M32
-    return x - (1 << 32) if x & 0x80000000 else x
 
 
 def _window_over(conn: Connection, mark: int, mark_ts: float, ts: float) -> bool:
@@ -211,8 +207,9 @@ class TcpReassembler:
         return True
 
     def _segment(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int,
-                 forced: bool = False) -> None:
-        """The general path for one segment; `forced`: a held answer whose wait is over."""
+                 forced: bool = False, released: HeldSegment | None = None) -> None:
+        """The general path for one segment; `released`: a held answer let go (the first held of
+        its side), `forced` when its wait is over."""
         flags = seg.flags
         ds, other = conn.dirs[d], conn.dirs[1 - d]
         if flags & SYN:
@@ -225,13 +222,13 @@ class TcpReassembler:
             ds.last_ack = seg.ack
         if flags & ACK and other.next_seq is None:
             other.peer_ack = seg.ack
-        if plen and not forced and self._held_in(conn, d):
+        if plen and not forced and released is None and self._behind_held(conn, d, seg):
             self._hold(conn, d, seg, ts, frame, 0)  # behind this side's held data, in capture order
             return
         if plen and not forced and flags & ACK and other.next_seq is None and other.isn is None:
             # the peer not seen yet: this may answer what it will send (a response captured
             # before the connection's first packets); `_place_unseen` tells once it shows
-            self._hold(conn, d, seg, ts, frame, None)
+            self._hold(conn, d, seg, ts, frame, None, released)
             return
         if ds.next_seq is None and not self._anchor(conn, d, ds, seg, plen):
             return
@@ -239,7 +236,7 @@ class TcpReassembler:
         if other.acked_to is not None:
             if plen and answered_to:
                 if not forced:
-                    self._hold(conn, d, seg, ts, frame, answered_to)
+                    self._hold(conn, d, seg, ts, frame, answered_to, released)
                     return
                 # the answer reaches the decoder after what it answers: settle that much now
                 # (a later ACK may also count a FIN)
@@ -292,13 +289,13 @@ class TcpReassembler:
         stream its ACK reaches past what arrived (0: not past): it was sent after those bytes."""
         answered_to = 0
         if seg.flags & ACK and other.next_seq is not None and not other.fin:
-            ahead = _signed32(seg.ack - other.next_seq)
+            ahead = signed32(seg.ack - other.next_seq)
             if 0 < ahead < ACK_JUMP_LIMIT:
                 answered_to = other.offset + ahead
                 _proven_sent(other, answered_to, conn.news, ts)
         if not plen and not seg.flags & RST and not ds.fin:
             # a bare ACK (or FIN) numbered past what arrived of its own side proves those bytes were sent
-            ahead = _signed32(seg.seq - ds.next_seq)
+            ahead = signed32(seg.seq - ds.next_seq)
             if 0 < ahead < ACK_JUMP_LIMIT:
                 _proven_sent(ds, ds.offset + ahead, conn.news, ts)
         return answered_to
@@ -307,7 +304,7 @@ class TcpReassembler:
                frame: int) -> None:
         """Deliver the segment's data (the new part of it), or keep it until the hole before it fills."""
         payload = seg.payload
-        diff = _signed32(seg.seq - ds.next_seq)
+        diff = signed32(seg.seq - ds.next_seq)
         if diff < 0 and _unaccounted(ds):
             _restart(ds, seg.seq)  # anchored by a bare ACK that was captured before this earlier data
             diff = 0
@@ -333,7 +330,7 @@ class TcpReassembler:
     def _fin_seen(self, conn: Connection, ds: Direction, seg: Segment, plen: int, ts: float) -> None:
         if ds.fin or ds.fin_at is not None:
             return
-        end_diff = _signed32(seg.seq + plen - ds.next_seq)
+        end_diff = signed32(seg.seq + plen - ds.next_seq)
         if 0 < end_diff < ACK_JUMP_LIMIT:
             # a FIN proves every byte before it was sent: the hole is settled like an
             # acknowledged one (late data may still fill it), and the FIN applies after it
@@ -344,31 +341,39 @@ class TcpReassembler:
 
     # -- answers captured before their question -----------------------------
 
-    def _hold(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int, need: int | None) -> None:
+    def _hold(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int, need: int | None,
+              released: HeldSegment | None = None) -> None:
         """Keep data that answers bytes not yet seen (up to offset `need` of the other direction;
-        None: that direction was not seen yet)."""
-        copy = replace(seg, payload=memoryview(bytes(seg.payload)))  # the reader's buffer moves on
+        None: that direction was not seen yet).  A `released` one goes back to its place."""
+        if released is not None:
+            conn.held.put_back(d, released, need)
+            return
         if conn.held is None:
-            conn.held = []
-        conn.held.append((d, copy, ts, frame, need, conn.news))
-        conn.held_bytes += len(copy.payload) + ENTRY_COST
+            conn.held = HeldAnswers()
+        copy = replace(seg, payload=memoryview(bytes(seg.payload)))  # the reader's buffer moves on
+        conn.held.add(d, copy, ts, frame, need, conn.news)
 
     def _release_held(self, conn: Connection, ts: float, force: bool = False) -> None:
         """Process held answers, in capture order, once what they answer arrived or their wait is
         over (the missing bytes then become a gap, settled before the answer)."""
-        while conn.held:
-            waiting = set()  # directions with an earlier entry still held: theirs keep their order
-            for i, (d, seg, hts, frame, need, mark) in enumerate(conn.held):
-                due = force or conn.held_bytes > PENDING_LIMIT or _window_over(conn, mark, hts, ts)
-                if d not in waiting and (due or (need is not None and conn.dirs[1 - d].offset >= need)):
-                    break
-                waiting.add(d)
-            else:
+        held = conn.held
+
+        def due(entry: HeldSegment) -> bool:
+            return force or held.bytes > PENDING_LIMIT or _window_over(conn, entry.mark, entry.ts, ts)
+
+        def ready(d: int, entry: HeldSegment) -> bool:
+            return due(entry) or (entry.need is not None and conn.dirs[1 - d].offset >= entry.need)
+
+        while conn.held is held:
+            overdue = held.bytes > PENDING_LIMIT  # (taking the entry lowers it)
+            taken = held.take(ready)
+            if taken is None:
+                if not held:
+                    conn.held = None
                 return
-            del conn.held[i]
-            conn.held_bytes -= len(seg.payload) + ENTRY_COST
-            self._segment(conn, d, seg, hts, frame, forced=due)
-        conn.held = None
+            d, entry = taken
+            forced = overdue or force or _window_over(conn, entry.mark, entry.ts, ts)
+            self._segment(conn, d, entry.seg, entry.ts, entry.frame, forced=forced, released=entry)
 
     def _place_unseen(self, conn: Connection, d: int, seg: Segment) -> None:
         """The first segment of a direction that held answers wait for: where its stream starts
@@ -378,14 +383,19 @@ class TcpReassembler:
         if other.next_seq is not None or other.isn is not None:
             return
         start = (seg.seq + 1) & M32 if seg.flags & SYN else seg.seq
-        for i, (hd, hseg, hts, frame, need, mark) in enumerate(conn.held):
-            if hd != d and need is None:
-                ahead = _signed32(hseg.ack - start)
-                need = ahead if 0 < ahead < ACK_JUMP_LIMIT else 0
-                conn.held[i] = (hd, hseg, hts, frame, need, mark)
+        for entry in conn.held.unanswered(1 - d):
+            ahead = signed32(entry.seg.ack - start)
+            entry.need = ahead if 0 < ahead < ACK_JUMP_LIMIT else 0
 
     def _held_in(self, conn: Connection, d: int) -> bool:
-        return conn.held is not None and any(h[0] == d for h in conn.held)
+        return conn.held is not None and conn.held.holds(d)
+
+    def _behind_held(self, conn: Connection, d: int, seg: Segment) -> bool:
+        """Data of a side whose first held segment comes before it in the stream waits behind it.
+        Data before it goes on: it may be what the peer's held answers wait for, which that held
+        segment waits for in turn (a swap of two records would otherwise wait out the window)."""
+        first = None if conn.held is None else conn.held.first(d)
+        return first is not None and signed32(seg.seq - first.seg.seq) >= 0
 
     # -- delivery, gaps, end ---------------------------------------------------
 
