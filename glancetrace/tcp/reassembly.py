@@ -223,12 +223,14 @@ class TcpReassembler:
         if flags & ACK and other.next_seq is None:
             other.peer_ack = seg.ack
         if plen and not forced and released is None and self._behind_held(conn, d, seg):
-            self._hold(conn, d, seg, ts, frame, 0)  # behind this side's held data, in capture order
+            self._hold(conn, d, seg, ts, frame, 0)  # behind this side's held data, in stream order
             return
-        if plen and not forced and flags & ACK and other.next_seq is None and other.isn is None:
+        if (plen and not forced and released is None and flags & ACK and other.next_seq is None
+                and other.isn is None):
             # the peer not seen yet: this may answer what it will send (a response captured
-            # before the connection's first packets); `_place_unseen` tells once it shows
-            self._hold(conn, d, seg, ts, frame, None, released)
+            # before the connection's first packets); `_place_unseen` tells once it shows, and
+            # releases it when it answers nothing after the peer's start
+            self._hold(conn, d, seg, ts, frame, None)
             return
         if ds.next_seq is None and not self._anchor(conn, d, ds, seg, plen):
             return
