@@ -128,9 +128,7 @@ _UNSEEN = DirectionSummary()
 @dataclass(slots=True, eq=False)
 class Connection:
     stream: int  # Wireshark's tcp.stream
-    client: str  # "ip:port" of the side that opened (or is taken to have opened) it
-    server: str
-    client_raw: tuple[bytes, int]
+    client_raw: tuple[bytes, int]  # the side that opened (or is taken to have opened) it
     server_raw: tuple[bytes, int]
     first_ts: float
     first_frame: int
@@ -157,6 +155,16 @@ class Connection:
 
     def revive(self) -> None:
         self.dirs = (self.dirs[0].revived(), self.dirs[1].revived())
+
+    @property
+    def client(self) -> str:
+        """"ip:port" (made when asked: 200k text pairs kept for connections that carried nothing
+        cost 25 MB)."""
+        return format_endpoint(*self.client_raw)
+
+    @property
+    def server(self) -> str:
+        return format_endpoint(*self.server_raw)
 
     @property
     def server_port(self) -> int:

@@ -99,10 +99,8 @@ class TcpReassembler:
         else:
             client_is_src = seg.sport >= seg.dport  # ephemeral ports are the high ones
         client, server = (a, b) if client_is_src else (b, a)
-        conn = Connection(stream=len(self.connections),
-                          client=format_endpoint(*client), server=format_endpoint(*server),
-                          client_raw=client, server_raw=server, first_ts=ts, first_frame=frame,
-                          midstream=not flags & SYN)
+        conn = Connection(stream=len(self.connections), client_raw=client, server_raw=server,
+                          first_ts=ts, first_frame=frame, midstream=not flags & SYN)
         self.connections.append(conn)
         fwd = (client[0], client[1], server[0], server[1])
         rev = (server[0], server[1], client[0], client[1])
