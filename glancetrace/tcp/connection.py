@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 
 M32 = 0xFFFFFFFF
 PENDING_LIMIT = 2 << 20  # memory held out of order per direction (or held answers per connection)
+ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN/segment further ahead (or behind) than this is bogus, not a neighbour
 ENTRY_COST = 160  # bytes of bookkeeping per waiting segment (tuple, bytes header, time, frame, slots)
 
 

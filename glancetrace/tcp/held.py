@@ -17,7 +17,7 @@ from heapq import heappop, heappush
 from typing import Callable
 
 from ..capture.link import Segment
-from .connection import ENTRY_COST, signed32
+from .connection import ACK_JUMP_LIMIT, ENTRY_COST, M32, signed32
 
 
 @dataclass(slots=True, eq=False)
@@ -55,6 +55,16 @@ class HeldAnswers:
         side = self.sides[d]
         return side[0][2] if side else None
 
+    def _position(self, d: int, seq: int) -> int:
+        """Where `seq` sorts in side d: before its base only when plausibly close (a stray segment
+        from far away, e.g. of an earlier connection on the same ports, sorts after, as captured)."""
+        rel = signed32(seq - self.bases[d])
+        return rel if rel > -ACK_JUMP_LIMIT else rel & M32
+
+    def before_first(self, d: int, seq: int) -> bool:
+        """`seq` comes before the first held segment of side d (which must hold one)."""
+        return self._position(d, seq) < self.sides[d][0][0]
+
     def add(self, d: int, seg: Segment, ts: float, frame: int, need: int | None, mark: int) -> None:
         self._count += 1
         self._push(d, HeldSegment(seg, ts, frame, need, mark, self._count))
@@ -67,7 +77,7 @@ class HeldAnswers:
     def _push(self, d: int, entry: HeldSegment) -> None:
         if not self.sides[d]:
             self.bases[d] = entry.seg.seq
-        heappush(self.sides[d], (signed32(entry.seg.seq - self.bases[d]), entry.order, entry))
+        heappush(self.sides[d], (self._position(d, entry.seg.seq), entry.order, entry))
         self.bytes += entry.cost
 
     def take(self, ready: Callable[[int, HeldSegment], bool]) -> tuple[int, HeldSegment] | None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..capture.link import ACK, FIN, RST, SYN, Segment
-from .connection import (M32, PENDING_LIMIT, Connection, Direction, HandlerFactory,
+from .connection import (ACK_JUMP_LIMIT, M32, PENDING_LIMIT, Connection, Direction, HandlerFactory,
                          StreamHandler, format_endpoint, format_ip, signed32)
 from .held import HeldAnswers, HeldSegment
 
@@ -44,7 +44,6 @@ SWEEP_EVERY = 1 << 16  # segments between idle sweeps
 REORDER_PACKETS = 128  # packets of the connection a proven-sent hole waits for its late data (a packet
 # up to 64 positions late whose ACK came up to 64 early) …
 REORDER_SECONDS = 0.1  # … and seconds of capture time (a gap only once both are over)
-ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN further ahead than this is bogus, not proof of lost bytes
 
 
 def _window_over(conn: Connection, mark: int, mark_ts: float, ts: float) -> bool:
@@ -394,8 +393,7 @@ class TcpReassembler:
         """Data of a side whose first held segment comes before it in the stream waits behind it.
         Data before it goes on: it may be what the peer's held answers wait for, which that held
         segment waits for in turn (a swap of two records would otherwise wait out the window)."""
-        first = None if conn.held is None else conn.held.first(d)
-        return first is not None and signed32(seg.seq - first.seg.seq) >= 0
+        return conn.held is not None and conn.held.holds(d) and not conn.held.before_first(d, seg.seq)
 
     # -- delivery, gaps, end ---------------------------------------------------
 
