@@ -6,40 +6,66 @@ only counted).  Handlers receive `data(direction, bytes, ts, frame)`,
 direction 0 is client → server, 1 is server → client.
 
 Sequence numbers are tracked as 64-bit offsets so streams longer than 4 GiB
-and 32-bit wrap-around work.  Out-of-order segments wait in a small buffer;
-a hole becomes a reported gap when the peer acknowledges past it (the bytes
-were received, just not captured), when the buffer grows past its limit, or
-when the connection ends.  Stream numbers follow Wireshark's `tcp.stream`
-(order of first appearance, a new number when a closed 4-tuple is reused).
+and 32-bit wrap-around work.  Out-of-order segments wait in a buffer
+(connection.py; bounded in memory).  Captures taken with `-i any` or on
+multi-queue NICs hold packets a few positions out of order, so nothing is
+declared lost at once:
+
+- a hole becomes a reported gap when it is proven sent (the peer acknowledged
+  past it, a FIN or a bare ACK is numbered past it) and its bytes did not turn
+  up within the reordering window: REORDER_PACKETS packets of the connection
+  and REORDER_SECONDS of capture time, both (reordering within either loses
+  nothing); or when the buffer grows past its limit; or when the connection ends;
+- data that answers bytes not yet seen (its ACK reaches past them: a response
+  captured before its request) is held, not delivered, until they arrive or the
+  window is over, so decoders see question before answer;
+- a keep-alive probe (at most one byte, one below what the peer acknowledged)
+  is not data, and does not anchor a stream first seen mid-connection.
+
+Stream numbers follow Wireshark's `tcp.stream` (order of first appearance, a
+new number when a closed 4-tuple is reused).
 """
 
 from __future__ import annotations
 
-import socket
-from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from dataclasses import replace
 
 from ..capture.segment import ACK, FIN, RST, SYN, Segment
+from .connection import (ACK_JUMP_LIMIT, M32, PENDING_LIMIT, Connection, Direction, HandlerFactory,
+                         StreamHandler, format_endpoint, format_ip, signed32)
+from .held import HeldAnswers, HeldSegment
 
-M32 = 0xFFFFFFFF
-PENDING_LIMIT = 2 << 20  # bytes held out of order per direction before a hole is declared lost
+__all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpReassembler",
+           "format_endpoint", "format_ip"]
+
+LIVE_LIMIT = 10_000  # decoders kept at once: beyond, the least recently active connections are released
 IDLE_SECONDS = 300.0  # out-of-order bytes waiting longer than this (capture time) are given up as a gap
 SWEEP_EVERY = 1 << 16  # segments between idle sweeps
-REORDER_PACKETS = 8  # packets an acknowledged hole may wait for its late data before it is a gap
-ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN further ahead than this is bogus, not proof of lost bytes
+REORDER_PACKETS = 128  # packets of the connection a proven-sent hole waits for its late data (a packet
+# up to 64 positions late whose ACK came up to 64 early) …
+REORDER_SECONDS = 0.1  # … and seconds of capture time (a gap only once both are over)
 
 
-def _signed32(x: int) -> int:
-    x &= M32
-    return x - (1 << 32) if x & 0x80000000 else x
+def _window_over(conn: Connection, mark: int, mark_ts: float, ts: float) -> bool:
+    return conn.news - mark > REORDER_PACKETS and ts - mark_ts > REORDER_SECONDS
 
 
-def _proven_sent(ds: "Direction", upto: int, now: int) -> None:
+def _proven_sent(ds: Direction, upto: int, news: int, ts: float) -> None:
     """Bytes up to stream offset `upto` were sent (acknowledged, or numbered before a later
-    segment): missing ones wait REORDER_PACKETS packets from `now` before they become a gap."""
+    segment): missing ones wait for the reordering window before they become a gap."""
     if ds.acked_to is None:
-        ds.acked_mark = now
+        ds.acked_mark, ds.acked_ts = news, ts
     ds.acked_to = max(ds.acked_to or 0, upto)
+
+
+def _unaccounted(ds: Direction) -> bool:
+    """Nothing of this direction's stream delivered, counted lost or waiting yet."""
+    return ds.offset == 0 and ds.pending is None and ds.fin_at is None and not ds.fin
+
+
+def _restart(ds: Direction, seq: int) -> None:
+    ds.next_seq = seq
+    ds.acked_to = None  # measured from the old start: the next ACK proves again
 
 
 def _reopened(ds: Direction, seq: int) -> bool:
@@ -49,79 +75,13 @@ def _reopened(ds: Direction, seq: int) -> bool:
     return ds.isn is not None and seq != ds.isn and (ds.offset > 0 or ds.fin)
 
 
-def format_ip(raw: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
-
-
-def format_endpoint(raw: bytes, port: int) -> str:
-    return f"{format_ip(raw)}:{port}" if len(raw) == 4 else f"[{format_ip(raw)}]:{port}"
-
-
-class StreamHandler(Protocol):
-    def data(self, direction: int, payload: memoryview, ts: float, frame: int) -> None: ...
-    def gap(self, direction: int, nbytes: int, ts: float, frame: int) -> None: ...
-    def close(self, ts: float, frame: int, reason: str) -> None: ...
-
-
-@dataclass(slots=True)
-class Direction:
-    next_seq: int | None = None  # next expected 32-bit sequence number
-    offset: int = 0  # bytes (data + gaps) accounted so far, as a 64-bit stream offset
-    pending: dict[int, tuple[bytes, int, float, int]] = field(default_factory=dict)
-    pending_bytes: int = 0
-    delivered: int = 0
-    gap_bytes: int = 0
-    retransmitted: int = 0
-    conflicting_overlaps: int = 0
-    syn: bool = False
-    isn: int | None = None  # sequence number of this side's SYN
-    fin: bool = False
-    packets: int = 0
-    acked_to: int | None = None  # stream offset the peer acknowledged beyond what arrived
-    acked_mark: int = 0  # the connection's packet count when that was first seen
-    fin_at: int | None = None  # stream offset of a FIN seen before all the data it ends
-    last_ack: int = -1  # ACK number of this side's last pure ACK (to spot repeated ones)
-
-
-@dataclass(slots=True, eq=False)
-class Connection:
-    stream: int  # Wireshark's tcp.stream
-    client: str  # "ip:port" of the side that opened (or is taken to have opened) it
-    server: str
-    client_raw: tuple[bytes, int]
-    server_raw: tuple[bytes, int]
-    first_ts: float
-    first_frame: int
-    last_ts: float = 0.0
-    last_frame: int = 0
-    dirs: tuple[Direction, Direction] = field(default_factory=lambda: (Direction(), Direction()))
-    handler: StreamHandler | None = None
-    midstream: bool = False  # no SYN seen: the capture started after the handshake
-    closed: str = ""  # "", "fin", "rst", "end of capture", "idle"
-    decoded: bool = False  # a decoder handled it (its handler is dropped once closed)
-    rst: bool = False
-    repeats: int = 0  # packets that brought nothing new (repeated pure ACKs, whole retransmissions)
-
-    @property
-    def server_port(self) -> int:
-        return self.server_raw[1]
-
-    @property
-    def news(self) -> int:
-        """Packets that brought something new: the clock of the reordering window (so the copies
-        `-i any` or a mirror port adds do not shorten it)."""
-        return self.dirs[0].packets + self.dirs[1].packets - self.repeats
-
-
-HandlerFactory = Callable[[Connection], "StreamHandler | None"]
-
-
 class TcpReassembler:
     def __init__(self, factory: HandlerFactory, server_ports: set[int] | frozenset[int] = frozenset()):
         self.factory = factory
         self.server_ports = server_ports
         self.flows: dict[tuple, tuple[Connection, int]] = {}
         self.connections: list[Connection] = []  # every stream, in tcp.stream order
+        self.open: list[Connection] = []  # those given a decoder and perhaps not closed yet, in that order
         self.segments = 0
 
     # -- connection table -----------------------------------------------------
@@ -138,17 +98,51 @@ class TcpReassembler:
         else:
             client_is_src = seg.sport >= seg.dport  # ephemeral ports are the high ones
         client, server = (a, b) if client_is_src else (b, a)
-        conn = Connection(stream=len(self.connections),
-                          client=format_endpoint(*client), server=format_endpoint(*server),
-                          client_raw=client, server_raw=server, first_ts=ts, first_frame=frame,
-                          midstream=not flags & SYN)
+        conn = Connection(stream=len(self.connections), client_raw=client, server_raw=server,
+                          first_ts=ts, first_frame=frame, midstream=not flags & SYN)
         self.connections.append(conn)
         fwd = (client[0], client[1], server[0], server[1])
         rev = (server[0], server[1], client[0], client[1])
         self.flows[fwd] = (conn, 0)
         self.flows[rev] = (conn, 1)
         conn.handler = self.factory(conn)
+        if conn.handler is not None:
+            self.open.append(conn)
+            if len(self.open) > 2 * LIVE_LIMIT:
+                self._release_idle()
         return conn, 0 if client_is_src else 1
+
+    def _release_idle(self) -> None:
+        """Memory bound with many connections (a scan, a flood of one-byte connections): decoders
+        beyond LIVE_LIMIT are closed ("idle"), least recently active first.  Their state is
+        small counters; one that speaks again gets a new decoder, which picks up mid-stream."""
+        live = list(dict.fromkeys(c for c in self.open if not c.closed and c.handler is not None))
+        if len(live) > LIVE_LIMIT:
+            live.sort(key=lambda c: c.last_frame)
+            for conn in live[:len(live) - LIVE_LIMIT]:
+                self._close(conn, conn.last_ts, conn.last_frame, "idle")
+            live = sorted(live[len(live) - LIVE_LIMIT:], key=lambda c: c.stream)
+        self.open = live
+
+    def _resume(self, conn: Connection) -> None:
+        """A connection released as idle speaks again: a new decoder (mid-stream), same stream."""
+        conn.closed = ""
+        conn.revive()
+        conn.handler = self.factory(conn)
+        if conn.handler is not None:
+            conn.midstream = True
+            self.open.append(conn)
+
+    def _connection_of(self, entry: tuple[Connection, int] | None, seg: Segment, ts: float,
+                       frame: int) -> tuple[Connection, int]:
+        if entry is None:
+            return self._new_connection(seg, ts, frame)
+        conn, d = entry
+        if seg.flags & SYN and not seg.flags & ACK and (conn.closed or _reopened(conn.dirs[d], seg.seq)):
+            # port reuse: a new stream (numbered as Wireshark numbers tcp.stream)
+            self._close(conn, conn.last_ts, conn.last_frame, "port reused")
+            return self._new_connection(seg, ts, frame)
+        return entry
 
     # -- per segment ----------------------------------------------------------
 
@@ -157,159 +151,251 @@ class TcpReassembler:
         if not self.segments % SWEEP_EVERY:
             self.sweep(ts, frame)
         entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
-        if entry is not None and self._in_order(entry, seg, ts, frame):
+        if entry is not None and self._fast_path(entry, seg, ts, frame):
             return
-        if entry is None:
-            conn, d = self._new_connection(seg, ts, frame)
-        else:
-            conn, d = entry
-            if seg.flags & SYN and not seg.flags & ACK and (conn.closed or _reopened(conn.dirs[d], seg.seq)):
-                # port reuse: a new stream (numbered as Wireshark numbers tcp.stream)
-                self._close(conn, conn.last_ts, conn.last_frame, "port reused")
-                conn, d = self._new_connection(seg, ts, frame)
+        conn, d = self._connection_of(entry, seg, ts, frame)
         conn.last_ts = ts
         conn.last_frame = frame
-        handler = conn.handler
-        ds = conn.dirs[d]
-        ds.packets += 1
-        if handler is None or conn.closed:
+        if conn.closed == "idle":
+            self._resume(conn)
+        if conn.closed:
+            return  # (its directions are summaries now)
+        conn.dirs[d].packets += 1
+        if conn.handler is None:
             if not conn.closed and seg.flags & (FIN | RST):
                 conn.closed = "rst" if seg.flags & RST else "fin"  # lets a reused port start a new stream
             return
-        flags = seg.flags
-        if flags & SYN:
-            if ds.syn:
-                conn.repeats += 1
-            else:
-                ds.syn = True
-                ds.isn = seg.seq
-                if ds.next_seq is None:  # a SYN captured after this side's first data changes nothing
-                    ds.next_seq = (seg.seq + 1) & M32
-            return
+        if conn.held:
+            self._place_unseen(conn, d, seg)
+            self._release_held(conn, ts)  # those whose wait is over first: they were captured earlier
+        self._segment(conn, d, seg, ts, frame)
+        if conn.held:
+            self._release_held(conn, ts)
+
+    def _fast_path(self, entry: tuple[Connection, int], seg: Segment, ts: float, frame: int) -> bool:
+        """The next in-order data segment of a decoded connection, nothing waiting, no flag but
+        ACK/PSH (the bulk of an image upload), or a pure ACK that acknowledges nothing unseen."""
+        if seg.flags & 0x07 or seg.missing:
+            return False
+        conn, d = entry
+        handler = conn.handler
+        ds = conn.dirs[d]
+        other = conn.dirs[1 - d]
+        if (handler is None or seg.seq != ds.next_seq or ds.pending or other.pending or conn.closed
+                or conn.held or other.acked_to is not None or ds.acked_to is not None):
+            return False
         payload = seg.payload
-        plen = len(payload) + seg.missing
+        n = len(payload)
+        other_next = other.next_seq
+        if not n:
+            ahead = (seg.ack - other_next) & M32 if other_next is not None else None
+            if ahead is None or 0 < ahead < ACK_JUMP_LIMIT:
+                return False
+        elif not (other_next is None or seg.ack == other_next or not seg.flags & ACK):
+            return False
+        conn.last_ts = ts
+        conn.last_frame = frame
+        ds.packets += 1
+        if n:
+            ds.delivered += n
+            ds.offset += n
+            ds.next_seq = (ds.next_seq + n) & M32
+            handler.data(d, payload, ts, frame)
+        return True
+
+    def _segment(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int,
+                 forced: bool = False, released: HeldSegment | None = None) -> None:
+        """The general path for one segment; `released`: a held answer let go (the first held of
+        its side), `forced` when its wait is over."""
+        flags = seg.flags
+        ds, other = conn.dirs[d], conn.dirs[1 - d]
+        if flags & SYN:
+            self._syn(conn, ds, seg)
+            return
+        plen = len(seg.payload) + seg.missing
         if not plen and not flags & (FIN | RST):
             if seg.ack == ds.last_ack:
                 conn.repeats += 1
             ds.last_ack = seg.ack
-        if ds.next_seq is None:
-            ds.next_seq = seg.seq  # first sight of this direction mid-stream
-            if not conn.dirs[1 - d].syn:
-                conn.midstream = True
-        # a peer acknowledging beyond what we have proves those bytes were sent; they are lost to
-        # the capture unless they still turn up shortly (an ACK can be captured before its data)
-        # how far into the peer's stream this segment's ACK reaches past what arrived (0: not past):
-        # it was sent after those missing bytes
-        answered_to = 0
-        other = conn.dirs[1 - d]
-        if flags & ACK:
-            if other.next_seq is not None and not other.fin:
-                ahead = _signed32(seg.ack - other.next_seq)
-                if 0 < ahead < ACK_JUMP_LIMIT:
-                    answered_to = other.offset + ahead
-                    _proven_sent(other, answered_to, conn.news)
-        if not plen and not flags & RST and ds.next_seq is not None and not ds.fin:
-            # a bare ACK (or FIN) numbered past what arrived of its own side proves those bytes were sent
-            ahead = _signed32(seg.seq - ds.next_seq)
-            if 0 < ahead < ACK_JUMP_LIMIT:
-                _proven_sent(ds, ds.offset + ahead, conn.news)
+        if flags & ACK and other.next_seq is None:
+            other.peer_ack = seg.ack
+        if plen and not forced and released is None and self._behind_held(conn, d, seg):
+            self._hold(conn, d, seg, ts, frame, 0)  # behind this side's held data, in stream order
+            return
+        if (plen and not forced and released is None and flags & ACK and other.next_seq is None
+                and other.isn is None):
+            # the peer not seen yet: this may answer what it will send (a response captured
+            # before the connection's first packets); `_place_unseen` tells once it shows, and
+            # releases it when it answers nothing after the peer's start
+            self._hold(conn, d, seg, ts, frame, None)
+            return
+        if ds.next_seq is None and not self._anchor(conn, d, ds, seg, plen):
+            return
+        answered_to = self._proofs(conn, ds, other, seg, plen, ts)
         if other.acked_to is not None:
             if plen and answered_to:
-                # data that answers the hole must reach the decoder after it: settle now, but only
-                # what this answer acknowledges (a later ACK may also count a FIN)
+                if not forced:
+                    self._hold(conn, d, seg, ts, frame, answered_to, released)
+                    return
+                # the answer reaches the decoder after what it answers: settle that much now
+                # (a later ACK may also count a FIN)
                 self._settle_acked(conn, 1 - d, other, ts, frame, final=True, upto=answered_to)
             else:
                 self._settle_acked(conn, 1 - d, other, ts, frame)
         if ds.acked_to is not None and not plen:
             self._settle_acked(conn, d, ds, ts, frame)  # (data of this side may fill it: settled below)
-        if plen and not self._place(conn, d, ds, seg, payload, plen, ts, frame):
-            return  # a repeat of data already waiting
-        if plen and ds.acked_to is not None:
-            self._settle_acked(conn, d, ds, ts, frame)
-        if flags & FIN and not ds.fin and ds.fin_at is None:
-            end_diff = _signed32(seg.seq + plen - ds.next_seq)
-            if 0 < end_diff < ACK_JUMP_LIMIT:
-                # a FIN proves every byte before it was sent: the hole is settled like an
-                # acknowledged one (late data may still fill it), and the FIN applies after it
-                ds.fin_at = ds.offset + end_diff
-                _proven_sent(ds, ds.fin_at, conn.news)
-            elif end_diff <= 0:
-                ds.fin_at = ds.offset
+        if plen:
+            self._place(conn, d, ds, seg, plen, ts, frame)
+            if ds.acked_to is not None:
+                self._settle_acked(conn, d, ds, ts, frame)
+        if flags & FIN:
+            self._fin_seen(conn, ds, seg, plen, ts)
         if ds.fin_at is not None and ds.offset >= ds.fin_at:
             self._apply_fin(conn, d, ds, ts, frame)
         if flags & RST:
             conn.rst = True
             self._close(conn, ts, frame, "rst")
 
-    def _in_order(self, entry, seg: Segment, ts: float, frame: int) -> bool:
-        # the fast path: the next in-order data segment of a decoded connection, nothing waiting,
-        # no flag but ACK/PSH (the bulk of an image upload)
-        if not seg.flags & 0x07 and not seg.missing:
-            conn, d = entry
-            handler = conn.handler
-            ds = conn.dirs[d]
-            payload = seg.payload
-            n = len(payload)
-            if (handler is not None and seg.seq == ds.next_seq and not ds.pending
-                    and not conn.closed and not conn.dirs[1 - d].pending
-                    and conn.dirs[1 - d].acked_to is None and ds.acked_to is None):
-                other_next = conn.dirs[1 - d].next_seq
-                if not n:
-                    # a pure ACK that acknowledges nothing we have not seen
-                    ahead = (seg.ack - other_next) & M32 if other_next is not None else None
-                    if ahead is not None and (ahead == 0 or ahead >= ACK_JUMP_LIMIT):
-                        conn.last_ts = ts
-                        conn.last_frame = frame
-                        ds.packets += 1
-                        return True
-                elif other_next is None or seg.ack == other_next or not seg.flags & ACK:
-                    conn.last_ts = ts
-                    conn.last_frame = frame
-                    ds.packets += 1
-                    ds.delivered += n
-                    ds.offset += n
-                    ds.next_seq = (ds.next_seq + n) & M32
-                    handler.data(d, payload, ts, frame)
-                    return True
-        return False
+    def _syn(self, conn: Connection, ds: Direction, seg: Segment) -> None:
+        if ds.syn:
+            conn.repeats += 1
+            return
+        ds.syn = True
+        ds.isn = seg.seq
+        if ds.next_seq is None or _unaccounted(ds):  # a SYN captured after this side's first data changes nothing
+            _restart(ds, (seg.seq + 1) & M32)
 
-    def _place(self, conn: Connection, d: int, ds: Direction, seg: Segment, payload, plen: int, ts: float,
-               frame: int) -> bool:
-        """Data of a segment: delivered in order, its retransmitted start cut, or held until the hole
-        before it fills. False for a repeat of data already held (nothing more to do with the segment)."""
-        diff = _signed32(seg.seq - ds.next_seq)
-        if diff == 0:
-            self._deliver(conn, d, ds, payload, seg.missing, ts, frame)
-            if ds.pending:
-                self._drain(conn, d, ds)
-        elif diff < 0:
-            if diff + plen <= 0:
-                ds.retransmitted += plen
+    def _anchor(self, conn: Connection, d: int, ds: Direction, seg: Segment, plen: int) -> bool:
+        """First sight of this direction mid-stream: where its stream starts.  False for a
+        keep-alive probe, which is no anchor: one byte (or none) one below what the peer already
+        acknowledged, or a lone byte before the peer was seen (no protocol here begins a message
+        with one byte, so nothing decodable is lost)."""
+        if not plen and self._held_in(conn, d):
+            return False  # a bare ACK after held data of its side must not anchor the stream past it
+        if plen <= 1 and not seg.flags & (FIN | RST):
+            probe_seq = None if ds.peer_ack is None else (ds.peer_ack - 1) & M32
+            if seg.seq == probe_seq or (plen == 1 and ds.peer_ack is None):
                 conn.repeats += 1
-            else:
-                cut = -diff
-                ds.retransmitted += cut
-                if cut < len(payload):
-                    self._deliver(conn, d, ds, payload[cut:], seg.missing, ts, frame)
-                else:
-                    self._deliver(conn, d, ds, payload[:0], plen - cut, ts, frame)
-                if ds.pending:
-                    self._drain(conn, d, ds)
-        else:
-            key = ds.offset + diff
-            old = ds.pending.get(key)
-            if old is not None:
-                if bytes(payload[:len(old[0])]) != old[0][:len(payload)]:
-                    ds.conflicting_overlaps += 1
-                if len(old[0]) + old[1] >= plen:
-                    conn.repeats += 1
-                    return False
-                ds.pending_bytes -= len(old[0])
-            ds.pending[key] = (bytes(payload), seg.missing, ts, frame)
-            ds.pending_bytes += len(payload)
-            if ds.pending_bytes > PENDING_LIMIT:
-                self._force_gap(conn, d, ds, ts, frame, None)
+                return False
+        ds.next_seq = seg.seq
+        if not conn.dirs[1 - d].syn:
+            conn.midstream = True
         return True
+
+    def _proofs(self, conn: Connection, ds: Direction, other: Direction, seg: Segment, plen: int,
+                ts: float) -> int:
+        """Bytes this segment proves were sent but did not arrive.  Returns how far into the peer's
+        stream its ACK reaches past what arrived (0: not past): it was sent after those bytes."""
+        answered_to = 0
+        if seg.flags & ACK and other.next_seq is not None and not other.fin:
+            ahead = signed32(seg.ack - other.next_seq)
+            if 0 < ahead < ACK_JUMP_LIMIT:
+                answered_to = other.offset + ahead
+                _proven_sent(other, answered_to, conn.news, ts)
+        if not plen and not seg.flags & RST and not ds.fin:
+            # a bare ACK (or FIN) numbered past what arrived of its own side proves those bytes were sent
+            ahead = signed32(seg.seq - ds.next_seq)
+            if 0 < ahead < ACK_JUMP_LIMIT:
+                _proven_sent(ds, ds.offset + ahead, conn.news, ts)
+        return answered_to
+
+    def _place(self, conn: Connection, d: int, ds: Direction, seg: Segment, plen: int, ts: float,
+               frame: int) -> None:
+        """Deliver the segment's data (the new part of it), or keep it until the hole before it fills."""
+        payload = seg.payload
+        diff = signed32(seg.seq - ds.next_seq)
+        if diff < 0 and _unaccounted(ds):
+            _restart(ds, seg.seq)  # anchored by a bare ACK that was captured before this earlier data
+            diff = 0
+        if diff > 0:
+            if not ds.wait(ds.offset + diff, payload, seg.missing, ts, frame):
+                conn.repeats += 1
+            elif ds.pending_bytes > PENDING_LIMIT:
+                self._force_gap(conn, d, ds, ts, frame, None)
+            return
+        if diff + plen <= 0:
+            ds.retransmitted += plen
+            conn.repeats += 1
+            return
+        cut = -diff
+        ds.retransmitted += cut
+        if cut <= len(payload):
+            self._deliver(conn, d, ds, payload[cut:], seg.missing, ts, frame)
+        else:
+            self._deliver(conn, d, ds, payload[:0], plen - cut, ts, frame)
+        if ds.pending:
+            self._drain(conn, d, ds)
+
+    def _fin_seen(self, conn: Connection, ds: Direction, seg: Segment, plen: int, ts: float) -> None:
+        if ds.fin or ds.fin_at is not None:
+            return
+        end_diff = signed32(seg.seq + plen - ds.next_seq)
+        if 0 < end_diff < ACK_JUMP_LIMIT:
+            # a FIN proves every byte before it was sent: the hole is settled like an
+            # acknowledged one (late data may still fill it), and the FIN applies after it
+            ds.fin_at = ds.offset + end_diff
+            _proven_sent(ds, ds.fin_at, conn.news, ts)
+        elif end_diff <= 0:
+            ds.fin_at = ds.offset
+
+    # -- answers captured before their question -----------------------------
+
+    def _hold(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int, need: int | None,
+              released: HeldSegment | None = None) -> None:
+        """Keep data that answers bytes not yet seen (up to offset `need` of the other direction;
+        None: that direction was not seen yet).  A `released` one goes back to its place."""
+        if released is not None:
+            conn.held.put_back(d, released, need)
+            return
+        if conn.held is None:
+            conn.held = HeldAnswers()
+        copy = replace(seg, payload=memoryview(bytes(seg.payload)))  # the reader's buffer moves on
+        conn.held.add(d, copy, ts, frame, need, conn.news)
+
+    def _release_held(self, conn: Connection, ts: float, force: bool = False) -> None:
+        """Process held answers, in capture order, once what they answer arrived or their wait is
+        over (the missing bytes then become a gap, settled before the answer)."""
+        held = conn.held
+
+        def due(entry: HeldSegment) -> bool:
+            return force or held.bytes > PENDING_LIMIT or _window_over(conn, entry.mark, entry.ts, ts)
+
+        def ready(d: int, entry: HeldSegment) -> bool:
+            return due(entry) or (entry.need is not None and conn.dirs[1 - d].offset >= entry.need)
+
+        while conn.held is held:
+            overdue = held.bytes > PENDING_LIMIT  # (taking the entry lowers it)
+            taken = held.take(ready)
+            if taken is None:
+                if not held:
+                    conn.held = None
+                return
+            d, entry = taken
+            forced = overdue or force or _window_over(conn, entry.mark, entry.ts, ts)
+            self._segment(conn, d, entry.seg, entry.ts, entry.frame, forced=forced, released=entry)
+
+    def _place_unseen(self, conn: Connection, d: int, seg: Segment) -> None:
+        """The first segment of a direction that held answers wait for: where its stream starts
+        tells what they answer.  An answer to nothing after that start (the capture began
+        mid-connection) goes first, before this segment."""
+        other = conn.dirs[d]
+        if other.next_seq is not None or other.isn is not None:
+            return
+        start = (seg.seq + 1) & M32 if seg.flags & SYN else seg.seq
+        for entry in conn.held.unanswered(1 - d):
+            ahead = signed32(entry.seg.ack - start)
+            entry.need = ahead if 0 < ahead < ACK_JUMP_LIMIT else 0
+
+    def _held_in(self, conn: Connection, d: int) -> bool:
+        return conn.held is not None and conn.held.holds(d)
+
+    def _behind_held(self, conn: Connection, d: int, seg: Segment) -> bool:
+        """Data of a side whose first held segment comes before it in the stream waits behind it.
+        Data before it goes on: it may be what the peer's held answers wait for, which that held
+        segment waits for in turn (a swap of two records would otherwise wait out the window)."""
+        return conn.held is not None and conn.held.holds(d) and not conn.held.before_first(d, seg.seq)
+
+    # -- delivery, gaps, end ---------------------------------------------------
 
     def _deliver(self, conn: Connection, d: int, ds: Direction, payload: memoryview,
                  missing: int, ts: float, frame: int) -> None:
@@ -325,13 +411,9 @@ class TcpReassembler:
         ds.next_seq = (ds.next_seq + n + missing) & M32
 
     def _drain(self, conn: Connection, d: int, ds: Direction) -> None:
-        pending = ds.pending
-        while pending:
-            key = min(pending)
-            if key > ds.offset:
-                return
-            data, missing, ts, frame = pending.pop(key)
-            ds.pending_bytes -= len(data)
+        """Deliver the waiting segments the stream has reached."""
+        while ds.heap and ds.heap[0] <= ds.offset:
+            key, (data, missing, ts, frame) = ds.pop_waiting()
             cut = ds.offset - key
             total = len(data) + missing
             if cut >= total:
@@ -355,8 +437,8 @@ class TcpReassembler:
 
     def _settle_acked(self, conn: Connection, d: int, ds: Direction, ts: float, frame: int,
                       final: bool = False, upto: int | None = None) -> None:
-        """Acknowledged but missing bytes become a gap once REORDER_PACKETS more packets of the
-        connection went by without them (or at its end)."""
+        """Proven-sent but missing bytes become a gap once the reordering window is over without
+        them (or at once when `final`: the connection ends, or an answer needs them settled)."""
         if ds.fin_at is not None:
             ds.acked_to = min(ds.acked_to, ds.fin_at)  # an ACK of the FIN counts its sequence number too
         if ds.acked_to <= ds.offset:
@@ -366,8 +448,8 @@ class TcpReassembler:
             return
         if ds.fin_at is None and ds.acked_to == ds.offset + 1 and not ds.pending:
             return  # one acknowledged unit and nothing after it: the FIN, not yet captured
-        if not final and conn.news - ds.acked_mark < REORDER_PACKETS:
-            return
+        if not final and (not _window_over(conn, ds.acked_mark, ds.acked_ts, ts) or self._held_in(conn, d)):
+            return  # (held data of this side is released, filling the hole, before its wait ends)
         target = ds.acked_to if upto is None else min(ds.acked_to, upto)
         while target > ds.offset:
             before = ds.offset
@@ -377,15 +459,15 @@ class TcpReassembler:
         if ds.acked_to <= ds.offset or upto is None:
             ds.acked_to = None
         else:  # the rest (beyond the answer's ACK) gets its own reordering window
-            ds.acked_mark = conn.news
+            ds.acked_mark, ds.acked_ts = conn.news, ts
         if ds.fin_at is not None and ds.offset >= ds.fin_at and not conn.closed:
             self._apply_fin(conn, d, ds, ts, frame)
 
     def _force_gap(self, conn: Connection, d: int, ds: Direction, ts: float, frame: int,
                    acked: int | None) -> None:
-        """Declare the hole before the earliest pending segment (or up to `acked`) lost."""
-        if ds.pending:
-            nxt = min(ds.pending)
+        """Declare the hole before the earliest waiting segment (or up to `acked`) lost."""
+        nxt = ds.first_waiting()
+        if nxt is not None:
             hole = nxt - ds.offset
             if acked is not None:
                 hole = min(hole, acked)
@@ -399,33 +481,37 @@ class TcpReassembler:
         conn.handler.gap(d, hole, ts, frame)
         self._drain(conn, d, ds)
 
-    def _close(self, conn: Connection, ts: float, frame: int, reason: str) -> None:
-        if conn.closed:
-            return
-        conn.closed = reason  # first: flushing below must not close it again
+    def _flush(self, conn: Connection, ts: float, frame: int) -> None:
+        """Whatever waits is settled now: held answers, holes before waiting data, proven-sent bytes."""
+        if conn.held:
+            self._release_held(conn, ts, force=True)
         for d, ds in enumerate(conn.dirs):
             while ds.pending:
                 self._force_gap(conn, d, ds, ts, frame, None)
             if ds.acked_to is not None:
                 self._settle_acked(conn, d, ds, ts, frame, final=True)
+
+    def _close(self, conn: Connection, ts: float, frame: int, reason: str) -> None:
+        if conn.closed:
+            return
+        conn.closed = reason  # first: flushing below must not close it again
+        self._flush(conn, ts, frame)
         if conn.handler is not None:
             conn.handler.close(ts, frame, reason)
             conn.handler = None  # the decoder's work is done: let it go
             conn.decoded = True
+        conn.summarise()
 
     def sweep(self, ts: float, frame: int) -> None:
         """Memory bound: holes that stayed open too long become gaps, freeing what waited behind them."""
-        for conn in self.connections:
+        for conn in self.open:
             if conn.closed or conn.handler is None or ts - conn.last_ts < IDLE_SECONDS:
                 continue
-            for d, ds in enumerate(conn.dirs):
-                while ds.pending:
-                    self._force_gap(conn, d, ds, conn.last_ts, conn.last_frame, None)
-                if ds.acked_to is not None:
-                    self._settle_acked(conn, d, ds, conn.last_ts, conn.last_frame, final=True)
+            self._flush(conn, conn.last_ts, conn.last_frame)
 
     def finish(self, ts: float, frame: int) -> None:
         """End of capture: flush every open connection."""
-        for conn in self.connections:
+        for conn in self.open:
             if not conn.closed and conn.handler is not None:
                 self._close(conn, conn.last_ts, conn.last_frame, "end of capture")
+        self.open = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..capture.link import FIN, RST, SYN, Segment
+from ..capture.segment import FIN, RST, SYN, Segment
 
 M32 = 0xFFFFFFFF
 MAX_PERIODS = 16  # zero-window periods kept per connection (the rest are counted)
