@@ -152,7 +152,7 @@ def _tcp_dict(f, ev: Evidence) -> dict:
     """One connection's zero-window periods, retransmissions and FIN/RSTs (tcp/stalls.py), in its file's numbers."""
     frames = [x for z in f.zero_windows for x in z.frames] + [e.frame for e in f.ends]
     return {**ev.item(f.capture, f.conn_id, frames), "client": f.client, "server": f.server,
-            "zero_windows": [{"receiver": z.receiver, "start": z.start, "end": z.end, "seconds": _num(z.seconds),
+            "zero_windows": [{"receiver": z.receiver, "start": z.start, "end": z.end, "seconds": number(z.seconds),
                               "frames": ev.frames(f.capture, z.frames)} for z in f.zero_windows],
             "zero_window_count": dict(zip(("client", "server"), f.zero_window_count)),
             "zero_window_seconds": dict(zip(("client", "server"), f.zero_window_seconds)),

@@ -26,6 +26,7 @@ from ..protocols.mysql.events import MysqlHandshake, SqlStatement
 
 OPEN_WINDOW = 3.0  # s: the proxy connects to the server as soon as the client connected (plus retries)
 RELAY_MAX = 1.0  # s: a request crosses the proxy well within this
+MAX_TRIED = 256  # backs tried per front: a real proxy's back opens within milliseconds, not 256 connections later
 CLOCK_SLACK = 0.0005  # s: timestamps of one capture; `-i any` may stamp a relayed packet a little early
 MIN_SHARE = 0.5  # of the longer side's statements that must pair (the rest: lost on one hop)
 CHECK_SERIES = 3  # login-and-quit connections from one address at a steady interval: health checks
@@ -211,15 +212,34 @@ def _score(p: HopPair) -> tuple:
     return (len(p.matched), between, -(p.back.anchor - p.front.anchor))
 
 
+def _tid(c: Conn) -> int | None:
+    return c.handshake.thread_id if c.handshake is not None else None
+
+
 def _pair(conns: list[Conn]) -> list[HopPair]:
-    order = sorted(conns, key=lambda c: c.anchor)
+    """Each front with its best back among the connections opened just after it.
+
+    Bounded on hostile input (a flood of connections opened within the window): a connection with neither a
+    greeting nor a statement can pair with nothing and is left out; one with a greeting but no statement can
+    only pair through the relayed greeting, so only connections with the same thread id are tried; one with
+    statements tries at most MAX_TRIED of the statement-carrying connections opened next.
+    """
+    said = sorted((c for c in conns if c.stmts), key=lambda c: c.anchor)
+    by_tid: dict[int, list[Conn]] = {}
+    for c in sorted(conns, key=lambda c: c.anchor):
+        if not c.stmts and _tid(c) is not None and c.opened is not None:
+            by_tid.setdefault(_tid(c), []).append(c)
+    order = sorted(said + [c for cs in by_tid.values() for c in cs], key=lambda c: c.anchor)
+    said_at = {c.key: i for i, c in enumerate(said)}
     taken: set[ConnKey] = set()
     pairs = []
-    for i, f in enumerate(order):
+    for f in order:
         if f.key in taken:
             continue
+        later = said[said_at[f.key] + 1:said_at[f.key] + 1 + MAX_TRIED] if f.stmts else \
+            [b for b in by_tid[_tid(f)] if b.anchor >= f.anchor and b is not f]
         best = None
-        for b in order[i + 1:]:
+        for b in later:
             if b.anchor - f.anchor > OPEN_WINDOW + RELAY_MAX:
                 break
             if b.key in taken:
