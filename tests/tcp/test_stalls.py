@@ -7,7 +7,7 @@ import functools
 
 import pytest
 
-from glancetrace.capture.link import ACK, RST, Segment
+from glancetrace.capture.segment import ACK, RST, Segment
 from glancetrace.pipeline import decode
 from glancetrace.tcp.reassembly import TcpReassembler
 from glancetrace.protocols.tcp_facts import TcpFacts
