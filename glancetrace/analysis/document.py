@@ -59,7 +59,7 @@ def analysis_dict(an) -> dict:
     sev = Counter(f.severity for f in an.findings)
     tls = an.tls_sessions
     lanes = classify_lanes(an.calls)
-    calls = [_call_dict(c, ev, lanes[c.id]) for c in an.calls]
+    calls = [_call_dict(c, ev, lanes[c.id], an.tcp_facts) for c in an.calls]
     sql = [_sql_dict(r, an.mysql_hops, ev) for r in an.sql]
     capture_of = {r.id: r.capture for r in an.sql} | {c.id: c.capture for c in an.calls}
     images = [_image_dict(img, last, ev, capture_of) for img in an.images]
@@ -168,7 +168,7 @@ def _sql_digest(an) -> list[dict]:
     return [{k: _json_safe(v) for k, v in rec.items()} for rec in df.to_dict("records")]
 
 
-def _call_dict(c, ev: Evidence, lane: Lane) -> dict:
+def _call_dict(c, ev: Evidence, lane: Lane, tcp_facts: dict) -> dict:
     t = c.tx
     f = http_fields(t)
     return {
@@ -191,7 +191,7 @@ def _call_dict(c, ev: Evidence, lane: Lane) -> dict:
         "notes": f["notes"],
         # who talked to whom (lanes.py) and the image bytes over time (throughput.py)
         "lane": lane.lane, "roles": lane.roles, "serves": lane.serves, "token_validation": lane.token_validation,
-        "throughput": throughput(c, lane.lane),
+        "throughput": throughput(c, lane.lane, tcp_facts.get((c.capture, t.conn_id))),
     }
 
 

@@ -3,9 +3,8 @@ Swift PUTs and the download from a web-download import source.
 
 The HTTP decoder records each body's progress as a bounded series (protocols/http/progress.py);
 this turns it into the document's `throughput` object of the call: the series, the rate and the
-capture gaps inside the body.  `stalls` is the list of the TCP connection's zero-window and
-retransmission periods inside the transfer (tcp/stalls.py: filled where that module's facts are
-available, empty otherwise).
+capture gaps inside the body.  `stalls` is the list of the receiver's zero-window periods that overlap
+the transfer (tcp/stalls.py; retransmissions are counted there, not timed, so they are not drawn).
 """
 
 from __future__ import annotations
@@ -25,7 +24,17 @@ def direction(call: Call, lane: str) -> str | None:
     return None
 
 
-def throughput(call: Call, lane: str) -> dict | None:
+def _zero_windows(facts, receiver: str, start: float, end: float) -> list[dict]:
+    """The receiving side's zero-window periods that overlap the transfer (tcp/stalls.py)."""
+    if facts is None:
+        return []
+    return [{"kind": "zero window", "start": z.start, "end": z.end, "frames": list(z.frames)}
+            for z in facts.zero_windows
+            if z.receiver == receiver and z.start <= end and (z.end is None or z.end >= start)]
+
+
+def throughput(call: Call, lane: str, facts=None) -> dict | None:
+    """`facts`: the connection's protocols.tcp_facts.TcpFacts, when tcp/stalls.py watched it."""
     side = direction(call, lane)
     if side is None:
         return None
@@ -43,5 +52,6 @@ def throughput(call: Call, lane: str) -> dict | None:
         "mib_per_s": body.size / MIB / seconds if seconds > 0 else None,
         "points": [[round(t, 6), b] for t, b in points],
         "gaps": [{"time": t, "offset": off, "bytes": n} for t, off, n in body.gaps],
-        "stalls": [],
+        # the receiver of an upload is the server, of a download (web-download's source) the client
+        "stalls": _zero_windows(facts, "server" if side == "request" else "client", start, end),
     }

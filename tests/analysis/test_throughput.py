@@ -26,7 +26,8 @@ def test_every_upload_has_a_monotone_series_ending_at_its_body_size(doc):
         assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(pts, pts[1:]))
         assert pts[-1][1] == c["request_body_size"]
         assert t["start"] >= c["request_time"] - 1e-6 and t["end"] <= c["request_end"] + 1e-6
-        assert t["stalls"] == [] and t["gaps"] == []
+        assert t["gaps"] == []
+        assert all(s["kind"] == "zero window" and s["start"] <= t["end"] for s in t["stalls"])
         if t["seconds"] > 0 and t["bytes"]:
             assert t["mib_per_s"] == pytest.approx(t["bytes"] / 1048576 / t["seconds"], rel=1e-3)
     # whole loopback uploads run at MiB/s; the empty one has a single point and no rate
@@ -48,3 +49,21 @@ def test_final_state_names_the_stuck_and_the_settled(doc):
             assert im["story"][-1] == fs["label"][0].upper() + fs["label"][1:] + "."  # one wording, story.py's
         else:
             assert not fs["stuck"] and fs["label"].startswith(f"{im['final_status']} since ")
+
+
+def test_stalls_are_the_receivers_zero_windows_inside_the_transfer():
+    """rig-causes upload_ends: Glance's worker paused (SIGSTOP) mid-upload: its zero windows (tcp/stalls.py,
+    checked against tshark in tests/tcp/test_stalls.py) are marked on that upload's picture, and only there."""
+    doc = analyze(decode(str(FIXTURES / "rig-causes" / "upload_ends" / "capture.pcap"))).to_dict()
+    windows = {(f["capture"], f["conn_id"]): [z for z in f["zero_windows"] if z["receiver"] == "server"]
+               for f in doc["tcp_stalls"]}
+    marked = 0
+    for c in doc["calls"]:
+        t = c["throughput"]
+        if not t or t["direction"] != "request":
+            continue
+        inside = [z for z in windows.get((c["capture"], c["conn_id"]), [])
+                  if z["start"] <= t["end"] and (z["end"] is None or z["end"] >= t["start"])]
+        assert [(s["start"], s["end"]) for s in t["stalls"]] == [(z["start"], z["end"]) for z in inside]
+        marked += len(t["stalls"])
+    assert marked >= 1
