@@ -97,18 +97,24 @@ class _GlanceCalls:
         return best
 
 
-def classify(calls: list[Call]) -> dict[str, Lane]:
-    """call id → its lane."""
+def classify(calls: list[Call], served: dict[str, str] | None = None) -> dict[str, Lane]:
+    """call id → its lane.  `served`: the analysis's own answer to which Glance call a token validation
+    was made for (tokens.served_validations, by the caller's token); the search by time and host here
+    only covers the validations that answer leaves open."""
+    served = served or {}
     glance = _GlanceCalls(calls)
     glance_clients = {host(c.tx.client) for c in calls if c.service == "glance" and c.hop != "backend"}
     pool: set[tuple] = set()  # Glance's connections to Keystone
     lanes: dict[str, Lane] = {}
     for c in sorted(calls, key=lambda c: (c.start is None, c.start or 0.0)):
         if c.service == "keystone" and c.hop != "backend" and c.start is not None and is_validation(c):
-            served = glance.in_flight(c.start, host(c.tx.client), c.tx.header("x-subject-token"))
-            if served is not None:
+            call_id = served.get(c.id)
+            if call_id is None:
+                g = glance.in_flight(c.start, host(c.tx.client), c.tx.header("x-subject-token"))
+                call_id = g.id if g is not None else None
+            if call_id is not None:
                 pool.add(_conn_key(c))
-                lanes[c.id] = Lane("glance->keystone", served.id, True)
+                lanes[c.id] = Lane("glance->keystone", call_id, True)
     glance_only = glance.hosts - glance_clients
     for c in calls:
         if c.id not in lanes:

@@ -124,7 +124,10 @@ def test_successful_imports_have_no_finding():
     d = doc("import_methods")
     images = by_name("import_methods")
     for name in ("direct-ok", "web-ok"):
-        assert not [f for f in d["findings"] if f["image_id"] == images[name]["id"]], name
+        # the loaded rig's Glance really stopped reading the stage upload for seconds (receiver-stalled, a
+        # warning about speed, tests/analysis/test_rig_causes.py): nothing else, and nothing about the import
+        found = [f["code"] for f in d["findings"] if f["image_id"] == images[name]["id"]]
+        assert set(found) <= {"receiver-stalled"}, name
     methods = [a["method"] for a in images["direct-ok"]["imports"]]
     assert methods == ["glance-direct", "copy-image"]
     assert any("images-fast" in loc["url"] for loc in truth_image("direct-ok")["locations"])
