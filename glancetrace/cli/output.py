@@ -14,7 +14,10 @@ from ..errors import UnusableInput
 def output_file(path: str):
     """A text file to write `path` through: a temporary file in the same directory, renamed over `path`
     once complete, so a full disk or an error never leaves a partial report. A missing directory is made.
-    A target that is not a regular file (/dev/stdout, a FIFO, /dev/full) is written directly."""
+    A target that is not a regular file (/dev/stdout, a FIFO, /dev/full) is written directly; `-` is
+    standard output, as for every Unix tool."""
+    if path == "-":
+        path = "/dev/stdout"
     try:
         if _special(path):
             with open(path, "w", encoding="utf-8") as f:

@@ -47,7 +47,7 @@ def default_output(captures) -> str:
 @capture_options
 @log_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Where to write (default: reports/<capture>.html, or stdout for --format json and md).")
+              help="Where to write; - is stdout (default: reports/<capture>.html, or stdout for --format json and md).")
 @output_format_option(["html", "json", "md"], "html")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
               help="Exit 1 when a finding of this severity or worse was made.")

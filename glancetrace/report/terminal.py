@@ -169,5 +169,5 @@ def summary_paragraph(doc: dict, written: str | None) -> Text:
     if s["gaps"]["count"]:
         text += f" The capture lost {s['gaps']['bytes']:,} bytes in {s['gaps']['count']} stream direction(s)."
     if written:
-        text += f" Report written to {written}."
+        text += " Report written to standard output." if written == "-" else f" Report written to {written}."
     return Text(visible(text))

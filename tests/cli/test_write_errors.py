@@ -187,3 +187,16 @@ def test_digest_table_is_what_a_person_reads(bench_capture):
     assert commit.split()[1:] == [f"{r['count']:,}", f"{r['total_latency'] * 1000:,.1f}",
                                   f"{r['mean_latency'] * 1000:,.1f}", f"{r['p95_latency'] * 1000:,.1f}",
                                   str(r["errors"])]
+
+
+@pytest.mark.parametrize("fmt", ["html", "json"])
+def test_dash_is_standard_output(tmp_path, fmt):
+    """`-o -` writes to stdout (a file named "-" was made before), the whole report and nothing else."""
+    p = subprocess.run([sys.executable, "-m", "glancetrace", "report", str(MYSQL_PCAP), "--format", fmt, "-o", "-",
+                        "-q"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert list(tmp_path.iterdir()) == []
+    if fmt == "json":
+        assert json.loads(p.stdout)["summary"]
+    else:
+        assert p.stdout.lstrip().lower().startswith("<!doctype html") and p.stdout.rstrip().endswith("</html>")
