@@ -11,7 +11,7 @@
   proxy_timeout     a haproxy in front of 9292 (plain, port 8292, timeout server 3s) answering 504 while the
                     glance worker is stopped
 
-Run with the rig's venv python from scripts/make_cause_fixtures.sh.  Uses the rig's driver (imported, not
+Run with the rig's venv python from scripts/make_rig_fixtures.sh causes.  Uses the rig's driver (imported, not
 copied) and rig_logs.py's log slices.
 """
 

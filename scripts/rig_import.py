@@ -13,7 +13,7 @@
 Uses the rig's own driver (../shared/rig/capture.py, imported, not copied); its runtime Glance config in
 /tmp/rig/glance/conf is extended (second store, copy-image, import filtering) and Keystone is started with a
 copy of the rig's keystone.conf with [token] expiration = 150 (the rig's uWSGI ini reads $(RIG)/keystone.conf).
-Run with the rig's venv python from scripts/make_import_fixtures.sh.
+Run with the rig's venv python from scripts/make_rig_fixtures.sh import.
 """
 
 import hashlib

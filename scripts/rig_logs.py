@@ -4,7 +4,7 @@ plus one scenario of its own: failures on the TLS public endpoints (tls_failures
 
 capture.py writes the haproxy and uWSGI slices; this also writes the glance-api and keystone
 (oslo.log) slices, which the log join quotes.  Run with the rig's venv python, from
-scripts/make_log_fixtures.sh (it sets OUTDIR, RIG_SCALE and the rig up first).
+scripts/make_rig_fixtures.sh logs (it sets OUTDIR, RIG_SCALE and the rig up first).
 """
 
 import os

@@ -1,5 +1,5 @@
 """The rig captures of failures whose cause the report names (tests/fixtures/rig-causes, made by
-scripts/make_cause_fixtures.sh): capture.pcap, truth.json and gzip'd log slices per scenario."""
+scripts/make_rig_fixtures.sh causes): capture.pcap, truth.json and gzip'd log slices per scenario."""
 
 from __future__ import annotations
 

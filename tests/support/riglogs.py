@@ -1,5 +1,5 @@
 """The rig captures with every log written beside them (tests/fixtures/rig-logs, made by
-scripts/make_log_fixtures.sh): capture.pcap, capture.keys, truth.json and gzip'd log slices."""
+scripts/make_rig_fixtures.sh logs): capture.pcap, capture.keys, truth.json and gzip'd log slices."""
 
 from __future__ import annotations
 
