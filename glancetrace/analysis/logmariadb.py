@@ -130,7 +130,8 @@ def join_error_log(an, files) -> tuple[list[Finding], set[int]]:
 
 def _aborted(n: int, msgs: list, h, window, show: bool) -> Finding:
     t = msgs[0].time
-    during = window is None or t is None or window[0] <= t <= window[1]
+    # the error log stamps whole seconds, and the server notices an abort a moment after the packets show it
+    during = window is None or t is None or window[0] - SECOND <= t <= window[1] + TOLERANCE
     when = "" if during else (f" ({t - window[1]:.0f} s after the capture ended)" if t > window[1]
                               else f" ({window[0] - t:.0f} s before the capture started)")
     texts = list(dict.fromkeys(redact_log_text(m.message, show) for m in msgs))[:MAX_QUOTED]
