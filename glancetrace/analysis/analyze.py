@@ -21,6 +21,7 @@ from .calls import Call, build_calls
 from .document import analysis_dict
 from .evidence import event_frames
 from .merge import dedupe_across_captures
+from .served import served_validations
 from ..openstack.image_status import IN_PROGRESS
 from .findings import Finding, http_status_finding, human_bytes, sort_findings
 from .lifecycle import Image, Transition, order_transitions
@@ -94,7 +95,7 @@ def analyze(result, options: AnalysisOptions | None = None) -> Analysis:
               for i, s in enumerate(stmts)]
     _services_of_connections(an)
     _correlate(an)
-    an.served = tokens.served_validations(an.calls)
+    an.served = served_validations(an.calls)
     an.tcp_facts = transactions.facts_by_connection(events)
     an.write_fates = transactions.write_fates(an.sql, an.tcp_facts)  # only committed changes are transitions
     _lifecycles(an)

@@ -2,7 +2,7 @@
 
 Glance does not keep tokens: keystonemiddleware asks Keystone (GET /v3/auth/tokens, X-Subject-Token: the
 caller's token) while the caller's request is open, and caches the answer.  Such a validation is Glance's
-call, made for the request it served, not a client's: `served_validations` ties each one to that request.
+call, made for the request it served, not a client's: served.py says which request each one served.
 The token's life comes from the Keystone calls the capture holds: its issue (expires_at in the response),
 its revocation (DELETE /v3/auth/tokens).  Only fingerprints are used (redact.fingerprint), never the token.
 """
@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ..openstack.redact import fingerprint
 from .calls import Call
 from .findings import Finding
+from .served import caller_token, keystone_calls
 from .story import clock
 
 CODES = ("token-revoked", "token-expired", "token-unknown")
-SLACK = 0.05  # seconds: a validation may be logged a hair outside its request on another connection
 
 
 @dataclass(frozen=True)
@@ -42,44 +41,18 @@ def epoch_of(iso: str | None) -> float | None:
     return (d if d.tzinfo else d.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
-def _keystone(calls: list[Call], action: str) -> list[Call]:
-    return [c for c in calls if c.service == "keystone" and c.kind == action
-            and not (c.hop == "backend" and c.peer) and c.meaning is not None and c.meaning.subject_token]
-
-
 def token_lives(calls: list[Call]) -> dict[str, TokenLife]:
     lives: dict[str, TokenLife] = {}
-    for c in _keystone(calls, "token_issue"):
+    for c in keystone_calls(calls, "token_issue"):
         if c.meaning.ok and c.meaning.subject_token not in lives:
             lives[c.meaning.subject_token] = TokenLife(c.meaning.subject_token, issued=c,
                                                        expires_at=epoch_of(c.meaning.expires_at))
-    for c in _keystone(calls, "token_revoke"):
+    for c in keystone_calls(calls, "token_revoke"):
         fp = c.meaning.subject_token
         life = lives.get(fp, TokenLife(fp))
         if c.meaning.ok and life.revoked is None:
             lives[fp] = TokenLife(fp, life.issued, life.expires_at, revoked=c)
     return lives
-
-
-def caller_token(call: Call) -> str | None:
-    tok = call.tx.header("x-auth-token")
-    return fingerprint(tok) if tok else None
-
-
-def served_validations(calls: list[Call]) -> dict[str, str]:
-    """validation call id → id of the Glance call whose caller's token it validated (while that call was open)."""
-    by_token: dict[str, list[Call]] = {}
-    for v in _keystone(calls, "token_validate") + _keystone(calls, "token_check"):
-        by_token.setdefault(v.meaning.subject_token, []).append(v)
-    served: dict[str, str] = {}
-    for call in calls:
-        if call.service != "glance" or call.hop == "frontend":
-            continue  # the hop that reached Glance is the one Glance validated for
-        end = call.end if call.end is not None else float("inf")
-        for v in by_token.get(caller_token(call), ()):
-            if v.id not in served and call.start - SLACK <= v.start <= end + SLACK:
-                served[v.id] = call.id
-    return served
 
 
 def _why(call: Call, life: TokenLife | None, validation: Call | None) -> tuple[str, str] | None:
