@@ -3,7 +3,9 @@ one record walker, for every pass, the input planner and `glancetrace split`.
 
 `packets()` is the hot path: it yields `(frame, ts, iface, data, origlen)` with
 `data` a memoryview into the file's mapping (no copy).  `spans()` yields where every
-record lies in its buffer, for writers that copy records verbatim (`glancetrace split`).
+record lies in its buffer, for writers that copy records verbatim (`glancetrace split`);
+`runs()` where whole runs of them lie, cut where editcap -c / -i starts a new file (one
+tuple per run, not per record: what makes split as fast as editcap).
 `last_records()` reads the last records from the end of the file without walking it
 (the planner's probe).  Frames are numbered from 1, as Wireshark does.
 """
@@ -23,6 +25,8 @@ from .source import Source, open_source
 NS = 1_000_000_000
 TAIL = 128 << 10  # bytes searched from the end of a pcap for its last records
 RELEASE_EVERY = 64 << 20
+NEVER = 1 << 62  # a frame number or an ns time no capture reaches
+PACKETS, SPANS, RUNS = range(3)  # what the pcap record loop yields
 
 
 def _release(mv: memoryview, off: int) -> int:
@@ -38,6 +42,35 @@ def _release(mv: memoryview, off: int) -> int:
             except (AttributeError, OSError, ValueError):
                 pass
     return off + RELEASE_EVERY
+
+
+class RunCuts:
+    """Where editcap -c COUNT / -i SECONDS starts a new file: every `count` packets, or at the
+    first packet past each `step_ns` interval counted from the first packet's time."""
+
+    def __init__(self, count: int = 0, step_ns: int = 0):
+        self.count, self.step = count, step_ns
+        self.next_frame = 1 if count else NEVER  # with -c: the packet that starts the next file
+        self.boundary = -1 if not count else NEVER  # with -i: the end of the current interval (ns)
+
+    def at(self, frame: int, ts_ns: int) -> int:
+        """How many files start at this packet: 0, 1, or more with -i when whole intervals had no
+        packet (editcap writes an empty file for each)."""
+        if self.count:
+            if frame < self.next_frame:
+                return 0
+            self.next_frame = frame + self.count
+            return 1
+        if ts_ns <= self.boundary:
+            return 0
+        if self.boundary < 0:
+            self.boundary = ts_ns + self.step
+            return 1
+        cuts = 0
+        while ts_ns > self.boundary:
+            self.boundary += self.step
+            cuts += 1
+        return cuts
 
 
 class CaptureReader:
@@ -99,13 +132,26 @@ class CaptureReader:
             self.info.truncated = True
             self._warn(f"gzip data ends early or is damaged after frame {frames}: {self.source.damaged}")
 
+    def _joined(self, tail, buf) -> memoryview:
+        """The next buffer, after what the last one left unparsed (a record cut by a chunk's end)."""
+        if tail:
+            buf = bytes(tail) + bytes(buf)
+        return buf if isinstance(buf, memoryview) else memoryview(buf)
+
+    def _leftover(self, mv: memoryview, off: int, last: bool, frames: int):
+        """What a buffer's walk left unparsed at `off`: kept for the next buffer, or reported at the end."""
+        tail = mv[off:] if off < len(mv) else b""
+        if last:
+            self._end_of_data(frames, len(tail))
+        return tail
+
     def packets(self, select: Callable[[int, memoryview], bool] | None = None
                 ) -> Iterator[tuple[int, float, int, memoryview, int]]:
         """(frame number, seconds, interface, frame bytes, original length) of every packet,
         or of those `select(linktype, bytes)` keeps: a shard of a parallel pass skips the
         others before a tuple is made for them, which is most of what walking them costs."""
         if self.info.format == "pcap":
-            return self._pcap_records(False, select)
+            return self._pcap_records(PACKETS, select)
         return self._pcapng_packets(select)
 
     def spans(self) -> Iterator[tuple[int, int, int, int, memoryview, int, int, int, int]]:
@@ -119,62 +165,86 @@ class CaptureReader:
         integers (float seconds lose nanoseconds)."""
         if self.info.format == "pcap":
             yield META, -1, 0, -1, memoryview(self.source.head[:PCAP_HEADER]), 0, PCAP_HEADER, 0, 0
-            yield from self._pcap_records(True)
+            yield from self._pcap_records(SPANS)
         else:
             for kind, _frame, _ts, iface, _data, _origlen, raw in self._pcapng_blocks(True):
                 buf, start, end, btype, ts_ns, dstart, dend = raw
                 yield kind, btype, ts_ns, iface, buf, start, end, dstart, dend
 
-    def _pcap_records(self, want_raw: bool, select=None):
-        """Every record: its span (as spans() gives it) with want_raw, else as packets() gives it."""
+    def runs(self, cut: RunCuts) -> Iterator[tuple[int, int, int, memoryview, int, int, int, int]]:
+        """(META|PACKET, block type, ts in integer ns, buffer, start, end, packets, files) of runs
+        of consecutive records: a META record alone (as spans() gives it), else `buffer[start:end]`
+        holds `packets` packet records, the first at `ts`, and `files` new files start at that
+        first packet (`cut`'s rule; 0: the run goes on in the current file).  A run ends where a
+        file starts, at a metadata record, at the end of a buffer and every RELEASE_EVERY bytes."""
+        if self.info.format == "pcap":
+            yield META, -1, 0, memoryview(self.source.head[:PCAP_HEADER]), 0, PCAP_HEADER, 0, 0
+            yield from self._pcap_records(RUNS, cut=cut)
+        else:
+            yield from self._pcapng_runs(cut)
+
+    def _pcap_records(self, mode: int, select=None, cut: RunCuts | None = None):
+        """Every record, as packets(), spans() or runs() gives it (one loop: the hot path)."""
         rec = struct.Struct(self._endian + "IIII")
         linktype = self.info.interfaces[0].linktype if self.info.interfaces else -1
         unpack_from = rec.unpack_from
         scale = self._scale
         mult = 1000 if scale == 1e-6 else 1  # integer nanoseconds per tick
         snap_limit = max(self.info.interfaces[0].snaplen, 262144) if self.info.interfaces else MAX_RECORD
+        count, next_frame, boundary = (cut.count, cut.next_frame, cut.boundary) if cut else (0, NEVER, NEVER)
         frame = 0
         tail = b""
         first = True
         ts = 0.0
+        corrupt = False
+        per_packet, per_span = mode == PACKETS, mode == SPANS
         for buf, last in self._buffers():
-            if tail:
-                buf = bytes(tail) + bytes(buf)
-            n = len(buf)
+            mv = self._joined(tail, buf)
+            n = len(mv)
             if first and n < PCAP_HEADER and not last:
-                tail = buf  # a first chunk shorter than the global header
+                tail = mv  # a first chunk shorter than the global header
                 continue
             off = PCAP_HEADER if first else 0
             first = False
             release_at = RELEASE_EVERY
-            mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+            run_at, run_frame, run_ts, files = off, frame, 0, 0  # the run of records not yielded yet
             while off + 16 <= n:
                 sec, frac, caplen, origlen = unpack_from(mv, off)
                 end = off + 16 + caplen
                 if caplen > snap_limit and caplen > MAX_RECORD // 16:
                     self._warn(f"record after frame {frame} claims {caplen} bytes: file is corrupt from "
                                f"byte offset {off}; reading stopped there")
-                    self.info.truncated = True
-                    self._finish(frame, ts)
-                    return
+                    self.info.truncated = corrupt = True
+                    break
                 if end > n:
                     break
                 frame += 1
                 ts = sec + frac * scale
                 if frame == 1:
                     self.info.first_ts = ts
-                if want_raw:
-                    yield PACKET, 0, sec * NS + frac * mult, 0, mv, off, end, off + 16, end
-                else:
+                if per_packet:
                     data = mv[off + 16:end]
                     if select is None or select(linktype, data):
                         yield frame, ts, 0, data, origlen
+                elif per_span:
+                    yield PACKET, 0, sec * NS + frac * mult, 0, mv, off, end, off + 16, end
+                elif frame >= next_frame if count else sec * NS + frac * mult > boundary:
+                    if run_at < off:
+                        yield PACKET, 0, run_ts, mv, run_at, off, frame - 1 - run_frame, files
+                    run_at, run_frame, run_ts = off, frame - 1, sec * NS + frac * mult
+                    files = cut.at(frame, run_ts)
+                    next_frame, boundary = cut.next_frame, cut.boundary
                 off = end
                 if off > release_at:
                     release_at = _release(mv, off)
-            tail = mv[off:] if off < n else b""
-            if last:
-                self._end_of_data(frame, len(tail))
+                    if mode == RUNS:
+                        yield PACKET, 0, run_ts, mv, run_at, off, frame - run_frame, files
+                        run_at, run_frame, files = off, frame, 0
+            if mode == RUNS and run_at < off:
+                yield PACKET, 0, run_ts, mv, run_at, off, frame - run_frame, files
+            if corrupt:
+                break
+            tail = self._leftover(mv, off, last, frame)
         self._finish(frame, ts)
 
     def _finish(self, frames: int, ts: float) -> None:
@@ -190,6 +260,26 @@ class CaptureReader:
             if kind == PACKET and (select is None or select(ifaces[iface].linktype, data)):
                 yield frame, ts, iface, data, origlen
 
+    def _pcapng_runs(self, cut: RunCuts):
+        run = None  # [buffer, start, end, packets, ts, files] of the packets not yielded yet
+        for kind, frame, _ts, _iface, _data, _origlen, raw in self._pcapng_blocks(True):
+            buf, start, end, btype, ts_ns, _ds, _de = raw
+            if kind == PACKET:
+                files = cut.at(frame, ts_ns)
+                if run is not None and not files and buf is run[0] and start == run[2] < run[1] + RELEASE_EVERY:
+                    run[2] = end
+                    run[3] += 1
+                    continue
+            if run is not None:
+                yield PACKET, BT_EPB, run[4], run[0], run[1], run[2], run[3], run[5]
+                run = None
+            if kind == PACKET:
+                run = [buf, start, end, 1, ts_ns, files]
+            else:
+                yield META, btype, ts_ns, buf, start, end, 0, 0
+        if run is not None:
+            yield PACKET, BT_EPB, run[4], run[0], run[1], run[2], run[3], run[5]
+
     def _pcapng_blocks(self, want_raw: bool):
         info = self.info
         frame = 0
@@ -204,9 +294,7 @@ class CaptureReader:
         info.interfaces.clear()
         info.tls_keylog.clear()
         for buf, last in self._buffers():
-            if tail:
-                buf = bytes(tail) + bytes(buf)
-            mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+            mv = self._joined(tail, buf)
             n = len(mv)
             off = 0
             release_at = RELEASE_EVERY
@@ -268,9 +356,7 @@ class CaptureReader:
                 off = end
                 if off > release_at:
                     release_at = _release(mv, off)
-            tail = mv[off:] if off < n else b""
-            if last:
-                self._end_of_data(frame, len(tail))
+            tail = self._leftover(mv, off, last, frame)
         self._finish(frame, ts)
 
     def _meta_block(self, btype: int, body: memoryview, endian: str, frame: int) -> None:

@@ -15,8 +15,8 @@ record), a piece keeps the input's format and header byte for byte: a pcap keeps
 its byte order, nanosecond magic and snaplen; a pcapng piece starts with the
 section header, interface descriptions and decryption secrets seen so far.
 Records are never decoded, only copied, where the one record walker
-(capture/pcapfile.py `spans()`) finds them; a run of consecutive records going to
-the same piece is copied with one write, from a plain file inside the kernel
+(capture/pcapfile.py `runs()`, `spans()` for --flows) finds them; a run of consecutive
+records going to the same piece is copied with one write, from a plain file inside the kernel
 (copy_file_range: peak memory stays flat from 200 MB to 2 GB).  A gzip input is
 read as a stream and the pieces are written uncompressed, as editcap does.
 """
@@ -31,7 +31,7 @@ from typing import Callable
 
 from ..errors import UnusableInput
 from .formats import BT_DSB, BT_IDB, PACKET, PCAPNG_SHB
-from .pcapfile import CaptureReader
+from .pcapfile import CaptureReader, RunCuts
 from .shard import FlowShards
 
 NS = 1_000_000_000
@@ -229,13 +229,10 @@ def _split_editcap(reader: CaptureReader, fd: int | None, out: str, count: int, 
     pre = _Preamble(reader.info.format)
     pieces: list[_Piece] = []
     cur: _Piece | None = None
-    n = 0
-    next_block = 0
-    step = seconds * NS
     last_buf = None
     done = tick = 0
     try:
-        for kind, btype, ts_ns, _iface, buf, start, end, _ds, _de in reader.spans():
+        for kind, btype, ts_ns, buf, start, end, packets, files in reader.runs(RunCuts(count, seconds * NS)):
             if buf is not last_buf:
                 # a gzip input arrives in chunks: write what points into the old one
                 if cur is not None:
@@ -248,27 +245,15 @@ def _split_editcap(reader: CaptureReader, fd: int | None, out: str, count: int, 
                 if cur is not None:  # written where it stands, too
                     cur.write(pre.pending.pop() if pre.pending else pre.blocks[-1])
                 continue
-            if cur is None:
-                cur = _Piece(piece_name(out, 0, ts_ns // NS), pre.start(), fd)
+            for _ in range(files):
+                if cur is not None:
+                    cur.close()
+                cur = _Piece(piece_name(out, len(pieces), ts_ns // NS), pre.start(), fd)
                 pieces.append(cur)
-                next_block = ts_ns + step
-            elif count:
-                if n == count:
-                    cur.close()
-                    cur = _Piece(piece_name(out, len(pieces), ts_ns // NS), pre.start(), fd)
-                    pieces.append(cur)
-                    n = 0
-            else:
-                while ts_ns > next_block:
-                    cur.close()
-                    cur = _Piece(piece_name(out, len(pieces), ts_ns // NS), pre.start(), fd)
-                    pieces.append(cur)
-                    next_block += step
             cur.add(buf, start, end)
-            cur.packets += 1
-            n += 1
-            if progress is not None and done + start - tick > PROGRESS_EVERY:
-                tick = done + start
+            cur.packets += packets
+            if progress is not None and done + end - tick > PROGRESS_EVERY:
+                tick = done + end
                 progress(tick)
         if cur is None:  # no packet at all: editcap writes OUT itself, header only
             cur = _Piece(out, pre.start())

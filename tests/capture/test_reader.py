@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from glancetrace.capture.formats import PACKET
-from glancetrace.capture.pcapfile import CaptureReader
+from glancetrace.capture.pcapfile import CaptureReader, RunCuts
 from glancetrace.errors import UnusableInput
 from tests.support.loopback import tshark_fields
 
@@ -179,3 +179,32 @@ def test_snaplen_cut_frames_are_shorter_than_on_the_wire(caps):
     rows = [(len(d), o) for _f, _t, _i, d, o in r.packets()]
     assert all(c <= 96 for c, _o in rows)
     assert any(o > c for c, o in rows)  # the uploads' big segments were cut
+
+
+@pytest.mark.parametrize("kind", ["lo", "nano", "bigendian", "gz", "twoif"])
+@pytest.mark.parametrize("count, step_ns", [(7, 0), (1, 0), (0, 1_000_000), (0, 20_000_000)])
+def test_runs_hold_the_records_spans_gives_and_start_files_where_editcap_does(caps, kind, count, step_ns):
+    """runs() (split -c / -i) against spans() record by record: the same bytes in the same order, the
+    packets counted, and a file started at the packets RunCuts names, whatever chunks a gzip arrives in."""
+    if kind not in caps:
+        pytest.skip(f"{kind} capture not made")
+    spans, starts = [], []
+    cut = RunCuts(count, step_ns)
+    frame = 0
+    for kind_, _b, ts, _i, buf, start, end, *_ in CaptureReader(str(caps[kind])).spans():
+        spans.append(bytes(buf[start:end]))
+        if kind_ == PACKET:
+            frame += 1
+            starts.append(cut.at(frame, ts))
+    assert sum(starts) >= 2 and starts[0] == 1
+    runs, files, packets = [], [], 0
+    for kind_, _b, ts, buf, start, end, n, new in CaptureReader(str(caps[kind])).runs(RunCuts(count, step_ns)):
+        runs.append(bytes(buf[start:end]))
+        if kind_ == PACKET:
+            assert n >= 1 and (new == 0 or new == starts[packets])
+            files.append((packets, new))
+            packets += n
+    assert b"".join(runs) == b"".join(spans)
+    assert len(runs) < len(spans) or count == 1  # one tuple per run, not per record
+    assert packets == len(starts)
+    assert [(i, s) for i, s in enumerate(starts) if s] == [(i, s) for i, s in files if s]
