@@ -191,7 +191,8 @@ class CaptureReader:
         scale = self._scale
         mult = 1000 if scale == 1e-6 else 1  # integer nanoseconds per tick
         snap_limit = max(self.info.interfaces[0].snaplen, 262144) if self.info.interfaces else MAX_RECORD
-        count, next_frame, boundary = (cut.count, cut.next_frame, cut.boundary) if cut else (0, NEVER, NEVER)
+        next_frame, boundary = (cut.next_frame, cut.boundary) if cut else (NEVER, NEVER)
+        boundary_sec = boundary // NS  # a record of an earlier second cannot pass the boundary
         frame = 0
         tail = b""
         first = True
@@ -228,12 +229,13 @@ class CaptureReader:
                         yield frame, ts, 0, data, origlen
                 elif per_span:
                     yield PACKET, 0, sec * NS + frac * mult, 0, mv, off, end, off + 16, end
-                elif frame >= next_frame if count else sec * NS + frac * mult > boundary:
+                elif frame >= next_frame or sec >= boundary_sec and sec * NS + frac * mult > boundary:
                     if run_at < off:
                         yield PACKET, 0, run_ts, mv, run_at, off, frame - 1 - run_frame, files
                     run_at, run_frame, run_ts = off, frame - 1, sec * NS + frac * mult
                     files = cut.at(frame, run_ts)
                     next_frame, boundary = cut.next_frame, cut.boundary
+                    boundary_sec = boundary // NS
                 off = end
                 if off > release_at:
                     release_at = _release(mv, off)
