@@ -25,23 +25,24 @@ from .source import Source, open_source
 NS = 1_000_000_000
 TAIL = 128 << 10  # bytes searched from the end of a pcap for its last records
 RELEASE_EVERY = 64 << 20
+RUN_EVERY = 8 << 20  # runs() reads record headers only, so its pages go sooner (split's peak memory)
 NEVER = 1 << 62  # a frame number or an ns time no capture reaches
 PACKETS, SPANS, RUNS = range(3)  # what the pcap record loop yields
 
 
-def _release(mv: memoryview, off: int) -> int:
+def _release(mv: memoryview, off: int, every: int = RELEASE_EVERY) -> int:
     """Drop the mapped pages already read from this process's memory (they stay in
     the page cache and fault back in if touched again), so that peak memory does not
     grow with the size of the capture.  Returns the next offset to do it at."""
     mm = mv.obj
     if isinstance(mm, mmap.mmap):
-        upto = (off - RELEASE_EVERY // 2) // mmap.PAGESIZE * mmap.PAGESIZE
+        upto = (off - every // 2) // mmap.PAGESIZE * mmap.PAGESIZE
         if upto > 0:
             try:
                 mm.madvise(mmap.MADV_DONTNEED, 0, upto)
             except (AttributeError, OSError, ValueError):
                 pass
-    return off + RELEASE_EVERY
+    return off + every
 
 
 class RunCuts:
@@ -176,7 +177,7 @@ class CaptureReader:
         of consecutive records: a META record alone (as spans() gives it), else `buffer[start:end]`
         holds `packets` packet records, the first at `ts`, and `files` new files start at that
         first packet (`cut`'s rule; 0: the run goes on in the current file).  A run ends where a
-        file starts, at a metadata record, at the end of a buffer and every RELEASE_EVERY bytes."""
+        file starts, at a metadata record, at the end of a buffer and every RUN_EVERY bytes."""
         if self.info.format == "pcap":
             yield META, -1, 0, memoryview(self.source.head[:PCAP_HEADER]), 0, PCAP_HEADER, 0, 0
             yield from self._pcap_records(RUNS, cut=cut)
@@ -199,6 +200,7 @@ class CaptureReader:
         ts = 0.0
         corrupt = False
         per_packet, per_span = mode == PACKETS, mode == SPANS
+        every = RUN_EVERY if mode == RUNS else RELEASE_EVERY
         for buf, last in self._buffers():
             mv = self._joined(tail, buf)
             n = len(mv)
@@ -207,7 +209,7 @@ class CaptureReader:
                 continue
             off = PCAP_HEADER if first else 0
             first = False
-            release_at = RELEASE_EVERY
+            release_at = every
             run_at, run_frame, run_ts, files = off, frame, 0, 0  # the run of records not yielded yet
             while off + 16 <= n:
                 sec, frac, caplen, origlen = unpack_from(mv, off)
@@ -238,7 +240,7 @@ class CaptureReader:
                     boundary_sec = boundary // NS
                 off = end
                 if off > release_at:
-                    release_at = _release(mv, off)
+                    release_at = _release(mv, off, every)
                     if mode == RUNS:
                         yield PACKET, 0, run_ts, mv, run_at, off, frame - run_frame, files
                         run_at, run_frame, files = off, frame, 0
@@ -268,7 +270,7 @@ class CaptureReader:
             buf, start, end, btype, ts_ns, _ds, _de = raw
             if kind == PACKET:
                 files = cut.at(frame, ts_ns)
-                if run is not None and not files and buf is run[0] and start == run[2] < run[1] + RELEASE_EVERY:
+                if run is not None and not files and buf is run[0] and start == run[2] < run[1] + RUN_EVERY:
                     run[2] = end
                     run[3] += 1
                     continue
