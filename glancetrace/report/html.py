@@ -140,87 +140,104 @@ def _transfer_calls(image: dict, calls_by_id: dict, calls_of_image: dict, served
     return list({id(c): c for c in mine}.values())
 
 
-def build_view(analysis: dict) -> dict:
-    """Everything the templates need, read defensively from the analysis dict."""
-    a = _dict(analysis)
-    tool = _dict(a.get("tool"))
-    summary = _dict(a.get("summary"))
-    captures = [_dict(c) for c in _list(a.get("captures"))]
-    images = [_dict(i) for i in _list(a.get("images"))]
-    calls = [_dict(c) for c in _list(a.get("calls"))]
-    sql = [_dict(s) for s in _list(a.get("sql"))]
-    findings = [_dict(f) for f in _list(a.get("findings"))]
-    tls = [_dict(t) for t in _list(a.get("tls_sessions"))]
-    t0 = _first_ts(a)
+class _Index:
+    """The calls and statements by id, by position in the embedded arrays, by image, and what
+    Glance asked Keystone or an import source for each call: what the timelines look things up in."""
 
-    calls_by_id = {}
-    call_index = {}  # id(dict) → position in the embedded calls array
-    call_idx_by_id = {}
-    for i, c in enumerate(calls):
-        cid = _str(c.get("id"))
-        calls_by_id.setdefault(cid, c)
-        call_idx_by_id.setdefault(cid, i)
-        call_index[id(c)] = i
-    sql_by_id, sql_index = {}, {}
-    for i, s in enumerate(sql):
-        sid = _str(s.get("id"))
-        sql_by_id.setdefault(sid, s)
-        sql_index.setdefault(sid, i)
-    calls_of_image: dict = {}
-    for c in calls:
-        if c.get("image_id"):
-            calls_of_image.setdefault(_str(c.get("image_id")), []).append(c)
-    sql_of_image: dict = {}
-    for s in sql:
-        if s.get("image_id"):
-            sql_of_image.setdefault(_str(s.get("image_id")), []).append(s)
-    keystone_calls = [c for c in calls if c.get("service") == "keystone"]
-    served_by: dict = {}  # Glance call id → what Glance asked Keystone / an import source for it
-    for c in calls:
-        if c.get("serves"):
-            served_by.setdefault(_str(c.get("serves")), []).append(c)
-    capture_end = _num(summary.get("last_ts"))
-    image_anchor = {}
-    for i, im in enumerate(images):
-        image_anchor.setdefault(_str(im.get("id")), f"image-{i}")
-    finding_sort = sorted(findings, key=_severity_key)
+    def __init__(self, calls: list[dict], sql: list[dict]):
+        self.calls_by_id: dict = {}
+        self.call_index: dict = {}  # id(dict) → position in the embedded calls array
+        self.call_idx_by_id: dict = {}
+        for i, c in enumerate(calls):
+            cid = _str(c.get("id"))
+            self.calls_by_id.setdefault(cid, c)
+            self.call_idx_by_id.setdefault(cid, i)
+            self.call_index[id(c)] = i
+        self.sql_by_id: dict = {}
+        self.sql_index: dict = {}
+        for i, s in enumerate(sql):
+            sid = _str(s.get("id"))
+            self.sql_by_id.setdefault(sid, s)
+            self.sql_index.setdefault(sid, i)
+        self.calls_of_image = _by_image(calls)
+        self.sql_of_image = _by_image(sql)
+        self.keystone_calls = [c for c in calls if c.get("service") == "keystone"]
+        self.served_by: dict = {}  # Glance call id → what Glance asked Keystone / an import source for it
+        for c in calls:
+            if c.get("serves"):
+                self.served_by.setdefault(_str(c.get("serves")), []).append(c)
 
-    image_views = []
+
+def _by_image(rows: list[dict]) -> dict:
+    out: dict = {}
+    for r in rows:
+        if r.get("image_id"):
+            out.setdefault(_str(r.get("image_id")), []).append(r)
+    return out
+
+
+def _image_views(images: list[dict], finding_sort: list[dict], ix: _Index, t0, capture_end) -> list[dict]:
+    """Per image: its transitions pointing into the embedded tables, its findings, timeline and
+    throughput picture."""
+    views = []
     for i, im in enumerate(images):
         fids = set(map(_str, _list(im.get("findings"))))
         iid = _str(im.get("id"))
         trs = []
         for tr in _list(im.get("transitions")):
             tr = _dict(tr)
-            trs.append({**tr, "call_idx": call_idx_by_id.get(_str(tr.get("call_id"))),
-                        "sql_idx": sql_index.get(_str(tr.get("sql_id"))),
+            trs.append({**tr, "call_idx": ix.call_idx_by_id.get(_str(tr.get("call_id"))),
+                        "sql_idx": ix.sql_index.get(_str(tr.get("sql_id"))),
                         "frames": [f for f in _list(tr.get("frames"))]})
-        image_views.append({
+        views.append({
             "anchor": f"image-{i}", "raw": im, "transitions": trs,
             "findings": [f for f in finding_sort
                          if _str(f.get("id")) in fids or (iid and _str(f.get("image_id")) == iid)],
-            "timeline": timeline(im, calls_by_id, call_index, sql_by_id, sql_index,
-                                  calls_of_image, sql_of_image, keystone_calls, t0, served_by, capture_end),
-            "throughput": throughput_chart(_transfer_calls(im, calls_by_id, calls_of_image, served_by)),
+            "timeline": timeline(im, ix.calls_by_id, ix.call_index, ix.sql_by_id, ix.sql_index,
+                                  ix.calls_of_image, ix.sql_of_image, ix.keystone_calls, t0, ix.served_by,
+                                  capture_end),
+            "throughput": throughput_chart(_transfer_calls(im, ix.calls_by_id, ix.calls_of_image, ix.served_by)),
             "open": i < 12,  # beyond a dozen images, timelines unfold on demand
         })
+    return views
 
-    sev_counts = {}
+
+def _severity_counts(findings: list[dict], summary: dict) -> list[tuple]:
+    """(severity, count), most severe first; the summary's own counts win."""
+    counts = {}
     for f in findings:
         k = _str(f.get("severity")).lower() or "info"
-        sev_counts[k] = sev_counts.get(k, 0) + 1
+        counts[k] = counts.get(k, 0) + 1
     if isinstance(summary.get("findings_by_severity"), dict):
-        sev_counts = {**sev_counts, **{_str(k): v for k, v in summary["findings_by_severity"].items()}}
+        counts = {**counts, **{_str(k): v for k, v in summary["findings_by_severity"].items()}}
+    return sorted(((k, n) for k, n in counts.items() if _num(n)),
+                  key=lambda kv: (SEVERITY_RANK.get(kv[0], 9), kv[0]))
 
-    decrypted = [t for t in tls if t.get("decrypted")]
-    not_decrypted = [t for t in tls if not t.get("decrypted")]
+
+def _warnings(summary: dict, captures: list[dict]) -> list[str]:
     warnings = [_str(w) for w in _list(summary.get("warnings"))]
     for c in captures:
         warnings += [f"{_str(c.get('path'))}: {_str(w)}" for w in _list(c.get("warnings"))]
-    link_types = sorted({_str(lt) for c in captures
-                         for lt in (_list(c.get("link_type_names")) or _list(c.get("link_types")))})
+    return warnings
 
-    data = {
+
+def _capture_span(summary: dict, captures: list[dict]) -> tuple:
+    """First and last packet times: the summary's, else the captures' own."""
+    first = _num(summary.get("first_ts"))
+    last = _num(summary.get("last_ts"))
+    if first is None:
+        firsts = [t for t in (_num(c.get("first_ts")) for c in captures) if t is not None]
+        first = min(firsts) if firsts else None
+    if last is None:
+        lasts = [t for t in (_num(c.get("last_ts")) for c in captures) if t is not None]
+        last = max(lasts) if lasts else None
+    return first, last
+
+
+def _embedded(a: dict, calls: list[dict], sql: list[dict], tls: list[dict], finding_sort: list[dict],
+              images: list[dict], image_anchor: dict, t0) -> dict:
+    """The big tables, carried as one JSON block the page's script turns into rows."""
+    return {
         "t0": t0,
         "calls": columns([_without_series(c) for c in calls]),
         # the page recomputes a statement's filter from its numbers, unless one spans pieces
@@ -232,28 +249,42 @@ def build_view(analysis: dict) -> dict:
         "images": [{"id": _str(im.get("id")), "name": _str(im.get("name")), "anchor": image_anchor[_str(im.get("id"))]}
                    for im in images],
     }
-    first = _num(summary.get("first_ts"))
-    last = _num(summary.get("last_ts"))
-    if first is None:
-        firsts = [t for t in (_num(c.get("first_ts")) for c in captures) if t is not None]
-        first = min(firsts) if firsts else None
-    if last is None:
-        lasts = [t for t in (_num(c.get("last_ts")) for c in captures) if t is not None]
-        last = max(lasts) if lasts else None
+
+
+def build_view(analysis: dict) -> dict:
+    """Everything the templates need, read defensively from the analysis dict."""
+    a = _dict(analysis)
+    summary = _dict(a.get("summary"))
+    captures = [_dict(c) for c in _list(a.get("captures"))]
+    images = [_dict(i) for i in _list(a.get("images"))]
+    calls = [_dict(c) for c in _list(a.get("calls"))]
+    sql = [_dict(s) for s in _list(a.get("sql"))]
+    tls = [_dict(t) for t in _list(a.get("tls_sessions"))]
+    t0 = _first_ts(a)
+    ix = _Index(calls, sql)
+    image_anchor = {}
+    for i, im in enumerate(images):
+        image_anchor.setdefault(_str(im.get("id")), f"image-{i}")
+    finding_sort = sorted((_dict(f) for f in _list(a.get("findings"))), key=_severity_key)
+    views = _image_views(images, finding_sort, ix, t0, _num(summary.get("last_ts")))  # before the tables, as ever
+    data = _embedded(a, calls, sql, tls, finding_sort, images, image_anchor, t0)
+    first, last = _capture_span(summary, captures)
     return {
-        "tool": tool, "summary": summary, "captures": captures, "t0": t0,
+        "tool": _dict(a.get("tool")), "summary": summary, "captures": captures, "t0": t0,
         "first_ts": first, "last_ts": last,
         "span": (last - first) if first is not None and last is not None else None,
-        "link_types": link_types, "warnings": warnings,
+        "link_types": sorted({_str(lt) for c in captures
+                              for lt in (_list(c.get("link_type_names")) or _list(c.get("link_types")))}),
+        "warnings": _warnings(summary, captures),
         "skipped": _dict(summary.get("skipped")), "gaps": _dict(summary.get("gaps")),
         "findings": finding_sort,
         "image_name": {_str(im.get("id")): _str(im.get("name")) for im in images},
-        "call_label": _CallLabels(calls_by_id),
-        "sev_counts": sorted(((k, n) for k, n in sev_counts.items() if _num(n)),
-                             key=lambda kv: (SEVERITY_RANK.get(kv[0], 9), kv[0])),
-        "images": image_views, "image_anchor": image_anchor,
-        "call_idx": call_idx_by_id, "sql_idx": sql_index,
-        "tls_decrypted": decrypted, "tls_not_decrypted": not_decrypted,
+        "call_label": _CallLabels(ix.calls_by_id),
+        "sev_counts": _severity_counts(finding_sort, summary),
+        "images": views, "image_anchor": image_anchor,
+        "call_idx": ix.call_idx_by_id, "sql_idx": ix.sql_index,
+        "tls_decrypted": [t for t in tls if t.get("decrypted")],
+        "tls_not_decrypted": [t for t in tls if not t.get("decrypted")],
         "counts": {"calls": len(calls), "sql": len(sql), "digest": len(data["sql_digest"]),
                    "tokens": len(data["tokens"]), "tls": len(tls)},
         "data_json": Markup(script_json(data)),

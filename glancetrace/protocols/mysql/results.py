@@ -38,114 +38,141 @@ class _Results:
 
     def _response(self, cur: _Pending, p, ff) -> bool:
         """Feed one response packet; True when the response is complete."""
-        ev = cur.ev
-        n = len(p)
-        h = p[0] if n else -1
         st = cur.state
-        if st == "rows":
+        if st == "rows":  # the hot state: one packet per row
+            n = len(p)
+            h = p[0] if n else -1
             if h == 0xFE and n < 0xFFFFFF:
                 return self._end_of_rows(cur, p)
             if h == 0xFF:
-                self._err(ev, p)
+                self._err(cur.ev, p)
                 return True
-            ev.rows = (ev.rows or 0) + 1
-            if len(ev.row_data) < ROW_CAP:
+            cur.ev.rows = (cur.ev.rows or 0) + 1
+            if len(cur.ev.row_data) < ROW_CAP:
                 self._keep_row(cur, p)
             return False
         if st == "first":
-            if h == 0x00 and n >= 7 and cur.code != C.COM_STMT_PREPARE:
-                return self._ok(cur, p)
-            if h == 0xFF:
-                self._err(ev, p)
-                return True
-            code = cur.code
-            if code == C.COM_STMT_PREPARE:
-                if h == 0x00 and n >= 12:
-                    return self._prepare_ok(cur, p)
-                ev.notes.append("unexpected prepare response")
-                return True
-            if code == C.COM_FIELD_LIST:
-                cur.state = "fieldlist"
-                return self._response(cur, p, ff)
-            if code == C.COM_STATISTICS:
-                ev.result = "ok"
-                ev.notes.append(text(bytes(p[:200])) or "")
-                return True
-            if code == C.COM_CHANGE_USER:
-                if h in (0xFE, 0x01):  # auth switch / more data: the client answers, then OK/ERR
-                    return False
-                return True
-            if h == 0xFE and n < 9:  # EOF (COM_SET_OPTION, COM_DEBUG, old servers)
-                ev.result = "ok"
-                ev.warnings = u16(p, 1) if n >= 3 else None
-                return True
-            if h == 0xFB and code in (C.COM_QUERY,):
-                cur.state = "infile"
-                ev.notes.append("LOCAL INFILE " + (text(bytes(p[1:300])) or ""))
-                return False
-            if code in (C.COM_QUERY, C.COM_STMT_EXECUTE, C.COM_STMT_FETCH, C.COM_STMT_BULK_EXECUTE,
-                        C.COM_PROCESS_INFO):
-                try:
-                    ncols, pos = lenenc_int(p, 0)
-                except Short:
-                    ncols = None
-                if not ncols:
-                    ev.notes.append(f"unexpected response 0x{h:02x}")
-                    return True
-                cur.ncols, cur.coldefs, cur.types = ncols, 0, []
-                ev.results += 1
-                if self.caps & C.CLIENT_OPTIONAL_RESULTSET_METADATA and pos < n and p[pos] == 0:
-                    cur.state = "cols_eof"
-                else:
-                    cur.state = "cols"
-                ev.result = "rows"
-                if ev.rows is None:
-                    ev.rows = 0
-                return False
-            ev.notes.append(f"unexpected response 0x{h:02x}")
-            return True
+            return self._first(cur, p, ff)
         if st == "cols":
-            cur.coldefs += 1
-            name, typ = self._coldef(p)
-            cur.types.append(typ)
-            if cur.first and len(ev.columns) < COLUMN_CAP:  # names of the first result set
-                ev.columns.append(name)
-            if cur.coldefs >= cur.ncols:
-                cur.first = False
-                cur.state = "cols_eof"
-            return False
+            return self._column(cur, p)
         if st == "cols_eof":
-            cur.state = "rows"
-            if h == 0xFE and n < 9:
-                if n <= 5:  # a classic EOF between definitions and rows
-                    self.deprecate_eof = False
-                    return False
-                self.deprecate_eof = True
-                return self._end_of_rows(cur, p)  # no rows, OK-style terminator
-            if self.deprecate_eof is None:
-                self.deprecate_eof = True
-            return self._response(cur, p, ff)
+            return self._after_columns(cur, p, ff)
         if st == "fieldlist":
-            if h == 0xFE and n < 9:
-                ev.result = "ok"
-                return True
-            if h == 0xFF:
-                self._err(ev, p)
-                return True
-            name, _ = self._coldef(p)
-            if len(ev.columns) < COLUMN_CAP:
-                ev.columns.append(name)
-            return False
+            return self._field_list(cur, p)
         if st == "infile":
-            if h == 0x00:
-                return self._ok(cur, p)
-            if h == 0xFF:
-                self._err(ev, p)
-                return True
-            return False
+            return self._infile(cur, p)
         if st in ("params", "pcols"):
             return self._prepare_defs(cur, p)
         return True
+
+    def _first(self, cur: _Pending, p, ff) -> bool:
+        """The response's first packet: OK, ERR, a prepared statement, a command's own answer, or
+        the column count of a result set."""
+        ev, n = cur.ev, len(p)
+        h = p[0] if n else -1
+        code = cur.code
+        if h == 0x00 and n >= 7 and code != C.COM_STMT_PREPARE:
+            return self._ok(cur, p)
+        if h == 0xFF:
+            self._err(ev, p)
+            return True
+        if code == C.COM_STMT_PREPARE:
+            if h == 0x00 and n >= 12:
+                return self._prepare_ok(cur, p)
+            ev.notes.append("unexpected prepare response")
+            return True
+        if code == C.COM_FIELD_LIST:
+            cur.state = "fieldlist"
+            return self._response(cur, p, ff)
+        if code == C.COM_STATISTICS:
+            ev.result = "ok"
+            ev.notes.append(text(bytes(p[:200])) or "")
+            return True
+        if code == C.COM_CHANGE_USER:
+            return h not in (0xFE, 0x01)  # auth switch / more data: the client answers, then OK/ERR
+        if h == 0xFE and n < 9:  # EOF (COM_SET_OPTION, COM_DEBUG, old servers)
+            ev.result = "ok"
+            ev.warnings = u16(p, 1) if n >= 3 else None
+            return True
+        if h == 0xFB and code in (C.COM_QUERY,):
+            cur.state = "infile"
+            ev.notes.append("LOCAL INFILE " + (text(bytes(p[1:300])) or ""))
+            return False
+        if code in (C.COM_QUERY, C.COM_STMT_EXECUTE, C.COM_STMT_FETCH, C.COM_STMT_BULK_EXECUTE,
+                    C.COM_PROCESS_INFO):
+            return self._result_set(cur, p, h)
+        ev.notes.append(f"unexpected response 0x{h:02x}")
+        return True
+
+    def _result_set(self, cur: _Pending, p, h: int) -> bool:
+        """A result set begins with its column count (h: its first byte); column definitions follow."""
+        ev, n = cur.ev, len(p)
+        try:
+            ncols, pos = lenenc_int(p, 0)
+        except Short:
+            ncols = None
+        if not ncols:
+            ev.notes.append(f"unexpected response 0x{h:02x}")
+            return True
+        cur.ncols, cur.coldefs, cur.types = ncols, 0, []
+        ev.results += 1
+        if self.caps & C.CLIENT_OPTIONAL_RESULTSET_METADATA and pos < n and p[pos] == 0:
+            cur.state = "cols_eof"
+        else:
+            cur.state = "cols"
+        ev.result = "rows"
+        if ev.rows is None:
+            ev.rows = 0
+        return False
+
+    def _column(self, cur: _Pending, p) -> bool:
+        ev = cur.ev
+        cur.coldefs += 1
+        name, typ = self._coldef(p)
+        cur.types.append(typ)
+        if cur.first and len(ev.columns) < COLUMN_CAP:  # names of the first result set
+            ev.columns.append(name)
+        if cur.coldefs >= cur.ncols:
+            cur.first = False
+            cur.state = "cols_eof"
+        return False
+
+    def _after_columns(self, cur: _Pending, p, ff) -> bool:
+        """After the column definitions: a classic EOF, or (CLIENT_DEPRECATE_EOF) the first row."""
+        n = len(p)
+        cur.state = "rows"
+        if n and p[0] == 0xFE and n < 9:
+            if n <= 5:  # a classic EOF between definitions and rows
+                self.deprecate_eof = False
+                return False
+            self.deprecate_eof = True
+            return self._end_of_rows(cur, p)  # no rows, OK-style terminator
+        if self.deprecate_eof is None:
+            self.deprecate_eof = True
+        return self._response(cur, p, ff)
+
+    def _field_list(self, cur: _Pending, p) -> bool:
+        n = len(p)
+        h = p[0] if n else -1
+        if h == 0xFE and n < 9:
+            cur.ev.result = "ok"
+            return True
+        if h == 0xFF:
+            self._err(cur.ev, p)
+            return True
+        name, _ = self._coldef(p)
+        if len(cur.ev.columns) < COLUMN_CAP:
+            cur.ev.columns.append(name)
+        return False
+
+    def _infile(self, cur: _Pending, p) -> bool:
+        h = p[0] if len(p) else -1
+        if h == 0x00:
+            return self._ok(cur, p)
+        if h == 0xFF:
+            self._err(cur.ev, p)
+            return True
+        return False
 
     def _end_of_rows(self, cur: _Pending, p) -> bool:
         n = len(p)
