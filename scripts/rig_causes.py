@@ -10,6 +10,10 @@
                     worker is stopped, the glance worker killed (server reset)
   proxy_timeout     a haproxy in front of 9292 (plain, port 8292, timeout server 3s) answering 504 while the
                     glance worker is stopped
+  count_quota       unified limits (Keystone registered limits, [oslo_limit]): a create over image_count_total and
+                    an upload over image_count_uploading (413 with oslo.limit's message)
+  slow_store        a store that is slow but keeps going: the glance worker stopped 60 ms in every 100 ms
+                    (SIGSTOP/SIGCONT duty cycle) for a whole unthrottled upload, which completes
 
 Run with the rig's venv python from scripts/make_rig_fixtures.sh causes.  Uses the rig's driver (imported, not
 copied) and rig_logs.py's log slices.
@@ -24,7 +28,7 @@ import sys
 import time
 
 import rig_logs  # noqa: F401  (also writes the glance-api/keystone log slices)
-from rig_logs import rig
+from rig_logs import osc_upload, rig
 
 CONF = os.path.join(rig.RUN, "glance", "conf", "glance-api.conf")
 STORE = os.path.join(rig.RUN, "glance", "images")
@@ -32,11 +36,12 @@ PROXY_PORT = 8292
 
 
 # ------------------------------------------------------------------ helpers
-def glance_conf(extra_default):
-    """Rewrite the running Glance's config with options added to [DEFAULT]; returns the original text."""
+def glance_conf(extra_default, extra_sections=""):
+    """Rewrite the running Glance's config with options added to [DEFAULT] (and whole sections appended);
+    returns the original text."""
     text = open(CONF).read()
     with open(CONF, "w") as f:
-        f.write(text.replace("[DEFAULT]\n", "[DEFAULT]\n" + extra_default + "\n", 1))
+        f.write(text.replace("[DEFAULT]\n", "[DEFAULT]\n" + extra_default + "\n", 1) + extra_sections)
     return text
 
 
@@ -199,11 +204,8 @@ def size_cap(cl):
 
 def storage_quota(cl):
     ids = []
-    d = cl.osc_json("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
-                    os.path.join(rig.IMG, "small-a.raw"), "within-quota")
-    ids.append(d["id"])
-    p = cl.osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
-               os.path.join(rig.IMG, "small-c.raw"), "over-quota", check=False)
+    ids.append(json.loads(osc_upload(cl, "small-a.raw", "within-quota").stdout)["id"])
+    p = osc_upload(cl, "small-c.raw", "over-quota", check=False)
     ids += image_ids_named("over-quota")
     return ids, {"user_storage_quota": QUOTA, "over_quota_rc": p.returncode,
                  "uploaded_bytes": {"within-quota": os.path.getsize(os.path.join(rig.IMG, "small-a.raw")),
@@ -213,14 +215,26 @@ def storage_quota(cl):
 def store_full_plain(cl):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", STORE], check=True)
     try:
-        p = cl.osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
-                   os.path.join(rig.IMG, "big-40.raw"), "store-full-plain", check=False)
+        p = osc_upload(cl, "big-40.raw", "store-full-plain", check=False)
         time.sleep(1)
     finally:
         subprocess.run(["umount", STORE], check=False)
     return image_ids_named("store-full-plain"), {
         "store_bytes": 1048576, "uploaded_bytes": os.path.getsize(os.path.join(rig.IMG, "big-40.raw")),
         "rc": p.returncode}
+
+
+def stopped_upload(cl, token, name, data, rate, ids, timeout=None, first=1.0):
+    """Create `name`, send `first` s of its body, then SIGSTOP the glance worker reading it:
+    (put, pid, t0, stop time)."""
+    iid = rig.curl_create(cl, token, name)
+    ids.append(iid)
+    t0 = rig.now()
+    put = RawPut(token, iid, data, timeout=timeout)
+    put.send_for(first, rate)
+    pid = worker_of(9292, put.port)
+    os.kill(pid, 19)  # SIGSTOP
+    return put, pid, t0, rig.now()
 
 
 def upload_ends(cl):
@@ -254,14 +268,7 @@ def upload_ends(cl):
     notes["client-reset"] = {"end": "client_reset", "time": t, "sent": put.sent}
     time.sleep(3.0)
     # (c) the glance worker stopped for 6 s (its receive window fills), then resumed: the upload completes
-    iid = rig.curl_create(cl, token, "receiver-stalled")
-    ids.append(iid)
-    t0 = rig.now()
-    put = RawPut(token, iid, big)
-    put.send_for(1.0, rate)
-    pid = worker_of(9292, put.port)
-    os.kill(pid, 19)  # SIGSTOP
-    stop_t = rig.now()
+    put, pid, t0, stop_t = stopped_upload(cl, token, "receiver-stalled", big, rate, ids)
     put.send_for(6.0, rate)
     os.kill(pid, 18)  # SIGCONT
     cont_t = rig.now()
@@ -274,14 +281,7 @@ def upload_ends(cl):
                                  "continued": cont_t, "response": resp.split("\r\n")[0]}
     time.sleep(2.0)
     # (d) the client times out (3 s send timeout) while the worker is stopped, and closes
-    iid = rig.curl_create(cl, token, "client-timeout-on-stall")
-    ids.append(iid)
-    t0 = rig.now()
-    put = RawPut(token, iid, big, timeout=3.0)
-    put.send_for(1.0, rate)
-    pid = worker_of(9292, put.port)
-    os.kill(pid, 19)
-    stop_t = rig.now()
+    put, pid, t0, stop_t = stopped_upload(cl, token, "client-timeout-on-stall", big, rate, ids, timeout=3.0)
     put.send_for(30.0, rate)
     t = rig.now()
     put.close()
@@ -294,13 +294,7 @@ def upload_ends(cl):
                                         "client_closed": t, "continued": cont_t, "sent": put.sent}
     time.sleep(3.0)
     # (e) the glance worker killed mid-body: its kernel resets the connection (unread data)
-    iid = rig.curl_create(cl, token, "server-reset")
-    ids.append(iid)
-    t0 = rig.now()
-    put = RawPut(token, iid, big, timeout=5.0)
-    put.send_for(1.5, rate)
-    pid = worker_of(9292, put.port)
-    os.kill(pid, 19)
+    put, pid, t0, _ = stopped_upload(cl, token, "server-reset", big, rate, ids, timeout=5.0, first=1.5)
     put.send_for(1.0, rate)
     t = rig.now()
     os.kill(pid, 9)
@@ -363,6 +357,117 @@ def proxy_timeout(cl):
                              "response": resp[:600]}}
 
 
+# Keystone unified limits for the image service (registered limits: the defaults every project gets)
+LIMITS = {"image_count_total": 2, "image_count_uploading": 1, "image_size_total": 1000, "image_stage_total": 1000}
+OSLO_LIMIT = """[oslo_limit]
+auth_type = password
+auth_url = http://127.0.0.1:5000
+username = glance
+password = glancesvcpw
+user_domain_name = Default
+project_name = service
+project_domain_name = Default
+valid_interfaces = internal
+endpoint_id = %s
+"""
+
+
+def osc_admin(*args):
+    """openstack as the rig's admin, outside any capture (setup only)."""
+    return subprocess.run(["openstack"] + list(args), env=rig.client_env(False), capture_output=True, text=True,
+                          check=True).stdout
+
+
+def register_limits():
+    """Registered limits for the image service (created or set); returns the internal image endpoint's id."""
+    endpoint = osc_admin("endpoint", "list", "--service", "image", "--interface", "internal", "-f", "value",
+                         "-c", "ID").split()[0]
+    known = {r["Resource Name"]: r["ID"] for r in json.loads(osc_admin("registered", "limit", "list", "-f", "json"))}
+    for name, value in LIMITS.items():
+        if name in known:
+            osc_admin("registered", "limit", "set", "--default-limit", str(value), known[name])
+        else:
+            osc_admin("registered", "limit", "create", "--service", "glance", "--region", "regionOne",
+                      "--default-limit", str(value), name)
+    return endpoint
+
+
+def count_quota(cl):
+    """Two creates fit image_count_total=2, the third is refused; a slow upload counts as uploading, so a
+    second upload meanwhile exceeds image_count_uploading=1."""
+    token = rig.get_token(cl)
+    ids = [rig.curl_create(cl, token, "count-a"), rig.curl_create(cl, token, "count-b")]
+    body = json.dumps({"name": "count-c", "disk_format": "raw", "container_format": "bare"})
+    third = cl.run(["curl", "-sS", "-v", "-X", "POST", "http://127.0.0.1:9292/v2/images", "-H",
+                    "X-Auth-Token: " + token, "-H", "Content-Type: application/json", "-d", body,
+                    "-w", "\nHTTP %{http_code}"], check=False)
+    ids += image_ids_named("count-c")
+    slow = cl.popen(["curl", "-sS", "-v", "--limit-rate", "300K", "-H", "Expect:", "-X", "PUT",
+                     "http://127.0.0.1:9292/v2/images/%s/file" % ids[0], "-H", "X-Auth-Token: " + token,
+                     "-H", "Content-Type: application/octet-stream",
+                     "--data-binary", "@" + os.path.join(rig.IMG, "conc-a.raw")])
+    time.sleep(2.0)
+    second = cl.run(["curl", "-sS", "-v", "-H", "Expect:", "-X", "PUT",
+                     "http://127.0.0.1:9292/v2/images/%s/file" % ids[1], "-H", "X-Auth-Token: " + token,
+                     "-H", "Content-Type: application/octet-stream", "--data-binary",
+                     "@" + os.path.join(rig.IMG, "small-a.raw"), "-w", "\nHTTP %{http_code}"], check=False)
+    cl.finish(slow)
+    time.sleep(1.0)
+    return ids, {"limits": LIMITS, "over_count_total": third.stdout[-600:], "over_count_uploading": second.stdout[-600:],
+                 "uploaded_bytes": {"count-a": os.path.getsize(os.path.join(rig.IMG, "conc-a.raw")),
+                                    "count-b": os.path.getsize(os.path.join(rig.IMG, "small-a.raw"))}}
+
+
+SLOW_BYTES = 2500000  # the unthrottled upload's size
+DUTY = (0.06, 0.1)  # the worker is stopped 60 ms in every 100 ms
+
+
+def duty_cycle(pid, done):
+    """Stop and continue the worker until `done` is set: a store that takes its time but keeps going."""
+    stopped, period = DUTY
+    cycles = 0
+    while not done.is_set():
+        os.kill(pid, 19)  # SIGSTOP
+        time.sleep(stopped)
+        os.kill(pid, 18)  # SIGCONT
+        time.sleep(period - stopped)
+        cycles += 1
+    return cycles
+
+
+def slow_store(cl):
+    import threading
+    token = rig.get_token(cl)
+    iid = rig.curl_create(cl, token, "slow-store")
+    data = open(os.path.join(rig.IMG, "big-40.raw"), "rb").read()[:SLOW_BYTES]
+    t0 = rig.now()
+    put = RawPut(token, iid, data, timeout=60.0)
+    pid = None
+    for _ in range(50):  # the worker that accepted the connection
+        pid = worker_of(9292, put.port)
+        if pid:
+            break
+        time.sleep(0.05)
+    done = threading.Event()
+    cycler = threading.Thread(target=duty_cycle, args=(pid, done))
+    cycler.start()
+    start = rig.now()
+    put.send_for(120.0, 20 * 1024 * 1024)
+    sent_t = rig.now()
+    resp = put.response(timeout=60)
+    done.set()
+    cycler.join()
+    os.kill(pid, 18)
+    end = rig.now()
+    put.close()
+    record(cl, "rawput slow-store", t0, "worker %s duty cycle %s from %s to %s; body sent by %s; %s"
+           % (pid, DUTY, start, end, sent_t, resp.split("\r\n")[0]))
+    time.sleep(1.0)
+    return [iid], {"slow_store": {"worker": pid, "stopped_s": DUTY[0], "period_s": DUTY[1], "start": start,
+                                  "body_sent": sent_t, "end": end, "bytes": len(data),
+                                  "response": resp.split("\r\n")[0]}}
+
+
 SIZE_CAP = 600000
 QUOTA = "300KB"
 
@@ -371,7 +476,7 @@ def main():
     os.makedirs(rig.OUT, exist_ok=True)
     rig.BPF += " or port %d" % PROXY_PORT
     names = sys.argv[1:] or ["killed_mysql", "size_cap", "storage_quota", "store_full_plain", "upload_ends",
-                             "proxy_timeout"]
+                             "proxy_timeout", "count_quota", "slow_store"]
     plain = {"killed_mysql": (killed_mysql, "a glance-api MySQL connection killed (KILL from root) while "
                                             "Glance's INSERT waits on LOCK TABLES images WRITE; then a create "
                                             "that works"),
@@ -379,7 +484,10 @@ def main():
              "upload_ends": (upload_ends, "uploads ended by each side: curl killed, client RST, worker stopped "
                                           "then resumed, client timing out on a stopped worker, worker killed"),
              "proxy_timeout": (proxy_timeout, "haproxy (plain 8292, timeout server 3s) in front of 9292; the "
-                                              "glance worker stopped mid-upload")}
+                                              "glance worker stopped mid-upload"),
+             "slow_store": (slow_store, "a slow store that keeps going: the glance worker stopped 60 ms in "
+                                        "every 100 ms (SIGSTOP/SIGCONT) for a whole unthrottled %d-byte upload"
+                                        % SLOW_BYTES)}
     configured = {"size_cap": (size_cap, "image_size_cap = %d" % SIZE_CAP,
                                "an upload larger than image_size_cap=%d (413)" % SIZE_CAP),
                   "storage_quota": (storage_quota, "user_storage_quota = %s" % QUOTA,
@@ -387,9 +495,15 @@ def main():
     for n in names:
         if n in plain:
             run_scenario(n, plain[n][0], plain[n][1])
-        elif n in configured:
-            fn, opt, desc = configured[n]
-            orig = glance_conf(opt)
+        elif n in configured or n == "count_quota":
+            if n == "count_quota":
+                fn, opt, desc = (count_quota, "use_keystone_limits = True",
+                                 "unified limits %s: a create over image_count_total, an upload over "
+                                 "image_count_uploading (413)" % LIMITS)
+                orig = glance_conf(opt, OSLO_LIMIT % register_limits())
+            else:
+                fn, opt, desc = configured[n]
+                orig = glance_conf(opt)
             try:
                 run_scenario(n, fn, desc)
             finally:

@@ -4,6 +4,10 @@
   import_methods  glance-direct (PUT .../stage + POST .../import) succeeding; web-download from a local HTTP
                   server answering 200, one answering 404, a port nobody listens on (connection refused) and a
                   port Glance's filtering refuses (400); copy-image of the glance-direct image to a second store.
+  import_stalled  web-download from a server that accepts and never answers, and from one that sends the headers
+                  and 64 KiB of a promised 1 MiB, then stalls: Glance 33 opens the URL with urllib and no timeout
+                  (glance/common/scripts/utils.py open_external_uri), so both imports are still importing when
+                  the capture ends 20 s later; the servers then close and Glance fails both (after the capture).
   token_failures  Keystone's token lifetime set to 150 s: uploads with a token revoked by DELETE
                   /v3/auth/tokens, an expired one (issued in the capture, used after its expires_at) and one
                   Keystone does not know (issued and revoked before the capture), each never validated by
@@ -21,6 +25,7 @@ import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +41,12 @@ rig = rig_logs.rig  # the rig's own driver (../shared/rig/capture.py): called, n
 WEB_PORT = 8088  # the local HTTP server web-download fetches from
 REFUSED_PORT = 8089  # allowed by Glance's filtering, nobody listens: connection refused
 BLOCKED_PORT = 8090  # not in allowed_ports: Glance answers 400 at once
-rig.BPF = rig.BPF + " or port %d or port %d or port %d" % (WEB_PORT, REFUSED_PORT, BLOCKED_PORT)
+SILENT_PORT = 8091  # accepts and reads the request, never answers
+STALL_PORT = 8092  # answers 200 with headers and the start of the body, then stalls
+rig.BPF = rig.BPF + "".join(" or port %d" % p for p in (WEB_PORT, REFUSED_PORT, BLOCKED_PORT, SILENT_PORT, STALL_PORT))
+STALL_LENGTH = 1048576  # the Content-Length the stalling server promises
+STALL_SENT = 65536  # what it sends of it
+STALL_WAIT = 20  # seconds the capture watches the stalled imports
 
 GLANCE_CONF = os.path.join(rig.RUN, "glance", "conf", "glance-api.conf")
 SECOND_STORE = os.path.join(rig.RUN, "glance", "images-fast")
@@ -58,7 +68,8 @@ def glance_import_config():
                         "enabled_import_methods = [glance-direct,web-download,copy-image]")
     text += ("[fast]\nfilesystem_store_datadir = %s\n"
              "[import_filtering_opts]\nallowed_schemes = [http]\nallowed_hosts = [127.0.0.1]\n"
-             "allowed_ports = [80,443,%d,%d]\n" % (SECOND_STORE, WEB_PORT, REFUSED_PORT))
+             "allowed_ports = [80,443,%d,%d,%d,%d]\n" % (SECOND_STORE, WEB_PORT, REFUSED_PORT, SILENT_PORT,
+                                                         STALL_PORT))
     os.makedirs(SECOND_STORE, exist_ok=True)
     with open(GLANCE_CONF, "w") as f:
         f.write(text)
@@ -95,6 +106,41 @@ def start_web_server():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", WEB_PORT), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
+
+
+class StallServer:
+    """Accepts, reads the request head, then sends `answer` (nothing: never answers) and holds the connection
+    until release()."""
+
+    def __init__(self, port, answer=b""):
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.answer = answer
+        self.conns, self.events = [], []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                got = conn.recv(4096)
+                if not got:
+                    break
+                head += got
+            self.events.append({"time": rig.now(), "request": head.split(b"\r\n", 1)[0].decode("latin-1"),
+                                "answered_bytes": len(self.answer)})
+            if self.answer:
+                conn.sendall(self.answer)
+            self.conns.append(conn)
+
+    def release(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+        return rig.now()
 
 
 # ------------------------------------------------------------------ client calls
@@ -227,6 +273,48 @@ def import_methods():
                     "store", cap, cl, ids, extra)
 
 
+def import_stalled():
+    name = "import_stalled"
+    cl = rig.Client(name, False)
+    body = open(os.path.join(rig.IMG, "big-40.raw"), "rb").read(STALL_SENT)
+    silent = StallServer(SILENT_PORT)
+    stalled = StallServer(STALL_PORT, b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                                      b"Content-Length: %d\r\n\r\n" % STALL_LENGTH + body)
+    cap = rig.Capture(name)
+    cap.start()
+    token = rig.get_token(cl)
+    ids, notes = [], {}
+    for img, port, what in (("web-silent", SILENT_PORT, "the server accepts and never answers"),
+                            ("web-stalled", STALL_PORT, "the server sends 200, Content-Length %d and %d bytes, "
+                                                        "then stalls" % (STALL_LENGTH, STALL_SENT))):
+        iid = rig.curl_create(cl, token, img)
+        ids.append(iid)
+        uri = "http://127.0.0.1:%d/%s.raw" % (port, img)
+        curl_json(cl, "POST", "%s/v2/images/%s/import" % (GLANCE, iid), token,
+                  {"method": {"name": "web-download", "uri": uri}}, check=False)
+        notes[img] = "web-download of %s: %s" % (uri, what)
+    time.sleep(STALL_WAIT)
+    at_end = {img: image_row(iid) for img, iid in zip(("web-silent", "web-stalled"), ids)}
+    cl.osc("image", "list")
+    cap.stop()
+    cl.close()
+    truth = rig.write_truth(name, "web-download from a server that never answers and from one that stalls "
+                            "mid-body (Glance has no timeout: still importing at the capture's end)", cap, cl, ids,
+                            {"per_image_notes": notes, "at_capture_end": at_end, "tasks": tasks_truth(cap.t_start),
+                             "servers": {"silent": {"port": SILENT_PORT, "requests": silent.events},
+                                         "stalled": {"port": STALL_PORT, "requests": stalled.events,
+                                                     "content_length": STALL_LENGTH, "sent": STALL_SENT}}})
+    # after the capture: the servers close, Glance's reads end, and it fails both imports
+    released = {"silent": silent.release(), "stalled": stalled.release()}
+    after = {img: wait_import(iid, settled, timeout=30) for img, iid in zip(("web-silent", "web-stalled"), ids)}
+    truth["after_capture"] = {"servers_closed": released, "status": after,
+                              "properties": {img: image_row(iid)[1] for img, iid in zip(("web-silent",
+                                                                                         "web-stalled"), ids)},
+                              "tasks": tasks_truth(cap.t_start)}
+    with open(os.path.join(rig.OUT, name + ".truth.json"), "w") as f:
+        json.dump(truth, f, indent=2, default=str)
+
+
 def token_failures():
     name = "token_failures"
     cl = rig.Client(name, False)
@@ -275,7 +363,7 @@ def token_failures():
 def main():
     os.makedirs(rig.OUT, exist_ok=True)
     glance_import_config()
-    for n in sys.argv[1:] or ["import_methods", "token_failures"]:
+    for n in sys.argv[1:] or ["import_methods", "import_stalled", "token_failures"]:
         rig.log("=== scenario %s" % n)
         rig.cleanup_images()
         if n == "token_failures":
@@ -288,6 +376,9 @@ def main():
         elif n == "import_methods":
             rig.restart_services()
             import_methods()
+        elif n == "import_stalled":
+            rig.restart_services()
+            import_stalled()
         else:
             raise SystemExit("unknown scenario " + n)
 
