@@ -43,7 +43,8 @@ REFUSED_PORT = 8089  # allowed by Glance's filtering, nobody listens: connection
 BLOCKED_PORT = 8090  # not in allowed_ports: Glance answers 400 at once
 SILENT_PORT = 8091  # accepts and reads the request, never answers
 STALL_PORT = 8092  # answers 200 with headers and the start of the body, then stalls
-rig.BPF = rig.BPF + "".join(" or port %d" % p for p in (WEB_PORT, REFUSED_PORT, BLOCKED_PORT, SILENT_PORT, STALL_PORT))
+rig.BPF = "(%s%s) and src host 127.0.0.1 and dst host 127.0.0.1" % (  # not other jobs' 127.0.0.2 tests
+    rig.BPF, "".join(" or port %d" % p for p in (WEB_PORT, REFUSED_PORT, BLOCKED_PORT, SILENT_PORT, STALL_PORT)))
 STALL_LENGTH = 1048576  # the Content-Length the stalling server promises
 STALL_SENT = 65536  # what it sends of it
 STALL_WAIT = 20  # seconds the capture watches the stalled imports
