@@ -8,6 +8,10 @@
                   and 64 KiB of a promised 1 MiB, then stalls: Glance 33 opens the URL with urllib and no timeout
                   (glance/common/scripts/utils.py open_external_uri), so both imports are still importing when
                   the capture ends 20 s later; the servers then close and Glance fails both (after the capture).
+  location_mismatch  the add-location API (POST /v2/images/{id}/locations, an http store enabled) with
+                  validation_data: a right sha512 and a wrong one; Glance's location_import task hashes the data it
+                  reads from the local web server and fails the wrong one (glance/async_/flows/location_import.py
+                  _VerifyValidationData: the only hash check on data Glance fetches in Glance 33).
   token_failures  Keystone's token lifetime set to 150 s: uploads with a token revoked by DELETE
                   /v3/auth/tokens, an expired one (issued in the capture, used after its expires_at) and one
                   Keystone does not know (issued and revoked before the capture), each never validated by
@@ -213,13 +217,18 @@ def tasks_truth(t_start):
 
 
 # ------------------------------------------------------------------ scenarios
-def import_methods():
-    name = "import_methods"
+def begin_with_web_server(name):
+    """The scenario's client, the local web server, the capture started, and a token: (cl, web, cap, token)."""
     cl = rig.Client(name, False)
     web = start_web_server()
     cap = rig.Capture(name)
     cap.start()
-    token = rig.get_token(cl)
+    return cl, web, cap, rig.get_token(cl)
+
+
+def import_methods():
+    name = "import_methods"
+    cl, web, cap, token = begin_with_web_server(name)
     ids, notes, results = [], {}, {}
 
     def create(img):
@@ -240,12 +249,13 @@ def import_methods():
     notes["direct-ok"] = "PUT .../stage small-a.raw, POST .../import glance-direct"
     direct = iid
 
-    web = [("web-ok", "http://127.0.0.1:%d/small-b.raw" % WEB_PORT, " (200)"),
-           ("web-404", "http://127.0.0.1:%d/missing.raw" % WEB_PORT, ": the server answers 404"),
-           ("web-refused", "http://127.0.0.1:%d/small-b.raw" % REFUSED_PORT, ": nobody listens (connection refused)"),
-           ("web-blocked", "http://127.0.0.1:%d/small-b.raw" % BLOCKED_PORT,
-            ": port not in allowed_ports, 400 at the import call")]
-    for img, uri, what in web:
+    sources = [("web-ok", "http://127.0.0.1:%d/small-b.raw" % WEB_PORT, " (200)"),
+               ("web-404", "http://127.0.0.1:%d/missing.raw" % WEB_PORT, ": the server answers 404"),
+               ("web-refused", "http://127.0.0.1:%d/small-b.raw" % REFUSED_PORT,
+                ": nobody listens (connection refused)"),
+               ("web-blocked", "http://127.0.0.1:%d/small-b.raw" % BLOCKED_PORT,
+                ": port not in allowed_ports, 400 at the import call")]
+    for img, uri, what in sources:
         iid = create(img)
         answer = do_import(iid, "web-download", method_extra={"uri": uri})
         if img == "web-blocked":
@@ -316,6 +326,55 @@ def import_stalled():
         json.dump(truth, f, indent=2, default=str)
 
 
+def http_store_config(on):
+    """An http store beside the file stores (the add-location API needs one for a user without the service role)."""
+    text = open(GLANCE_CONF).read()
+    plain = text.replace(", web:http", "")
+    with open(GLANCE_CONF, "w") as f:
+        f.write(plain.replace("fast:file", "fast:file, web:http") if on else plain)
+
+
+def wait_task(iid, timeout=60):
+    """The last task of an image once it ended (polled over the unix socket: not captured)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        with rig.db("glance") as c, c.cursor() as cur:
+            cur.execute("SELECT status FROM tasks WHERE image_id=%s ORDER BY created_at DESC LIMIT 1", (iid,))
+            row = cur.fetchone()
+        if row and row[0] in ("success", "failure"):
+            return row[0]
+        time.sleep(0.5)
+    return row and row[0]
+
+
+def location_mismatch():
+    name = "location_mismatch"
+    cl, web, cap, token = begin_with_web_server(name)
+    data = open(os.path.join(WEB_ROOT, "small-b.raw"), "rb").read()
+    right = hashlib.sha512(data).hexdigest()
+    wrong = hashlib.sha512(data + b"!").hexdigest()
+    uri = "http://127.0.0.1:%d/small-b.raw" % WEB_PORT
+    ids, results = [], {}
+    for img, value in (("location-ok", right), ("location-mismatch", wrong)):
+        iid = rig.curl_create(cl, token, img)
+        ids.append(iid)
+        results[img + " add"] = curl_json(cl, "POST", "%s/v2/images/%s/locations" % (GLANCE, iid), token,
+                                          {"url": uri, "validation_data": {"os_hash_algo": "sha512",
+                                                                           "os_hash_value": value}}, check=False)
+        results[img + " task"] = wait_task(iid)
+        results[img] = image_row(iid)
+    time.sleep(2)
+    cl.osc("image", "list")
+    cap.stop()
+    web.shutdown()
+    cl.close()
+    rig.write_truth(name, "add-location API with validation_data (sha512): a right hash and a wrong one, the data "
+                    "read by Glance's http store from a local web server", cap, cl, ids,
+                    {"results": results, "tasks": tasks_truth(cap.t_start), "uri": uri,
+                     "sha512": {"data": right, "given_wrong": wrong},
+                     "web_server": {"port": WEB_PORT, "requests": _Quiet.requests}})
+
+
 def token_failures():
     name = "token_failures"
     cl = rig.Client(name, False)
@@ -380,6 +439,13 @@ def main():
         elif n == "import_stalled":
             rig.restart_services()
             import_stalled()
+        elif n == "location_mismatch":
+            http_store_config(True)
+            try:
+                rig.restart_services()
+                location_mismatch()
+            finally:
+                http_store_config(False)
         else:
             raise SystemExit("unknown scenario " + n)
 
