@@ -10,10 +10,10 @@
                     worker is stopped, the glance worker killed (server reset)
   proxy_timeout     a haproxy in front of 9292 (plain, port 8292, timeout server 3s) answering 504 while the
                     glance worker is stopped
-  count_quota       unified limits (Keystone registered limits, [oslo_limit]): a create over image_count_total and
-                    an upload over image_count_uploading (413 with oslo.limit's message)
-  slow_store        a store that is slow but keeps going: the glance worker stopped 60 ms in every 100 ms
-                    (SIGSTOP/SIGCONT duty cycle) for a whole unthrottled upload, which completes
+  count_quota       unified limits (Keystone registered limits, [oslo_limit]): a create over image_count_total
+                    (413 with oslo.limit's message)
+  slow_store        a store that is slow but keeps going: every write(2) of the glance worker delayed 150 ms
+                    (strace fault injection; the file store writes 64 KiB chunks) for a whole unthrottled upload
 
 Run with the rig's venv python from scripts/make_rig_fixtures.sh causes.  Uses the rig's driver (imported, not
 copied) and rig_logs.py's log slices.
@@ -33,6 +33,8 @@ from rig_logs import osc_upload, rig
 CONF = os.path.join(rig.RUN, "glance", "conf", "glance-api.conf")
 STORE = os.path.join(rig.RUN, "glance", "images")
 PROXY_PORT = 8292
+# the rig's traffic only: other jobs' loopback tests use 127.0.0.2 and other 127/8 addresses on the same ports
+ONLY_RIG = "src host 127.0.0.1 and dst host 127.0.0.1"
 
 
 # ------------------------------------------------------------------ helpers
@@ -358,7 +360,7 @@ def proxy_timeout(cl):
 
 
 # Keystone unified limits for the image service (registered limits: the defaults every project gets)
-LIMITS = {"image_count_total": 2, "image_count_uploading": 1, "image_size_total": 1000, "image_stage_total": 1000}
+LIMITS = {"image_count_total": 1, "image_count_uploading": 1, "image_size_total": 1000, "image_stage_total": 1000}
 OSLO_LIMIT = """[oslo_limit]
 auth_type = password
 auth_url = http://127.0.0.1:5000
@@ -393,50 +395,26 @@ def register_limits():
 
 
 def count_quota(cl):
-    """Two creates fit image_count_total=2, the third is refused; a slow upload counts as uploading, so a
-    second upload meanwhile exceeds image_count_uploading=1."""
+    """One create fits image_count_total=1, the second is refused (413, no image made).  Only creates: every
+    oslo.limit check costs Keystone five calls (a token, the endpoint, the limit model, registered and project
+    limits) and some 2,000 SQL statements here, so each check adds about 1.5 MB to the capture."""
     token = rig.get_token(cl)
-    ids = [rig.curl_create(cl, token, "count-a"), rig.curl_create(cl, token, "count-b")]
-    body = json.dumps({"name": "count-c", "disk_format": "raw", "container_format": "bare"})
-    third = cl.run(["curl", "-sS", "-v", "-X", "POST", "http://127.0.0.1:9292/v2/images", "-H",
-                    "X-Auth-Token: " + token, "-H", "Content-Type: application/json", "-d", body,
-                    "-w", "\nHTTP %{http_code}"], check=False)
-    ids += image_ids_named("count-c")
-    slow = cl.popen(["curl", "-sS", "-v", "--limit-rate", "300K", "-H", "Expect:", "-X", "PUT",
-                     "http://127.0.0.1:9292/v2/images/%s/file" % ids[0], "-H", "X-Auth-Token: " + token,
-                     "-H", "Content-Type: application/octet-stream",
-                     "--data-binary", "@" + os.path.join(rig.IMG, "conc-a.raw")])
-    time.sleep(2.0)
-    second = cl.run(["curl", "-sS", "-v", "-H", "Expect:", "-X", "PUT",
-                     "http://127.0.0.1:9292/v2/images/%s/file" % ids[1], "-H", "X-Auth-Token: " + token,
-                     "-H", "Content-Type: application/octet-stream", "--data-binary",
-                     "@" + os.path.join(rig.IMG, "small-a.raw"), "-w", "\nHTTP %{http_code}"], check=False)
-    cl.finish(slow)
-    time.sleep(1.0)
-    return ids, {"limits": LIMITS, "over_count_total": third.stdout[-600:], "over_count_uploading": second.stdout[-600:],
-                 "uploaded_bytes": {"count-a": os.path.getsize(os.path.join(rig.IMG, "conc-a.raw")),
-                                    "count-b": os.path.getsize(os.path.join(rig.IMG, "small-a.raw"))}}
+    ids = [rig.curl_create(cl, token, "count-a")]
+    body = json.dumps({"name": "count-b", "disk_format": "raw", "container_format": "bare"})
+    refused = cl.run(["curl", "-sS", "-v", "-X", "POST", "http://127.0.0.1:9292/v2/images", "-H",
+                      "X-Auth-Token: " + token, "-H", "Content-Type: application/json", "-d", body,
+                      "-w", "\nHTTP %{http_code}"], check=False)
+    ids += image_ids_named("count-b")
+    return ids, {"limits": LIMITS, "over_count_total": refused.stdout[-600:]}
 
 
-SLOW_BYTES = 2500000  # the unthrottled upload's size
-DUTY = (0.06, 0.1)  # the worker is stopped 60 ms in every 100 ms
-
-
-def duty_cycle(pid, done):
-    """Stop and continue the worker until `done` is set: a store that takes its time but keeps going."""
-    stopped, period = DUTY
-    cycles = 0
-    while not done.is_set():
-        os.kill(pid, 19)  # SIGSTOP
-        time.sleep(stopped)
-        os.kill(pid, 18)  # SIGCONT
-        time.sleep(period - stopped)
-        cycles += 1
-    return cycles
+SLOW_BYTES = 1500000  # the unthrottled upload's size
+WRITE_DELAY_US = 150000  # each write(2) of the glance worker (the file store writes 64 KiB chunks) takes 150 ms
 
 
 def slow_store(cl):
-    import threading
+    """Every write(2) of the worker storing the upload delayed by strace's fault injection: a store that takes
+    150 ms per 64 KiB chunk but keeps going, so Glance reads the body only as fast as it can store it."""
     token = rig.get_token(cl)
     iid = rig.curl_create(cl, token, "slow-store")
     data = open(os.path.join(rig.IMG, "big-40.raw"), "rb").read()[:SLOW_BYTES]
@@ -448,22 +426,21 @@ def slow_store(cl):
         if pid:
             break
         time.sleep(0.05)
-    done = threading.Event()
-    cycler = threading.Thread(target=duty_cycle, args=(pid, done))
-    cycler.start()
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null", "-p", str(pid), "-e", "trace=write",
+                               "-e", "inject=write:delay_exit=%d" % WRITE_DELAY_US])
+    time.sleep(0.5)  # attached
     start = rig.now()
     put.send_for(120.0, 20 * 1024 * 1024)
     sent_t = rig.now()
     resp = put.response(timeout=60)
-    done.set()
-    cycler.join()
-    os.kill(pid, 18)
     end = rig.now()
+    tracer.send_signal(2)  # SIGINT: strace detaches, the worker runs on untouched
+    tracer.wait(timeout=10)
     put.close()
-    record(cl, "rawput slow-store", t0, "worker %s duty cycle %s from %s to %s; body sent by %s; %s"
-           % (pid, DUTY, start, end, sent_t, resp.split("\r\n")[0]))
+    record(cl, "rawput slow-store", t0, "worker %s: write(2) delayed %d us from %s to %s; body handed to the "
+           "kernel by %s; %s" % (pid, WRITE_DELAY_US, start, end, sent_t, resp.split("\r\n")[0]))
     time.sleep(1.0)
-    return [iid], {"slow_store": {"worker": pid, "stopped_s": DUTY[0], "period_s": DUTY[1], "start": start,
+    return [iid], {"slow_store": {"worker": pid, "write_delay_us": WRITE_DELAY_US, "start": start,
                                   "body_sent": sent_t, "end": end, "bytes": len(data),
                                   "response": resp.split("\r\n")[0]}}
 
@@ -474,7 +451,7 @@ QUOTA = "300KB"
 
 def main():
     os.makedirs(rig.OUT, exist_ok=True)
-    rig.BPF += " or port %d" % PROXY_PORT
+    rig.BPF = "(%s or port %d) and %s" % (rig.BPF, PROXY_PORT, ONLY_RIG)
     names = sys.argv[1:] or ["killed_mysql", "size_cap", "storage_quota", "store_full_plain", "upload_ends",
                              "proxy_timeout", "count_quota", "slow_store"]
     plain = {"killed_mysql": (killed_mysql, "a glance-api MySQL connection killed (KILL from root) while "
@@ -485,9 +462,9 @@ def main():
                                           "then resumed, client timing out on a stopped worker, worker killed"),
              "proxy_timeout": (proxy_timeout, "haproxy (plain 8292, timeout server 3s) in front of 9292; the "
                                               "glance worker stopped mid-upload"),
-             "slow_store": (slow_store, "a slow store that keeps going: the glance worker stopped 60 ms in "
-                                        "every 100 ms (SIGSTOP/SIGCONT) for a whole unthrottled %d-byte upload"
-                                        % SLOW_BYTES)}
+             "slow_store": (slow_store, "a slow store that keeps going: each write(2) of the glance worker "
+                                        "delayed %d us (strace inject) for a whole unthrottled %d-byte upload"
+                                        % (WRITE_DELAY_US, SLOW_BYTES))}
     configured = {"size_cap": (size_cap, "image_size_cap = %d" % SIZE_CAP,
                                "an upload larger than image_size_cap=%d (413)" % SIZE_CAP),
                   "storage_quota": (storage_quota, "user_storage_quota = %s" % QUOTA,
@@ -498,8 +475,7 @@ def main():
         elif n in configured or n == "count_quota":
             if n == "count_quota":
                 fn, opt, desc = (count_quota, "use_keystone_limits = True",
-                                 "unified limits %s: a create over image_count_total, an upload over "
-                                 "image_count_uploading (413)" % LIMITS)
+                                 "unified limits %s: a create over image_count_total (413)" % LIMITS)
                 orig = glance_conf(opt, OSLO_LIMIT % register_limits())
             else:
                 fn, opt, desc = configured[n]
