@@ -307,6 +307,8 @@ def _stuck_why(img: Image, cause: str | None, calls: dict[str, Call]) -> str:
     started = any(t.status == "saving" for t in img.effective)
     if cause == "import-stalled":
         return "its import is waiting on its source (see the import-stalled finding)"
+    if cause == "import-failed" and img.final_status == "importing":
+        return "its import failed and Glance left it 'importing' (see the import-failed finding)"
     if img.final_status != "queued":
         return "the upload or import never finished"
     if cause == "import-failed":

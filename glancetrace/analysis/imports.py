@@ -7,6 +7,10 @@ any port, is a call to the source's host:port for the URI's path made after the 
 nobody listens there, a connection the source reset at once.  The failure is said where it was seen:
 Glance's answer to the import call (a URI refused by [import_filtering_opts]), Glance's outbound response
 or connection, the task's result written in SQL, and the image's os_glance_failed_import property.
+The add-location API (POST /v2/images/{id}/locations with validation_data) is handled the same way: a
+location_import task reads the URL through Glance's http store and compares the hash it computes with the one
+given (glance/async_/flows/location_import.py _VerifyValidationData) — in Glance 33 the only check of fetched
+data against a hash (web-download, glance-download and copy-image take no validation data).
 Glance 33 opens the URI with urllib and no timeout: a source that never answers, or stops mid-body with its
 connection open, leaves the import waiting — an import-stalled finding, not a failure.
 """
@@ -23,6 +27,7 @@ from .story import clock
 
 FAILED_PROP = "os_glance_failed_import"
 IMPORTING_PROP = "os_glance_importing_to_stores"
+FETCHING = ("web-download", "add-location")  # Glance itself reads the URI (add-location: through its http store)
 QUIET_MIN = 5.0  # s of silence from the source before the capture's end that make a wait, not a cut-short capture
 
 
@@ -169,8 +174,8 @@ def _refused(att: ImportAttempt, result, until: float) -> list[Refused]:
 
 
 def find_imports(calls: list[Call], sql_rows: list, result) -> list[ImportAttempt]:
-    imports = [c for c in calls if c.service == "glance" and c.kind == "import" and c.image_id
-               and not (c.hop == "backend" and c.peer)]
+    imports = [c for c in calls if c.service == "glance" and c.image_id and not (c.hop == "backend" and c.peer)
+               and (c.kind == "import" or c.kind == "locations" and c.meaning.import_method == "add-location")]
     tasks = collect_tasks(sql_rows)
     props = image_properties(sql_rows, (FAILED_PROP, IMPORTING_PROP))
     out = []
@@ -182,9 +187,11 @@ def find_imports(calls: list[Call], sql_rows: list, result) -> list[ImportAttemp
         until = min(later) if later else float("inf")
         att.task = next((t for t in tasks.values() if t.image_id == call.image_id and _task_time(t, sql_rows)
                          and att.call.start <= _task_time(t, sql_rows) < until), None)
-        if m.import_method == "web-download" and m.import_uri:
-            att.fetches = _fetches(att, calls, until)
-            att.refused = _refused(att, result, until)
+        if m.import_method in FETCHING and m.import_uri:
+            # the same URI imported again (for any image) takes Glance's requests from then on
+            again = min([until, *(c.start for c in imports[i + 1:] if c.meaning.import_uri == m.import_uri)])
+            att.fetches = _fetches(att, calls, again)
+            att.refused = _refused(att, result, again)
             ends = {f.id: open_at_end(f, result) for f in att.fetches}
             att.running = [f for f in att.fetches if ends[f.id] is not None
                            and (f.tx.status is None or f.tx.incomplete or f.tx.truncated)]

@@ -330,6 +330,9 @@ def _route_images(call: GlanceCall, method: str, rest: list[str], q: dict, req_j
         call.action = "tasks"
     elif what == "locations":
         call.action = "locations"
+        if method == "POST" and isinstance(req_json, dict):  # the add-location API: Glance reads the URL itself
+            call.import_method = "add-location"
+            call.import_uri = _str(req_json.get("url"))
 
 
 def _location_id(tx: HttpTransaction) -> str | None:
