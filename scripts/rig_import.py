@@ -326,12 +326,15 @@ def import_stalled():
         json.dump(truth, f, indent=2, default=str)
 
 
+LOCKS = "[oslo_concurrency]\nlock_path = %s\n" % os.path.join(rig.RUN, "glance", "locks")
+
+
 def http_store_config(on):
     """An http store beside the file stores (the add-location API needs one for a user without the service role)."""
     text = open(GLANCE_CONF).read()
-    plain = text.replace(", web:http", "")
-    with open(GLANCE_CONF, "w") as f:
-        f.write(plain.replace("fast:file", "fast:file, web:http") if on else plain)
+    plain = text.replace(", web:http", "").replace(LOCKS, "")
+    with open(GLANCE_CONF, "w") as f:  # the location_import task takes a file lock: it needs a lock_path
+        f.write(plain.replace("fast:file", "fast:file, web:http") + LOCKS if on else plain)
 
 
 def wait_task(iid, timeout=60):

@@ -272,6 +272,10 @@ def _explain(att: ImportAttempt) -> None:
         elif f.tx.incomplete or f.tx.truncated:
             why.append(f"the download from the source was cut off after {human_bytes(f.tx.response_body.size)}")
             seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}): cut off")
+    mismatch = _hash_mismatch(att)
+    if mismatch:
+        why.append(mismatch[0])
+        seen.append(mismatch[1])
     for r in att.refused:
         why.append("connection refused (the source reset Glance's connection at once)")
         seen.append(f"Glance's outbound connection tcp.stream {r.conn_id} at {clock(r.time)}: reset")
@@ -294,6 +298,26 @@ def _explain(att: ImportAttempt) -> None:
     if why or seen:
         att.failure = "; ".join(dict.fromkeys(why)) or "the import failed"
         att.seen_in = seen
+
+
+def _hash_mismatch(att: ImportAttempt) -> tuple[str, str] | None:
+    """(why, where) when a whole body Glance fetched for an add-location does not have the validation_data's
+    hash (Glance's task then fails with only "Internal Error": the capture itself shows the mismatch)."""
+    given = att.call.meaning.validation_hash
+    if given is None:
+        return None
+    algo, want = given
+    for f in att.fetches:
+        body = f.tx.response_body
+        got = {"sha512": body.sha512, "sha256": body.sha256, "md5": body.md5}.get(algo)
+        if f.tx.method != "GET" or f.tx.status != 200 or not got or f.tx.incomplete or f.tx.truncated or f.tx.gap:
+            continue
+        if got.lower() != want:
+            return (f"checksum mismatch: the {human_bytes(body.size)} Glance read from the source have {algo} "
+                    f"{got[:16]}…, the validation_data gave {want[:16]}…",
+                    f"Glance's outbound GET {f.tx.uri} ({f.id}): {algo} of its body against the add-location "
+                    f"call's validation_data ({att.call.id})")
+    return None
 
 
 def _still_importing(att: ImportAttempt, seen: list[str]) -> None:

@@ -10,6 +10,7 @@ import pathlib
 
 import pytest
 
+from glancetrace.analysis.findings import human_bytes
 from tests.support.rig import SCENARIOS, analysed, epoch
 from tests.support.rigcauses import without_port
 
@@ -231,3 +232,46 @@ def test_a_capture_ending_just_after_the_request_is_not_a_stall(tmp_path):
     im = next(i for i in d["images"] if i["name"] == "web-silent")
     assert im["imports"][0]["fetches"] and not im["imports"][0]["stalled"]
     assert {f["code"] for f in d["findings"] if f["image_id"] == im["id"]} <= {"stuck-importing"}
+
+
+# location_mismatch: the add-location API with validation_data; Glance's http store reads the URL
+def test_add_location_hash_mismatch_is_named_from_the_fetched_body():
+    d, real = doc("location_mismatch"), truth("location_mismatch")
+    images = by_name("location_mismatch")
+    bad = images["location-mismatch"]
+    (f,) = [f for f in d["findings"] if f["image_id"] == bad["id"] and f["code"].startswith("import-")]
+    assert f["code"] == "import-failed" and "via add-location from 127.0.0.1:8088" in f["message"]
+    # Glance's own record says only "Internal Error": the mismatch is read from the capture
+    task = next(t for t in real["tasks"] if t["image_id"] == bad["id"])
+    assert task["status"] == "failure" and "hash" not in task["message"]
+    assert f"task {task['id']}" in f["message"]
+    sums = real["sha512"]
+    assert (f"checksum mismatch: the {human_bytes(int(real_image(real, 'location-ok')['size']))} Glance read from "
+            f"the source have sha512 {sums['data'][:16]}…, the validation_data gave {sums['given_wrong'][:16]}…"
+            in f["message"])
+    good = images["location-ok"]
+    assert good["final_status"] == real_image(real, "location-ok")["status"] == "active"
+    assert not [g for g in d["findings"] if g["image_id"] == good["id"] and g["code"].startswith(("import-", "stuck-"))]
+    # each image's fetches are its own: Glance's GET of the URL after each add-location call
+    for im in (good, bad):
+        (att,) = im["imports"]
+        assert att["method"] == "add-location" and att["fetches"]
+        assert all(x["start"] >= att["time"] for x in att["fetches"])
+
+
+def real_image(real: dict, name: str) -> dict:
+    return next(im for im in real["images"] if im["name"] == name)
+
+
+def test_add_location_without_the_source_traffic_claims_no_mismatch(tmp_path):
+    """The source's port filtered out: nothing shows the data, so no checksum mismatch is claimed; the task's
+    failure is still reported."""
+    from glancetrace.analysis.analyze import analyze
+    from glancetrace.pipeline import decode
+
+    tmp = tmp_path / "no-source.pcap"
+    assert without_port(HERE / "location_mismatch" / "capture.pcap", 8088, tmp)
+    d = analyze(decode(str(tmp))).to_dict()
+    bad = next(i for i in d["images"] if i["name"] == "location-mismatch")
+    (f,) = [f for f in d["findings"] if f["image_id"] == bad["id"] and f["code"] == "import-failed"]
+    assert "checksum" not in f["message"] and "the task failed" in f["message"]
