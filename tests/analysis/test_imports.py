@@ -152,9 +152,9 @@ def test_import_failed_needs_no_outbound_response(tmp_path):
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_clean_scenarios_get_no_import_or_token_finding(scenario):
+def test_clean_scenarios_get_no_import_limit_or_token_finding(scenario):
     d = analysed(scenario)
-    assert not [f for f in d["findings"] if f["code"] == "import-failed" or f["code"].startswith("token-")]
+    assert not [f for f in d["findings"] if f["code"].startswith(("import-", "token-", "quota-"))]
     assert all(im["imports"] == [] for im in d["images"])
 
 
