@@ -10,6 +10,10 @@
                     worker is stopped, the glance worker killed (server reset)
   proxy_timeout     a haproxy in front of 9292 (plain, port 8292, timeout server 3s) answering 504 while the
                     glance worker is stopped
+  count_quota       unified limits (Keystone registered limits, [oslo_limit]): a create over image_count_total
+                    (413 with oslo.limit's message)
+  slow_store        a store that is slow but keeps going: every write(2) of the glance worker delayed 150 ms
+                    (strace fault injection; the file store writes 64 KiB chunks) for a whole unthrottled upload
 
 Run with the rig's venv python from scripts/make_rig_fixtures.sh causes.  Uses the rig's driver (imported, not
 copied) and rig_logs.py's log slices.
@@ -24,19 +28,22 @@ import sys
 import time
 
 import rig_logs  # noqa: F401  (also writes the glance-api/keystone log slices)
-from rig_logs import rig
+from rig_logs import osc_upload, rig
 
 CONF = os.path.join(rig.RUN, "glance", "conf", "glance-api.conf")
 STORE = os.path.join(rig.RUN, "glance", "images")
 PROXY_PORT = 8292
+# the rig's traffic only: other jobs' loopback tests use 127.0.0.2 and other 127/8 addresses on the same ports
+ONLY_RIG = "src host 127.0.0.1 and dst host 127.0.0.1"
 
 
 # ------------------------------------------------------------------ helpers
-def glance_conf(extra_default):
-    """Rewrite the running Glance's config with options added to [DEFAULT]; returns the original text."""
+def glance_conf(extra_default, extra_sections=""):
+    """Rewrite the running Glance's config with options added to [DEFAULT] (and whole sections appended);
+    returns the original text."""
     text = open(CONF).read()
     with open(CONF, "w") as f:
-        f.write(text.replace("[DEFAULT]\n", "[DEFAULT]\n" + extra_default + "\n", 1))
+        f.write(text.replace("[DEFAULT]\n", "[DEFAULT]\n" + extra_default + "\n", 1) + extra_sections)
     return text
 
 
@@ -199,11 +206,8 @@ def size_cap(cl):
 
 def storage_quota(cl):
     ids = []
-    d = cl.osc_json("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
-                    os.path.join(rig.IMG, "small-a.raw"), "within-quota")
-    ids.append(d["id"])
-    p = cl.osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
-               os.path.join(rig.IMG, "small-c.raw"), "over-quota", check=False)
+    ids.append(json.loads(osc_upload(cl, "small-a.raw", "within-quota").stdout)["id"])
+    p = osc_upload(cl, "small-c.raw", "over-quota", check=False)
     ids += image_ids_named("over-quota")
     return ids, {"user_storage_quota": QUOTA, "over_quota_rc": p.returncode,
                  "uploaded_bytes": {"within-quota": os.path.getsize(os.path.join(rig.IMG, "small-a.raw")),
@@ -213,14 +217,26 @@ def storage_quota(cl):
 def store_full_plain(cl):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", STORE], check=True)
     try:
-        p = cl.osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
-                   os.path.join(rig.IMG, "big-40.raw"), "store-full-plain", check=False)
+        p = osc_upload(cl, "big-40.raw", "store-full-plain", check=False)
         time.sleep(1)
     finally:
         subprocess.run(["umount", STORE], check=False)
     return image_ids_named("store-full-plain"), {
         "store_bytes": 1048576, "uploaded_bytes": os.path.getsize(os.path.join(rig.IMG, "big-40.raw")),
         "rc": p.returncode}
+
+
+def stopped_upload(cl, token, name, data, rate, ids, timeout=None, first=1.0):
+    """Create `name`, send `first` s of its body, then SIGSTOP the glance worker reading it:
+    (put, pid, t0, stop time)."""
+    iid = rig.curl_create(cl, token, name)
+    ids.append(iid)
+    t0 = rig.now()
+    put = RawPut(token, iid, data, timeout=timeout)
+    put.send_for(first, rate)
+    pid = worker_of(9292, put.port)
+    os.kill(pid, 19)  # SIGSTOP
+    return put, pid, t0, rig.now()
 
 
 def upload_ends(cl):
@@ -254,14 +270,7 @@ def upload_ends(cl):
     notes["client-reset"] = {"end": "client_reset", "time": t, "sent": put.sent}
     time.sleep(3.0)
     # (c) the glance worker stopped for 6 s (its receive window fills), then resumed: the upload completes
-    iid = rig.curl_create(cl, token, "receiver-stalled")
-    ids.append(iid)
-    t0 = rig.now()
-    put = RawPut(token, iid, big)
-    put.send_for(1.0, rate)
-    pid = worker_of(9292, put.port)
-    os.kill(pid, 19)  # SIGSTOP
-    stop_t = rig.now()
+    put, pid, t0, stop_t = stopped_upload(cl, token, "receiver-stalled", big, rate, ids)
     put.send_for(6.0, rate)
     os.kill(pid, 18)  # SIGCONT
     cont_t = rig.now()
@@ -274,14 +283,7 @@ def upload_ends(cl):
                                  "continued": cont_t, "response": resp.split("\r\n")[0]}
     time.sleep(2.0)
     # (d) the client times out (3 s send timeout) while the worker is stopped, and closes
-    iid = rig.curl_create(cl, token, "client-timeout-on-stall")
-    ids.append(iid)
-    t0 = rig.now()
-    put = RawPut(token, iid, big, timeout=3.0)
-    put.send_for(1.0, rate)
-    pid = worker_of(9292, put.port)
-    os.kill(pid, 19)
-    stop_t = rig.now()
+    put, pid, t0, stop_t = stopped_upload(cl, token, "client-timeout-on-stall", big, rate, ids, timeout=3.0)
     put.send_for(30.0, rate)
     t = rig.now()
     put.close()
@@ -294,13 +296,7 @@ def upload_ends(cl):
                                         "client_closed": t, "continued": cont_t, "sent": put.sent}
     time.sleep(3.0)
     # (e) the glance worker killed mid-body: its kernel resets the connection (unread data)
-    iid = rig.curl_create(cl, token, "server-reset")
-    ids.append(iid)
-    t0 = rig.now()
-    put = RawPut(token, iid, big, timeout=5.0)
-    put.send_for(1.5, rate)
-    pid = worker_of(9292, put.port)
-    os.kill(pid, 19)
+    put, pid, t0, _ = stopped_upload(cl, token, "server-reset", big, rate, ids, timeout=5.0, first=1.5)
     put.send_for(1.0, rate)
     t = rig.now()
     os.kill(pid, 9)
@@ -363,15 +359,101 @@ def proxy_timeout(cl):
                              "response": resp[:600]}}
 
 
+# Keystone unified limits for the image service (registered limits: the defaults every project gets)
+LIMITS = {"image_count_total": 1, "image_count_uploading": 1, "image_size_total": 1000, "image_stage_total": 1000}
+OSLO_LIMIT = """[oslo_limit]
+auth_type = password
+auth_url = http://127.0.0.1:5000
+username = glance
+password = glancesvcpw
+user_domain_name = Default
+project_name = service
+project_domain_name = Default
+valid_interfaces = internal
+endpoint_id = %s
+"""
+
+
+def osc_admin(*args):
+    """openstack as the rig's admin, outside any capture (setup only)."""
+    return subprocess.run(["openstack"] + list(args), env=rig.client_env(False), capture_output=True, text=True,
+                          check=True).stdout
+
+
+def register_limits():
+    """Registered limits for the image service (created or set); returns the internal image endpoint's id."""
+    endpoint = osc_admin("endpoint", "list", "--service", "image", "--interface", "internal", "-f", "value",
+                         "-c", "ID").split()[0]
+    known = {r["Resource Name"]: r["ID"] for r in json.loads(osc_admin("registered", "limit", "list", "-f", "json"))}
+    for name, value in LIMITS.items():
+        if name in known:
+            osc_admin("registered", "limit", "set", "--default-limit", str(value), known[name])
+        else:
+            osc_admin("registered", "limit", "create", "--service", "glance", "--region", "regionOne",
+                      "--default-limit", str(value), name)
+    return endpoint
+
+
+def count_quota(cl):
+    """One create fits image_count_total=1, the second is refused (413, no image made).  Only creates: every
+    oslo.limit check costs Keystone five calls (a token, the endpoint, the limit model, registered and project
+    limits) and some 2,000 SQL statements here, so each check adds about 1.5 MB to the capture."""
+    token = rig.get_token(cl)
+    ids = [rig.curl_create(cl, token, "count-a")]
+    body = json.dumps({"name": "count-b", "disk_format": "raw", "container_format": "bare"})
+    refused = cl.run(["curl", "-sS", "-v", "-X", "POST", "http://127.0.0.1:9292/v2/images", "-H",
+                      "X-Auth-Token: " + token, "-H", "Content-Type: application/json", "-d", body,
+                      "-w", "\nHTTP %{http_code}"], check=False)
+    ids += image_ids_named("count-b")
+    return ids, {"limits": LIMITS, "over_count_total": refused.stdout[-600:]}
+
+
+SLOW_BYTES = 1500000  # the unthrottled upload's size
+WRITE_DELAY_US = 150000  # each write(2) of the glance worker (the file store writes 64 KiB chunks) takes 150 ms
+
+
+def slow_store(cl):
+    """Every write(2) of the worker storing the upload delayed by strace's fault injection: a store that takes
+    150 ms per 64 KiB chunk but keeps going, so Glance reads the body only as fast as it can store it."""
+    token = rig.get_token(cl)
+    iid = rig.curl_create(cl, token, "slow-store")
+    data = open(os.path.join(rig.IMG, "big-40.raw"), "rb").read()[:SLOW_BYTES]
+    t0 = rig.now()
+    put = RawPut(token, iid, data, timeout=60.0)
+    pid = None
+    for _ in range(50):  # the worker that accepted the connection
+        pid = worker_of(9292, put.port)
+        if pid:
+            break
+        time.sleep(0.05)
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null", "-p", str(pid), "-e", "trace=write",
+                               "-e", "inject=write:delay_exit=%d" % WRITE_DELAY_US])
+    time.sleep(0.5)  # attached
+    start = rig.now()
+    put.send_for(120.0, 20 * 1024 * 1024)
+    sent_t = rig.now()
+    resp = put.response(timeout=60)
+    end = rig.now()
+    tracer.send_signal(2)  # SIGINT: strace detaches, the worker runs on untouched
+    tracer.wait(timeout=10)
+    put.close()
+    record(cl, "rawput slow-store", t0, "worker %s: write(2) delayed %d us from %s to %s; body handed to the "
+           "kernel by %s; %s" % (pid, WRITE_DELAY_US, start, end, sent_t, resp.split("\r\n")[0]))
+    time.sleep(1.0)
+    return [iid], {"slow_store": {"worker": pid, "write_delay_us": WRITE_DELAY_US, "start": start,
+                                  "body_sent": sent_t, "end": end, "bytes": len(data),
+                                  "response": resp.split("\r\n")[0]}}
+
+
 SIZE_CAP = 600000
 QUOTA = "300KB"
 
 
 def main():
     os.makedirs(rig.OUT, exist_ok=True)
-    rig.BPF += " or port %d" % PROXY_PORT
+    rig.BPF = "(%s or port %d) and %s" % (rig.BPF, PROXY_PORT, ONLY_RIG)
     names = sys.argv[1:] or ["killed_mysql", "size_cap", "storage_quota", "store_full_plain", "upload_ends",
-                             "proxy_timeout"]
+                             "proxy_timeout", "count_quota", "slow_store"]
     plain = {"killed_mysql": (killed_mysql, "a glance-api MySQL connection killed (KILL from root) while "
                                             "Glance's INSERT waits on LOCK TABLES images WRITE; then a create "
                                             "that works"),
@@ -379,7 +461,10 @@ def main():
              "upload_ends": (upload_ends, "uploads ended by each side: curl killed, client RST, worker stopped "
                                           "then resumed, client timing out on a stopped worker, worker killed"),
              "proxy_timeout": (proxy_timeout, "haproxy (plain 8292, timeout server 3s) in front of 9292; the "
-                                              "glance worker stopped mid-upload")}
+                                              "glance worker stopped mid-upload"),
+             "slow_store": (slow_store, "a slow store that keeps going: each write(2) of the glance worker "
+                                        "delayed %d us (strace inject) for a whole unthrottled %d-byte upload"
+                                        % (WRITE_DELAY_US, SLOW_BYTES))}
     configured = {"size_cap": (size_cap, "image_size_cap = %d" % SIZE_CAP,
                                "an upload larger than image_size_cap=%d (413)" % SIZE_CAP),
                   "storage_quota": (storage_quota, "user_storage_quota = %s" % QUOTA,
@@ -387,9 +472,14 @@ def main():
     for n in names:
         if n in plain:
             run_scenario(n, plain[n][0], plain[n][1])
-        elif n in configured:
-            fn, opt, desc = configured[n]
-            orig = glance_conf(opt)
+        elif n in configured or n == "count_quota":
+            if n == "count_quota":
+                fn, opt, desc = (count_quota, "use_keystone_limits = True",
+                                 "unified limits %s: a create over image_count_total (413)" % LIMITS)
+                orig = glance_conf(opt, OSLO_LIMIT % register_limits())
+            else:
+                fn, opt, desc = configured[n]
+                orig = glance_conf(opt)
             try:
                 run_scenario(n, fn, desc)
             finally:

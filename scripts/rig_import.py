@@ -4,6 +4,14 @@
   import_methods  glance-direct (PUT .../stage + POST .../import) succeeding; web-download from a local HTTP
                   server answering 200, one answering 404, a port nobody listens on (connection refused) and a
                   port Glance's filtering refuses (400); copy-image of the glance-direct image to a second store.
+  import_stalled  web-download from a server that accepts and never answers, and from one that sends the headers
+                  and 64 KiB of a promised 1 MiB, then stalls: Glance 33 opens the URL with urllib and no timeout
+                  (glance/common/scripts/utils.py open_external_uri), so both imports are still importing when
+                  the capture ends 20 s later; the servers then close and Glance fails both (after the capture).
+  location_mismatch  the add-location API (POST /v2/images/{id}/locations, an http store enabled) with
+                  validation_data: a right sha512 and a wrong one; Glance's location_import task hashes the data it
+                  reads from the local web server and fails the wrong one (glance/async_/flows/location_import.py
+                  _VerifyValidationData: the only hash check on data Glance fetches in Glance 33).
   token_failures  Keystone's token lifetime set to 150 s: uploads with a token revoked by DELETE
                   /v3/auth/tokens, an expired one (issued in the capture, used after its expires_at) and one
                   Keystone does not know (issued and revoked before the capture), each never validated by
@@ -21,6 +29,7 @@ import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +45,13 @@ rig = rig_logs.rig  # the rig's own driver (../shared/rig/capture.py): called, n
 WEB_PORT = 8088  # the local HTTP server web-download fetches from
 REFUSED_PORT = 8089  # allowed by Glance's filtering, nobody listens: connection refused
 BLOCKED_PORT = 8090  # not in allowed_ports: Glance answers 400 at once
-rig.BPF = rig.BPF + " or port %d or port %d or port %d" % (WEB_PORT, REFUSED_PORT, BLOCKED_PORT)
+SILENT_PORT = 8091  # accepts and reads the request, never answers
+STALL_PORT = 8092  # answers 200 with headers and the start of the body, then stalls
+rig.BPF = "(%s%s) and src host 127.0.0.1 and dst host 127.0.0.1" % (  # not other jobs' 127.0.0.2 tests
+    rig.BPF, "".join(" or port %d" % p for p in (WEB_PORT, REFUSED_PORT, BLOCKED_PORT, SILENT_PORT, STALL_PORT)))
+STALL_LENGTH = 1048576  # the Content-Length the stalling server promises
+STALL_SENT = 65536  # what it sends of it
+STALL_WAIT = 20  # seconds the capture watches the stalled imports
 
 GLANCE_CONF = os.path.join(rig.RUN, "glance", "conf", "glance-api.conf")
 SECOND_STORE = os.path.join(rig.RUN, "glance", "images-fast")
@@ -58,7 +73,8 @@ def glance_import_config():
                         "enabled_import_methods = [glance-direct,web-download,copy-image]")
     text += ("[fast]\nfilesystem_store_datadir = %s\n"
              "[import_filtering_opts]\nallowed_schemes = [http]\nallowed_hosts = [127.0.0.1]\n"
-             "allowed_ports = [80,443,%d,%d]\n" % (SECOND_STORE, WEB_PORT, REFUSED_PORT))
+             "allowed_ports = [80,443,%d,%d,%d,%d]\n" % (SECOND_STORE, WEB_PORT, REFUSED_PORT, SILENT_PORT,
+                                                         STALL_PORT))
     os.makedirs(SECOND_STORE, exist_ok=True)
     with open(GLANCE_CONF, "w") as f:
         f.write(text)
@@ -95,6 +111,41 @@ def start_web_server():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", WEB_PORT), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
+
+
+class StallServer:
+    """Accepts, reads the request head, then sends `answer` (nothing: never answers) and holds the connection
+    until release()."""
+
+    def __init__(self, port, answer=b""):
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.answer = answer
+        self.conns, self.events = [], []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                got = conn.recv(4096)
+                if not got:
+                    break
+                head += got
+            self.events.append({"time": rig.now(), "request": head.split(b"\r\n", 1)[0].decode("latin-1"),
+                                "answered_bytes": len(self.answer)})
+            if self.answer:
+                conn.sendall(self.answer)
+            self.conns.append(conn)
+
+    def release(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+        return rig.now()
 
 
 # ------------------------------------------------------------------ client calls
@@ -166,13 +217,18 @@ def tasks_truth(t_start):
 
 
 # ------------------------------------------------------------------ scenarios
-def import_methods():
-    name = "import_methods"
+def begin_with_web_server(name):
+    """The scenario's client, the local web server, the capture started, and a token: (cl, web, cap, token)."""
     cl = rig.Client(name, False)
     web = start_web_server()
     cap = rig.Capture(name)
     cap.start()
-    token = rig.get_token(cl)
+    return cl, web, cap, rig.get_token(cl)
+
+
+def import_methods():
+    name = "import_methods"
+    cl, web, cap, token = begin_with_web_server(name)
     ids, notes, results = [], {}, {}
 
     def create(img):
@@ -193,12 +249,13 @@ def import_methods():
     notes["direct-ok"] = "PUT .../stage small-a.raw, POST .../import glance-direct"
     direct = iid
 
-    web = [("web-ok", "http://127.0.0.1:%d/small-b.raw" % WEB_PORT, " (200)"),
-           ("web-404", "http://127.0.0.1:%d/missing.raw" % WEB_PORT, ": the server answers 404"),
-           ("web-refused", "http://127.0.0.1:%d/small-b.raw" % REFUSED_PORT, ": nobody listens (connection refused)"),
-           ("web-blocked", "http://127.0.0.1:%d/small-b.raw" % BLOCKED_PORT,
-            ": port not in allowed_ports, 400 at the import call")]
-    for img, uri, what in web:
+    sources = [("web-ok", "http://127.0.0.1:%d/small-b.raw" % WEB_PORT, " (200)"),
+               ("web-404", "http://127.0.0.1:%d/missing.raw" % WEB_PORT, ": the server answers 404"),
+               ("web-refused", "http://127.0.0.1:%d/small-b.raw" % REFUSED_PORT,
+                ": nobody listens (connection refused)"),
+               ("web-blocked", "http://127.0.0.1:%d/small-b.raw" % BLOCKED_PORT,
+                ": port not in allowed_ports, 400 at the import call")]
+    for img, uri, what in sources:
         iid = create(img)
         answer = do_import(iid, "web-download", method_extra={"uri": uri})
         if img == "web-blocked":
@@ -225,6 +282,100 @@ def import_methods():
     rig.write_truth(name, "interoperable image import on plain endpoints: glance-direct (stage + import), "
                     "web-download 200 / 404 / connection refused / port not allowed, copy-image to a second "
                     "store", cap, cl, ids, extra)
+
+
+def import_stalled():
+    name = "import_stalled"
+    cl = rig.Client(name, False)
+    body = open(os.path.join(rig.IMG, "big-40.raw"), "rb").read(STALL_SENT)
+    silent = StallServer(SILENT_PORT)
+    stalled = StallServer(STALL_PORT, b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                                      b"Content-Length: %d\r\n\r\n" % STALL_LENGTH + body)
+    cap = rig.Capture(name)
+    cap.start()
+    token = rig.get_token(cl)
+    ids, notes = [], {}
+    for img, port, what in (("web-silent", SILENT_PORT, "the server accepts and never answers"),
+                            ("web-stalled", STALL_PORT, "the server sends 200, Content-Length %d and %d bytes, "
+                                                        "then stalls" % (STALL_LENGTH, STALL_SENT))):
+        iid = rig.curl_create(cl, token, img)
+        ids.append(iid)
+        uri = "http://127.0.0.1:%d/%s.raw" % (port, img)
+        curl_json(cl, "POST", "%s/v2/images/%s/import" % (GLANCE, iid), token,
+                  {"method": {"name": "web-download", "uri": uri}}, check=False)
+        notes[img] = "web-download of %s: %s" % (uri, what)
+    time.sleep(STALL_WAIT)
+    at_end = {img: image_row(iid) for img, iid in zip(("web-silent", "web-stalled"), ids)}
+    cl.osc("image", "list")
+    cap.stop()
+    cl.close()
+    truth = rig.write_truth(name, "web-download from a server that never answers and from one that stalls "
+                            "mid-body (Glance has no timeout: still importing at the capture's end)", cap, cl, ids,
+                            {"per_image_notes": notes, "at_capture_end": at_end, "tasks": tasks_truth(cap.t_start),
+                             "servers": {"silent": {"port": SILENT_PORT, "requests": silent.events},
+                                         "stalled": {"port": STALL_PORT, "requests": stalled.events,
+                                                     "content_length": STALL_LENGTH, "sent": STALL_SENT}}})
+    # after the capture: the servers close, Glance's reads end, and it fails both imports
+    released = {"silent": silent.release(), "stalled": stalled.release()}
+    after = {img: wait_import(iid, settled, timeout=30) for img, iid in zip(("web-silent", "web-stalled"), ids)}
+    truth["after_capture"] = {"servers_closed": released, "status": after,
+                              "properties": {img: image_row(iid)[1] for img, iid in zip(("web-silent",
+                                                                                         "web-stalled"), ids)},
+                              "tasks": tasks_truth(cap.t_start)}
+    with open(os.path.join(rig.OUT, name + ".truth.json"), "w") as f:
+        json.dump(truth, f, indent=2, default=str)
+
+
+LOCKS = "[oslo_concurrency]\nlock_path = %s\n" % os.path.join(rig.RUN, "glance", "locks")
+
+
+def http_store_config(on):
+    """An http store beside the file stores (the add-location API needs one for a user without the service role)."""
+    text = open(GLANCE_CONF).read()
+    plain = text.replace(", web:http", "").replace(LOCKS, "")
+    with open(GLANCE_CONF, "w") as f:  # the location_import task takes a file lock: it needs a lock_path
+        f.write(plain.replace("fast:file", "fast:file, web:http") + LOCKS if on else plain)
+
+
+def wait_task(iid, timeout=60):
+    """The last task of an image once it ended (polled over the unix socket: not captured)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        with rig.db("glance") as c, c.cursor() as cur:
+            cur.execute("SELECT status FROM tasks WHERE image_id=%s ORDER BY created_at DESC LIMIT 1", (iid,))
+            row = cur.fetchone()
+        if row and row[0] in ("success", "failure"):
+            return row[0]
+        time.sleep(0.5)
+    return row and row[0]
+
+
+def location_mismatch():
+    name = "location_mismatch"
+    cl, web, cap, token = begin_with_web_server(name)
+    data = open(os.path.join(WEB_ROOT, "small-b.raw"), "rb").read()
+    right = hashlib.sha512(data).hexdigest()
+    wrong = hashlib.sha512(data + b"!").hexdigest()
+    uri = "http://127.0.0.1:%d/small-b.raw" % WEB_PORT
+    ids, results = [], {}
+    for img, value in (("location-ok", right), ("location-mismatch", wrong)):
+        iid = rig.curl_create(cl, token, img)
+        ids.append(iid)
+        results[img + " add"] = curl_json(cl, "POST", "%s/v2/images/%s/locations" % (GLANCE, iid), token,
+                                          {"url": uri, "validation_data": {"os_hash_algo": "sha512",
+                                                                           "os_hash_value": value}}, check=False)
+        results[img + " task"] = wait_task(iid)
+        results[img] = image_row(iid)
+    time.sleep(2)
+    cl.osc("image", "list")
+    cap.stop()
+    web.shutdown()
+    cl.close()
+    rig.write_truth(name, "add-location API with validation_data (sha512): a right hash and a wrong one, the data "
+                    "read by Glance's http store from a local web server", cap, cl, ids,
+                    {"results": results, "tasks": tasks_truth(cap.t_start), "uri": uri,
+                     "sha512": {"data": right, "given_wrong": wrong},
+                     "web_server": {"port": WEB_PORT, "requests": _Quiet.requests}})
 
 
 def token_failures():
@@ -275,7 +426,7 @@ def token_failures():
 def main():
     os.makedirs(rig.OUT, exist_ok=True)
     glance_import_config()
-    for n in sys.argv[1:] or ["import_methods", "token_failures"]:
+    for n in sys.argv[1:] or ["import_methods", "import_stalled", "token_failures"]:
         rig.log("=== scenario %s" % n)
         rig.cleanup_images()
         if n == "token_failures":
@@ -288,6 +439,16 @@ def main():
         elif n == "import_methods":
             rig.restart_services()
             import_methods()
+        elif n == "import_stalled":
+            rig.restart_services()
+            import_stalled()
+        elif n == "location_mismatch":
+            http_store_config(True)
+            try:
+                rig.restart_services()
+                location_mismatch()
+            finally:
+                http_store_config(False)
         else:
             raise SystemExit("unknown scenario " + n)
 

@@ -7,6 +7,7 @@ capture.py writes the haproxy and uWSGI slices; this also writes the glance-api 
 scripts/make_rig_fixtures.sh logs (it sets OUTDIR, RIG_SCALE and the rig up first).
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +32,12 @@ rig.Capture.stop = stop_with_all_slices
 STORE = os.path.join(rig.RUN, "glance", "images")
 
 
+def osc_upload(cl, image_file, name, check=True):
+    """openstack image create --file (raw, bare, -f json) of one of the rig's images; the finished process."""
+    return cl.osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
+                  os.path.join(rig.IMG, image_file), name, "-f", "json", check=check)
+
+
 def tls_failures():
     """On 13000/13292 (haproxy TLS): a good upload, an upload into a full store (tmpfs of 1 MiB mounted
     over the file store: Glance answers 413 and logs the error), a protected image's delete (403), a
@@ -44,11 +51,8 @@ def tls_failures():
         cap = rig.Capture(name)
         cap.start()
         ids = []
-        d = cl.osc_json("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
-                        os.path.join(rig.IMG, "small-a.raw"), "fits-the-store")
-        ids.append(d["id"])
-        p = cl.osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
-                   os.path.join(rig.IMG, "big-40.raw"), "store-full", check=False)
+        ids.append(json.loads(osc_upload(cl, "small-a.raw", "fits-the-store").stdout)["id"])
+        p = osc_upload(cl, "big-40.raw", "store-full", check=False)
         rig.log("  store-full rc=%d" % p.returncode)
         d = cl.osc_json("image", "create", "--disk-format", "raw", "--container-format", "bare", "--protected",
                         "protected-tls")

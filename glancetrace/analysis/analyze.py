@@ -220,7 +220,8 @@ def _findings(an: Analysis) -> None:
     labels = {img.id: _label(img) for img in an.images}
     out.extend(imports.import_findings(an.imports, labels, call_frames))
     out.extend(tokens.token_findings(an.calls, an.served, labels, call_frames))
-    causes = {f.image_id: f.code for f in out if f.image_id and f.code in ("import-failed", *tokens.CODES)}
+    out.extend(limits.create_limit_findings(an.calls, call_frames))
+    causes = {f.image_id: f.code for f in out if f.image_id and f.code in ("import-failed", "import-stalled", *tokens.CODES)}
     rows = {r.id: r for r in an.sql}
     for img in an.images:
         label = labels[img.id]
@@ -305,6 +306,10 @@ def _findings(an: Analysis) -> None:
 def _stuck_why(img: Image, cause: str | None, calls: dict[str, Call]) -> str:
     """Why an image is still queued/saving/importing, pointing at the finding that knows the cause."""
     started = any(t.status == "saving" for t in img.effective)
+    if cause == "import-stalled":
+        return "its import is waiting on its source (see the import-stalled finding)"
+    if cause == "import-failed" and img.final_status == "importing":
+        return "its import failed and Glance left it 'importing' (see the import-failed finding)"
     if img.final_status != "queued":
         return "the upload or import never finished"
     if cause == "import-failed":

@@ -7,6 +7,12 @@ any port, is a call to the source's host:port for the URI's path made after the 
 nobody listens there, a connection the source reset at once.  The failure is said where it was seen:
 Glance's answer to the import call (a URI refused by [import_filtering_opts]), Glance's outbound response
 or connection, the task's result written in SQL, and the image's os_glance_failed_import property.
+The add-location API (POST /v2/images/{id}/locations with validation_data) is handled the same way: a
+location_import task reads the URL through Glance's http store and compares the hash it computes with the one
+given (glance/async_/flows/location_import.py _VerifyValidationData) — in Glance 33 the only check of fetched
+data against a hash (web-download, glance-download and copy-image take no validation data).
+Glance 33 opens the URI with urllib and no timeout: a source that never answers, or stops mid-body with its
+connection open, leaves the import waiting — an import-stalled finding, not a failure.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from .story import clock
 
 FAILED_PROP = "os_glance_failed_import"
 IMPORTING_PROP = "os_glance_importing_to_stores"
+FETCHING = ("web-download", "add-location")  # Glance itself reads the URI (add-location: through its http store)
+QUIET_MIN = 5.0  # s of silence from the source before the capture's end that make a wait, not a cut-short capture
 
 
 @dataclass
@@ -57,8 +65,17 @@ class ImportAttempt:
     refused: list[Refused] = field(default_factory=list)
     failed_stores: str | None = None  # os_glance_failed_import after the attempt
     failed_sql: str | None = None
+    importing_stores: str | None = None  # os_glance_importing_to_stores, as last written in the attempt
+    importing_sql: str | None = None
+    running: list[Call] = field(default_factory=list)  # fetches unfinished, their connection open at the end
+    waits: list[tuple[Call, str]] = field(default_factory=list)  # of those, the ones the source left hanging
     failure: str | None = None  # what went wrong, in words
     seen_in: list[str] = field(default_factory=list)  # where the failure shows
+
+    @property
+    def stalled(self) -> bool:
+        """Still waiting on its source when the capture ends (Glance's download has no timeout)."""
+        return bool(self.waits) and (self.task is None or self.task.status not in ("success", "failure"))
 
     @property
     def source(self) -> str | None:
@@ -157,8 +174,8 @@ def _refused(att: ImportAttempt, result, until: float) -> list[Refused]:
 
 
 def find_imports(calls: list[Call], sql_rows: list, result) -> list[ImportAttempt]:
-    imports = [c for c in calls if c.service == "glance" and c.kind == "import" and c.image_id
-               and not (c.hop == "backend" and c.peer)]
+    imports = [c for c in calls if c.service == "glance" and c.image_id and not (c.hop == "backend" and c.peer)
+               and (c.kind == "import" or c.kind == "locations" and c.meaning.import_method == "add-location")]
     tasks = collect_tasks(sql_rows)
     props = image_properties(sql_rows, (FAILED_PROP, IMPORTING_PROP))
     out = []
@@ -170,15 +187,54 @@ def find_imports(calls: list[Call], sql_rows: list, result) -> list[ImportAttemp
         until = min(later) if later else float("inf")
         att.task = next((t for t in tasks.values() if t.image_id == call.image_id and _task_time(t, sql_rows)
                          and att.call.start <= _task_time(t, sql_rows) < until), None)
-        if m.import_method == "web-download" and m.import_uri:
-            att.fetches = _fetches(att, calls, until)
-            att.refused = _refused(att, result, until)
+        if m.import_method in FETCHING and m.import_uri:
+            # the same URI imported again (for any image) takes Glance's requests from then on
+            again = min([until, *(c.start for c in imports[i + 1:] if c.meaning.import_uri == m.import_uri)])
+            att.fetches = _fetches(att, calls, again)
+            att.refused = _refused(att, result, again)
+            ends = {f.id: open_at_end(f, result) for f in att.fetches}
+            att.running = [f for f in att.fetches if ends[f.id] is not None
+                           and (f.tx.status is None or f.tx.incomplete or f.tx.truncated)]
+            att.waits = [(f, w) for f in att.running if (w := hanging(f, ends[f.id]))]
         for iid, name, value, sql_id, t in props:
-            if iid == call.image_id and name == FAILED_PROP and att.call.start <= t < until:
-                att.failed_stores, att.failed_sql = value, sql_id
+            if iid == call.image_id and att.call.start <= t < until:
+                if name == FAILED_PROP:
+                    att.failed_stores, att.failed_sql = value, sql_id
+                else:
+                    att.importing_stores, att.importing_sql = value, sql_id
         _explain(att)
         out.append(att)
     return out
+
+
+def open_at_end(fetch: Call, result) -> float | None:
+    """The capture's end when the fetch's connection was still open then (None when it had closed)."""
+    tx = fetch.tx
+    conn = next((c for c, k in zip(result.connections, result.conn_captures)
+                 if k == tx.capture and c.stream == tx.conn_id), None)
+    end = result.captures[tx.capture].last_ts if tx.capture < len(result.captures) else None
+    if conn is None or end is None or conn.closed not in ("", "end of capture", "idle"):
+        return None
+    return end
+
+
+def hanging(fetch: Call, end: float) -> str | None:
+    """What the source still owed Glance at the capture's end `end`, its connection still open: no answer at
+    all, or the rest of a body, after QUIET_MIN s of silence (None: the capture merely ended during it)."""
+    tx = fetch.tx
+    if tx.status is None and tx.request_last_time is not None:
+        if end - tx.request_last_time < QUIET_MIN:
+            return None
+        return (f"the source accepted Glance's connection and received its {tx.method} {tx.uri} but sent no "
+                f"answer for {end - tx.request_last_time:.1f} s, until the capture's end")
+    declared = tx.header("content-length", response=True)
+    got = tx.response_body.size
+    if (tx.status is not None and tx.status < 300 and (tx.incomplete or tx.truncated) and tx.response_last_time
+            and end - tx.response_last_time >= QUIET_MIN):
+        of = f" of {int(declared):,} announced" if declared and declared.isascii() and declared.isdigit() else ""
+        return (f"the source's body stopped after {got:,} bytes{of}: nothing more for "
+                f"{end - tx.response_last_time:.1f} s, until the capture's end")
+    return None
 
 
 def _task_time(task: Task, sql_rows: list) -> float | None:
@@ -200,6 +256,13 @@ def _explain(att: ImportAttempt) -> None:
         seen.append(f"Glance's answer to the import call ({call.id}): {call.tx.status} “{reason}”")
     for f in att.fetches:
         st = f.tx.status
+        if att.stalled and any(f is w for w, _ in att.waits):
+            why.append(next(text for w, text in att.waits if w is f))
+            seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}): its connection still open at the "
+                        f"capture's end")
+            continue
+        if f in att.running:
+            continue  # the capture ended during the download: nothing to say about it yet
         if st is None:
             why.append("the source did not answer (timeout or the connection ended)")
             seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}): no response")
@@ -209,9 +272,15 @@ def _explain(att: ImportAttempt) -> None:
         elif f.tx.incomplete or f.tx.truncated:
             why.append(f"the download from the source was cut off after {human_bytes(f.tx.response_body.size)}")
             seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}): cut off")
+    mismatch = _hash_mismatch(att)
+    if mismatch:
+        why.append(mismatch[0])
+        seen.append(mismatch[1])
     for r in att.refused:
         why.append("connection refused (the source reset Glance's connection at once)")
         seen.append(f"Glance's outbound connection tcp.stream {r.conn_id} at {clock(r.time)}: reset")
+    if att.stalled:
+        _still_importing(att, seen)
     task = att.task
     task_failed = task is not None and task.status == "failure"
     if task_failed:
@@ -231,6 +300,35 @@ def _explain(att: ImportAttempt) -> None:
         att.seen_in = seen
 
 
+def _hash_mismatch(att: ImportAttempt) -> tuple[str, str] | None:
+    """(why, where) when a whole body Glance fetched for an add-location does not have the validation_data's
+    hash (Glance's task then fails with only "Internal Error": the capture itself shows the mismatch)."""
+    given = att.call.meaning.validation_hash
+    if given is None:
+        return None
+    algo, want = given
+    for f in att.fetches:
+        body = f.tx.response_body
+        got = {"sha512": body.sha512, "sha256": body.sha256, "md5": body.md5}.get(algo)
+        if f.tx.method != "GET" or f.tx.status != 200 or not got or f.tx.incomplete or f.tx.truncated or f.tx.gap:
+            continue
+        if got.lower() != want:
+            return (f"checksum mismatch: the {human_bytes(body.size)} Glance read from the source have {algo} "
+                    f"{got[:16]}…, the validation_data gave {want[:16]}…",
+                    f"Glance's outbound GET {f.tx.uri} ({f.id}): {algo} of its body against the add-location "
+                    f"call's validation_data ({att.call.id})")
+    return None
+
+
+def _still_importing(att: ImportAttempt, seen: list[str]) -> None:
+    """Where a hanging import shows as still going: its task's last status, the store it is importing to."""
+    t = att.task
+    if t is not None:
+        seen.append(f"task {t.id} still '{t.status}' at the capture's end ({t.status_sql})")
+    if att.importing_stores:
+        seen.append(f"{IMPORTING_PROP}={att.importing_stores} still set ({att.importing_sql})")
+
+
 def _short(s: str, n: int = 200) -> str:
     s = " ".join(s.split())
     return s if len(s) <= n else s[: n - 1] + "…"
@@ -242,12 +340,18 @@ def import_findings(imports: list[ImportAttempt], labels: dict[str, str], frames
         if not att.failure:
             continue
         src = f" from {att.source}" if att.source else ""
-        msg = (f"import of {labels.get(att.image_id, att.image_id)} via {att.method or '?'}{src} failed: "
-               f"{att.failure}. Seen in: " + "; ".join(att.seen_in))
+        what = f"import of {labels.get(att.image_id, att.image_id)} via {att.method or '?'}{src}"
+        if att.stalled:  # glance/common/scripts/utils.py opens the URI with urllib and no timeout
+            msg = (f"{what} is still importing at the capture's end: {att.failure} (Glance sets no timeout on "
+                   f"the download: it waits as long as the source keeps the connection open). Seen in: ")
+        else:
+            msg = f"{what} failed: {att.failure}. Seen in: "
+        msg += "; ".join(att.seen_in)
         frames = frames_of(att.fetches[0]) if att.fetches else (att.refused[0].frames if att.refused else
                                                                   frames_of(att.call))
         cite = att.fetches[0] if att.fetches else att.call
-        f = Finding("error", "import-failed", msg, image_id=att.image_id, call_id=cite.id, frames=frames,
+        code = "import-stalled" if att.stalled else "import-failed"
+        f = Finding("error", code, msg, image_id=att.image_id, call_id=cite.id, frames=frames,
                     conn_id=att.refused[0].conn_id if att.refused and not att.fetches else cite.tx.conn_id,
                     capture=att.refused[0].capture if att.refused and not att.fetches else cite.capture)
         out.append(f)
@@ -265,7 +369,8 @@ def attempt_dict(att: ImportAttempt) -> dict:
                          "declared": f.tx.header("content-length", response=True),
                          "start": f.start, "end": f.end} for f in att.fetches],
             "refused": [{"conn_id": r.conn_id, "frames": r.frames, "time": r.time} for r in att.refused],
-            "failed_stores": att.failed_stores, "failure": att.failure, "seen_in": list(att.seen_in),
+            "failed_stores": att.failed_stores, "failure": att.failure, "stalled": att.stalled,
+            "seen_in": list(att.seen_in),
             "failed_at": failed_at(att)}
 
 

@@ -6,10 +6,15 @@ Glance answers 413 with its reason in the body (glance/api/v2/image_data.py):
   "Image storage media is full: …"           the store has no space left (glance_store StorageFull)
   "Image exceeds the storage quota: …"       user_storage_quota (the project's total image bytes)
   oslo.limit's "… over limit …" / "Quota exceeded for resources: …"   unified limits (Keystone)
+With unified limits ([DEFAULT] use_keystone_limits) oslo.limit names the limit, its value and the usage:
+"Resource image_count_total is over limit of 2 due to current usage 2 and delta 1".  image_count_total
+refuses the create itself (POST /v2/images → 413, no image is made); image_count_uploading and
+image_size_total refuse an upload, image_stage_total a stage.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .findings import Finding
@@ -31,6 +36,16 @@ LIMITS = (
     Limit("quota-exceeded", "quota exceeded", "a unified limit (Keystone registered/project limit) is reached"),
 )
 CODES = frozenset(x.code for x in LIMITS)
+# oslo_limit.exception.OverLimitInfo, one per limit over
+OVER = re.compile(r"Resource (\w+) is over limit of (\d+) due to current usage (\d+) and delta (\d+)")
+UNITS = {"image_size_total": " MiB", "image_stage_total": " MiB"}
+
+
+def unified_limits(reason: str) -> str | None:
+    """The unified limits oslo.limit says are over, in words (None when it names none)."""
+    over = [f"{name} (limit {int(lim):,}{UNITS.get(name, '')}; usage {int(use):,} + {int(delta):,} requested)"
+            for name, lim, use, delta in OVER.findall(reason)]
+    return "the unified limit " + ", ".join(over) + " is reached" if over else None
 
 
 def _limit_of(call) -> Limit | None:
@@ -58,7 +73,27 @@ def limit_finding(label: str, image_id: str, call, calls: dict, frames_of) -> Fi
     got = tx.request_body.size
     # Glance reads up to the cap before it refuses: the bytes it had by then bound the cap from above
     bound = f" (so image_size_cap is below {got:,} bytes)" if limit.code == "image-too-large" and got else ""
-    msg = (f"upload of {label} refused: {limit.what} — Glance answered {tx.status}{via} after receiving "
+    what = unified_limits(answered.meaning.error_message) or limit.what
+    msg = (f"upload of {label} refused: {what} — Glance answered {tx.status}{via} after receiving "
            f"{got:,} bytes{of}{bound}: “{answered.meaning.error_message}”")
     return Finding("error", limit.code, msg, image_id=image_id, call_id=answered.id, frames=frames_of(answered),
                    conn_id=tx.conn_id, capture=answered.capture, time=tx.response_first_time)
+
+
+def create_limit_findings(calls: list, frames_of) -> list[Finding]:
+    """Image creates refused by a limit (image_count_total): no image exists, so the finding is the call's."""
+    out = []
+    for call in calls:
+        if call.kind != "create" or call.service != "glance" or (call.hop == "backend" and call.peer):
+            continue
+        limit = _limit_of(call)
+        if limit is None:
+            continue
+        tx, m = call.tx, call.meaning
+        what = unified_limits(m.error_message) or limit.what
+        name = f" '{m.image_name}'" if getattr(m, "image_name", None) else ""
+        msg = (f"create of image{name} refused: {what} — Glance answered {tx.status} after receiving "
+               f"{tx.request_body.size:,} bytes, and no image was made: “{m.error_message}”")
+        out.append(Finding("error", limit.code, msg, call_id=call.id, frames=frames_of(call), conn_id=tx.conn_id,
+                           capture=call.capture, time=tx.response_first_time))
+    return out

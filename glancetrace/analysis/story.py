@@ -104,7 +104,8 @@ def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) 
             events.append((tr["time"], _transition_words(tr)))
     for att in image.get("imports") or []:
         if att.get("failure") and att.get("failed_at") is not None:
-            events.append((att["failed_at"], f"the {att.get('method') or '?'} import failed: {att['failure']}"))
+            done = "is still waiting on its source" if att.get("stalled") else "failed"
+            events.append((att["failed_at"], f"the {att.get('method') or '?'} import {done}: {att['failure']}"))
     events.sort(key=lambda e: e[0])
     first = "; ".join(w for _, w in events) or "no call about this image was seen"
     return [_capitalise(first) + ".", _ending(image, capture_end)]

@@ -105,6 +105,7 @@ class GlanceCall:
     patch: list[PatchOp] = field(default_factory=list)
     import_method: str | None = None
     import_uri: str | None = None  # web-download
+    validation_hash: tuple[str, str] | None = None  # add-location's validation_data (os_hash_algo, os_hash_value)
     stores: list[str] = field(default_factory=list)
     upload_bytes: int | None = None  # body bytes seen (PUT file/stage) or sent (GET file)
     declared_size: int | None = None  # Content-Length / X-OpenStack-Image-Size
@@ -330,6 +331,12 @@ def _route_images(call: GlanceCall, method: str, rest: list[str], q: dict, req_j
         call.action = "tasks"
     elif what == "locations":
         call.action = "locations"
+        if method == "POST" and isinstance(req_json, dict):  # the add-location API: Glance reads the URL itself
+            call.import_method = "add-location"
+            call.import_uri = _str(req_json.get("url"))
+            val = req_json.get("validation_data")
+            if isinstance(val, dict) and _str(val.get("os_hash_algo")) and _str(val.get("os_hash_value")):
+                call.validation_hash = (_str(val["os_hash_algo"]).lower(), _str(val["os_hash_value"]).lower())
 
 
 def _location_id(tx: HttpTransaction) -> str | None:

@@ -112,3 +112,46 @@ def test_the_proxy_answered_504():
     im = _image(doc, "proxy-timeout")
     (f,) = _findings(doc, im["id"], "proxy-answered")
     assert "504" in f["message"] and f["cause"] == "proxy_answered"
+
+
+def _over(response: str) -> tuple[str, int, int, int]:
+    """(limit, value, usage, delta) from the oslo.limit message in Glance's 413 body (truth.json)."""
+    resource = response.split("Resource ", 1)[1]
+    name, rest = resource.split(" is over limit of ", 1)
+    value, rest = rest.split(" due to current usage ", 1)
+    usage, delta = rest.split(" and delta ", 1)
+    return name, int(value), int(usage), int(delta.split("]")[0])
+
+
+def test_unified_count_limit_refuses_the_create():
+    doc, real = analysed("count_quota"), truth("count_quota")
+    assert "HTTP 413" in real["over_count_total"]
+    name, value, usage, delta = _over(real["over_count_total"])
+    assert name == "image_count_total" and value == real["limits"]["image_count_total"]
+    assert "count-b" not in {im["name"] for im in real["images"]} | {im["name"] for im in doc["images"]}
+    (f,) = [f for f in doc["findings"] if f["code"] == "quota-exceeded" and f["image_id"] is None]
+    assert f"the unified limit {name} (limit {value}; usage {usage} + {delta} requested)" in f["message"]
+    assert "create of image 'count-b' refused" in f["message"] and "no image was made" in f["message"]
+    call = next(c for c in doc["calls"] if c["id"] == f["call_id"])
+    assert call["status"] == 413 and f"after receiving {call['request_body_size']:,} bytes" in f["message"]
+    assert not [g for g in doc["findings"] if g["code"] == "http-413"]
+
+
+def test_slow_store_is_a_stalled_receiver_not_an_interrupted_upload():
+    """Every write(2) of the worker storing the upload took write_delay_us (strace fault injection): Glance
+    read the body only as fast as it stored it, the window kept filling, and the upload completed."""
+    doc, note = analysed("slow_store"), truth("slow_store")["slow_store"]
+    assert note["response"].startswith("HTTP/1.1 204")
+    im = _image(doc, "slow-store")
+    assert im["final_status"] == "active" and int(im["size"]) == note["bytes"]
+    (f,) = _findings(doc, im["id"], "receiver-stalled")
+    assert "the upload went on and Glance answered 204" in f["message"]
+    assert not _findings(doc, im["id"], "upload-interrupted")
+    call = next(c for c in doc["calls"] if c["id"] == f["call_id"])
+    assert call["request_body_size"] == note["bytes"]
+    # the store's pace bounds the upload from below: one delayed write per 64 KiB chunk
+    floor = note["bytes"] // 65536 * note["write_delay_us"] / 1e6
+    assert call["response_time"] - call["request_time"] >= floor
+    stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == f["conn_id"])
+    # after Glance began reading (the first, token-validation stall), the window filled again and again
+    assert stall["zero_window_count"]["server"] >= 3

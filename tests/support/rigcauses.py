@@ -24,3 +24,31 @@ def analysed(scenario: str) -> dict:
     from glancetrace.analysis.analyze import analyze
     from glancetrace.pipeline import decode
     return analyze(decode(capture(scenario))).to_dict()
+
+
+def without_port(src, port: int, dest) -> int:
+    """Copy the pcap `src` to `dest` without the TCP packets to or from `port` (a capture that lost one
+    connection, or a filter that left a port out); returns how many packets were dropped."""
+    import dpkt
+
+    with open(src, "rb") as f:
+        reader = dpkt.pcap.Reader(f)
+        packets = list(reader)
+        link = reader.datalink()
+    keep = [(ts, buf) for ts, buf in packets if not _on_port(buf, port)]
+    with open(dest, "wb") as f:
+        w = dpkt.pcap.Writer(f, linktype=link)
+        for ts, buf in keep:
+            w.writepkt(buf, ts)
+    return len(packets) - len(keep)
+
+
+def _on_port(buf: bytes, port: int) -> bool:
+    import dpkt
+
+    try:
+        ip = dpkt.ethernet.Ethernet(buf).data
+    except (dpkt.UnpackError, IndexError):
+        return False
+    tcp = getattr(ip, "data", None)
+    return isinstance(tcp, dpkt.tcp.TCP) and port in (tcp.sport, tcp.dport)
