@@ -267,7 +267,7 @@ class Pipeline:
         reader = plan.reader(index)
         info = reader.info
         res.captures.append(info)
-        add = self.stalls.add  # feeds tcp.add
+        add = tcp.add  # (which shows each segment to self.stalls)
         decode = link.decode
         ifaces = info.interfaces
         select = None

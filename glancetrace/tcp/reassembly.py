@@ -29,6 +29,7 @@ new number when a closed 4-tuple is reused).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol
 
 from ..capture.segment import ACK, FIN, RST, SYN, Segment
 from .connection import (ACK_JUMP_LIMIT, M32, PENDING_LIMIT, Connection, Direction, HandlerFactory,
@@ -75,6 +76,12 @@ def _reopened(ds: Direction, seq: int) -> bool:
     return ds.isn is not None and seq != ds.isn and (ds.offset > 0 or ds.fin)
 
 
+class SegmentObserver(Protocol):
+    """Watches the segments beside reassembly (tcp/stalls.py), through `TcpReassembler.observe`."""
+
+    def segment(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int) -> None: ...
+
+
 class TcpReassembler:
     def __init__(self, factory: HandlerFactory, server_ports: set[int] | frozenset[int] = frozenset()):
         self.factory = factory
@@ -83,6 +90,8 @@ class TcpReassembler:
         self.connections: list[Connection] = []  # every stream, in tcp.stream order
         self.open: list[Connection] = []  # those given a decoder and perhaps not closed yet, in that order
         self.segments = 0
+        self.observer: SegmentObserver | None = None
+        self._seen = None  # observer.segment, looked up once
 
     # -- connection table -----------------------------------------------------
 
@@ -146,31 +155,44 @@ class TcpReassembler:
 
     # -- per segment ----------------------------------------------------------
 
+    def observe(self, observer: "SegmentObserver") -> None:
+        """Show `observer` every segment with the connection and direction found here (tcp/stalls.py:
+        no second flow lookup per segment), and each connection before its state is packed away."""
+        self.observer = observer
+        self._seen = observer.segment
+
     def add(self, seg: Segment, ts: float, frame: int) -> None:
         self.segments += 1
         if not self.segments % SWEEP_EVERY:
             self.sweep(ts, frame)
         entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
-        if entry is not None and self._fast_path(entry, seg, ts, frame):
-            return
-        conn, d = self._connection_of(entry, seg, ts, frame)
+        if entry is None or not self._fast_path(entry, seg, ts, frame):
+            entry = self._general(entry, seg, ts, frame)
+        if self._seen is not None:
+            self._seen(entry[0], entry[1], seg, ts, frame)
+
+    def _general(self, entry: tuple[Connection, int] | None, seg: Segment, ts: float,
+                 frame: int) -> tuple[Connection, int]:
+        """Every segment the fast path does not take; returns its connection and direction."""
+        conn, d = entry = self._connection_of(entry, seg, ts, frame)
         conn.last_ts = ts
         conn.last_frame = frame
         if conn.closed == "idle":
             self._resume(conn)
         if conn.closed:
-            return  # (its directions are summaries now)
+            return entry  # (its directions are summaries now)
         conn.dirs[d].packets += 1
         if conn.handler is None:
             if not conn.closed and seg.flags & (FIN | RST):
                 conn.closed = "rst" if seg.flags & RST else "fin"  # lets a reused port start a new stream
-            return
+            return entry
         if conn.held:
             self._place_unseen(conn, d, seg)
             self._release_held(conn, ts)  # those whose wait is over first: they were captured earlier
         self._segment(conn, d, seg, ts, frame)
         if conn.held:
             self._release_held(conn, ts)
+        return entry
 
     def _fast_path(self, entry: tuple[Connection, int], seg: Segment, ts: float, frame: int) -> bool:
         """The next in-order data segment of a decoded connection, nothing waiting, no flag but
