@@ -107,7 +107,12 @@ def _ip(addr: str) -> str:
 
 
 def _connections(items: list[tuple[int, object]], connections, conn_captures) -> dict[ConnKey, Conn]:
-    tcp = {(cap, c.stream): c for c, cap in zip(connections, conn_captures or [0] * len(connections))}
+    # only the MySQL ones: closed connections are packed (tcp/table.py), each read back one at a time
+    wanted = {(cap, ev.conn_id) for cap, ev in items}
+    tcp = {}
+    for c, cap in zip(connections, conn_captures or [0] * len(connections)):
+        if (cap, c.stream) in wanted:
+            tcp[(cap, c.stream)] = c
     conns: dict[ConnKey, Conn] = {}
     for cap, ev in items:
         key = (cap, ev.conn_id)
@@ -282,7 +287,7 @@ def pair_hops(items: list[tuple[int, object]], connections=(), conn_captures=())
     `items`: (capture index, MysqlHandshake or SqlStatement) of the whole capture;
     `connections`/`conn_captures`: the TCP connections and their capture index (open times).
     """
-    conns = list(_connections(items, list(connections), list(conn_captures)).values())
+    conns = list(_connections(items, connections, list(conn_captures)).values())
     out = MysqlHops(pairs=_pair(conns))
     for p in out.pairs:
         out.pair_of[p.front.key] = out.pair_of[p.back.key] = p

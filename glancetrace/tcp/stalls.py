@@ -180,7 +180,7 @@ class TcpStalls:
     def finish(self) -> list:
         """The facts of every connection that had a zero window, a retransmission, a RST, or a FIN after data."""
         kept = dict(self._done)
-        for conn in self._tcp.connections:
+        for conn in self._tcp.connections.live():
             w = conn.tally
             if w is not None:
                 conn.tally = None
