@@ -88,7 +88,7 @@ def test_a_flood_of_short_connections_keeps_a_record_each(monkeypatch):
         tcp.add(_seg(i, 1001, ACK | PSH, b"G"), i * 1e-3 + 5e-4, frame := frame + 1)
     assert len(tcp.connections) == 3000
     packed = sum(isinstance(x, bytes) for x in tcp.connections.items)
-    assert packed > 2500 and len(tcp.flows) <= 2 * (2 * 100 + 50 + 1)
+    assert packed > 2500 and len(tcp.flows) <= 2 * (125 + 50 + 1)
     assert seen == {i: b"G" for i in range(3000)}
     assert not any(c.midstream for c in tcp.connections)
     # a packed connection released as idle speaks again: same stream, a decoder again (mid-stream; the
