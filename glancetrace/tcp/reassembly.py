@@ -45,7 +45,7 @@ __all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpRea
 LIVE_LIMIT = 10_000  # decoders kept at once: beyond, the least recently active connections are released
 IDLE_SECONDS = 300.0  # out-of-order bytes waiting longer than this (capture time) are given up as a gap
 SWEEP_EVERY = 1 << 16  # segments between idle sweeps
-RECENT_LIMIT = 2_000  # closed connections kept as objects (late packets: the ACK of a FIN, a RST after it);
+RECENT_LIMIT = 1_000  # closed connections kept as objects (late packets: the ACK of a FIN, a RST after it);
 # beyond, the earliest closed are packed (tcp/table.py)
 REORDER_PACKETS = 128  # packets of the connection a proven-sent hole waits for its late data (a packet
 # up to 64 positions late whose ACK came up to 64 early) …
@@ -131,8 +131,8 @@ class TcpReassembler:
         conn.handler = self.factory(conn)
         if conn.handler is not None:
             self.open.append(conn)
-            if len(self.open) > LIVE_LIMIT + LIVE_LIMIT // 4:  # (pruned a quarter at a time: a flood holds
-                # 12,500 decoders at most, not 20,000 — a tenth of the peak memory with 200,000 connections)
+            if len(self.open) > LIVE_LIMIT + LIVE_LIMIT // 8:  # (pruned an eighth at a time: a flood holds
+                # 11,250 decoders at most, not 20,000: a third of the peak memory with 200,000 connections)
                 self._release_idle()
         return conn, 0 if client_is_src else 1
 
@@ -596,7 +596,10 @@ class TcpReassembler:
             conn.handler = None  # the decoder's work is done: let it go
             conn.decoded = True
         conn.summarise()
-        self._closed(conn)
+        if reason == "idle":
+            self._pack(conn)  # (no late packets to wait for: if it speaks again, it comes back from its record)
+        else:
+            self._closed(conn)
 
     def sweep(self, ts: float, frame: int) -> None:
         """Memory bound: holes that stayed open too long become gaps, freeing what waited behind them."""
