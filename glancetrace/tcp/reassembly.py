@@ -45,7 +45,7 @@ __all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpRea
 LIVE_LIMIT = 10_000  # decoders kept at once: beyond, the least recently active connections are released
 IDLE_SECONDS = 300.0  # out-of-order bytes waiting longer than this (capture time) are given up as a gap
 SWEEP_EVERY = 1 << 16  # segments between idle sweeps
-RECENT_LIMIT = 1_000  # closed connections kept as objects (late packets: the ACK of a FIN, a RST after it);
+RECENT_LIMIT = 1_000  # closed connections kept as objects (at least 1: the one closing now is still observed) (late packets: the ACK of a FIN, a RST after it);
 # beyond, the earliest closed are packed (tcp/table.py)
 REORDER_PACKETS = 128  # packets of the connection a proven-sent hole waits for its late data (a packet
 # up to 64 positions late whose ACK came up to 64 early) …

@@ -38,17 +38,20 @@ def test_records_read_back_as_the_connections_were(scenario):
 
 
 def _events(res) -> list[str]:
-    return [repr(e) for e in res.events if not isinstance(e, TcpFacts)]
+    return [repr(e) for e in res.events]
 
 
-def test_packing_at_every_close_changes_nothing_decoded(monkeypatch):
-    """The rig's concurrent capture (pooled MySQL connections, keep-alive HTTP): every connection packed as
-    soon as it closes (late ACKs and FINs then update its record) gives the same events and connections."""
-    path = capture("concurrent")
+@pytest.mark.parametrize("scenario", ["failures", "concurrent"])
+def test_packing_at_the_next_close_changes_nothing_decoded(monkeypatch, scenario):
+    """Real captures (pooled MySQL connections, keep-alive HTTP, resets): every connection packed as soon as
+    the next one closes (its late ACKs then update its record) gives the same events, TCP facts included
+    (zero windows, retransmissions, FIN/RST), and the same connections."""
+    path = capture(scenario)
     kept = decode(path)
-    monkeypatch.setattr(reassembly, "RECENT_LIMIT", 0)
+    monkeypatch.setattr(reassembly, "RECENT_LIMIT", 1)
     packed = decode(path)
     assert sum(isinstance(x, bytes) for x in packed.connections.items) > 20
+    assert any(isinstance(e, TcpFacts) for e in packed.events)
     assert _events(packed) == _events(kept)
     assert [_state(c) for c in packed.connections] == [_state(c) for c in kept.connections]
 
