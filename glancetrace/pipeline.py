@@ -28,6 +28,7 @@ from .sniff import Roles
 from .tcp.reassembly import Connection, TcpReassembler
 from .protocols.tcp_facts import TcpFacts
 from .tcp.stalls import TcpStalls
+from .tcp.table import ConnectionTable
 
 HTTP_PORTS = frozenset({5000, 9292, 35357, 8080})
 TLS_PORTS = frozenset({13000, 13292, 443})
@@ -53,7 +54,7 @@ class Options:
 class PassResult:
     captures: list[CaptureInfo] = field(default_factory=list)
     events: list[ConnectionEvent] = field(default_factory=list)  # every decoder event, in emission order
-    connections: list[Connection] = field(default_factory=list)
+    connections: ConnectionTable = field(default_factory=ConnectionTable)  # closed ones packed (tcp/table.py)
     packets: int = 0
     tcp_segments: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -267,7 +268,7 @@ class Pipeline:
         reader = plan.reader(index)
         info = reader.info
         res.captures.append(info)
-        add = self.stalls.add  # feeds tcp.add
+        add = tcp.add  # (which shows each segment to self.stalls)
         decode = link.decode
         ifaces = info.interfaces
         select = None
@@ -277,18 +278,18 @@ class Pipeline:
         unsupported_before = link.skipped[SKIP_LINKTYPE]
         mine: list[tuple[int, int]] = []  # (frame, stream) of connections from earlier pieces
         appeared.append(mine)
-        flows = tcp.flows
+        last_seen = tcp.last_seen
         for frame, ts, iface, data, origlen in self._packets(reader, select):
             seg = decode(ifaces[iface].linktype, data)
             if seg is not None:
                 if base:
                     # a later piece: where a connection from an earlier one first shows up in it
                     # gives its tcp.stream number in this piece
-                    entry = flows.get((seg.src, seg.sport, seg.dst, seg.dport))
-                    if entry is not None and entry[0].last_frame <= base:
+                    seen = last_seen(seg)
+                    if seen is not None and seen[1] <= base:
                         add(seg, ts + shift, frame + base)
-                        if entry[0].last_frame == frame + base:  # not a new connection on its ports
-                            mine.append((frame + base, entry[0].stream))
+                        if last_seen(seg) == (seen[0], frame + base):  # not a new connection on its ports
+                            mine.append((frame + base, seen[0]))
                         continue
                 add(seg, ts + shift, frame + base)
             if progress is not None and not frame & 0x3FFF:

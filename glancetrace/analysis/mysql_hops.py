@@ -46,7 +46,7 @@ class Conn:
     handshake: MysqlHandshake | None = None
     stmts: list[SqlStatement] = field(default_factory=list)  # in request order
     times: list[float] = field(default_factory=list)  # their request times
-    tcp: object = None  # tcp.reassembly.Connection (its close and gap facts)
+    tcp: object = None  # tcp.reassembly.Connection (its close and gap facts): of paired hops only
 
 
 @dataclass
@@ -107,17 +107,21 @@ def _ip(addr: str) -> str:
 
 
 def _connections(items: list[tuple[int, object]], connections, conn_captures) -> dict[ConnKey, Conn]:
-    tcp = {(cap, c.stream): c for c, cap in zip(connections, conn_captures or [0] * len(connections))}
+    # the SYN times of the MySQL ones only: closed connections are packed (tcp/table.py), each read back
+    # one at a time (a flood of one-byte MySQL connections would otherwise be held whole here)
+    wanted = {(cap, ev.conn_id) for cap, ev in items}
+    syn_at = {}
+    for c, cap in zip(connections, conn_captures or [0] * len(connections)):
+        if (cap, c.stream) in wanted and not c.midstream:
+            syn_at[(cap, c.stream)] = c.first_ts
     conns: dict[ConnKey, Conn] = {}
     for cap, ev in items:
         key = (cap, ev.conn_id)
         c = conns.get(key)
         if c is None:
-            t = tcp.get(key)
-            opened = t.first_ts if t is not None and not t.midstream else None
+            opened = syn_at.get(key)
             when = ev.time if isinstance(ev, MysqlHandshake) else ev.request_time
-            c = conns[key] = Conn(key, ev.client, ev.server, opened, opened if opened is not None else when,
-                                  tcp=t)
+            c = conns[key] = Conn(key, ev.client, ev.server, opened, opened if opened is not None else when)
         if isinstance(ev, MysqlHandshake):
             c.handshake = c.handshake or ev
         else:
@@ -276,14 +280,24 @@ def _steady(cs: list[Conn]) -> bool:
     return mid > 0 and sum(abs(g - mid) <= 0.25 * mid for g in gaps) >= 0.8 * len(gaps)
 
 
+def _with_tcp(pairs: list[HopPair], connections, conn_captures) -> None:
+    hops = {c.key: c for p in pairs for c in (p.front, p.back)}
+    if hops:
+        for t, cap in zip(connections, conn_captures or [0] * len(connections)):
+            hop = hops.get((cap, t.stream))
+            if hop is not None:
+                hop.tcp = t
+
+
 def pair_hops(items: list[tuple[int, object]], connections=(), conn_captures=()) -> MysqlHops:
     """Pair front and back hops of proxied MySQL connections and find the proxy's health checks.
 
     `items`: (capture index, MysqlHandshake or SqlStatement) of the whole capture;
     `connections`/`conn_captures`: the TCP connections and their capture index (open times).
     """
-    conns = list(_connections(items, list(connections), list(conn_captures)).values())
+    conns = list(_connections(items, connections, list(conn_captures)).values())
     out = MysqlHops(pairs=_pair(conns))
+    _with_tcp(out.pairs, connections, conn_captures)
     for p in out.pairs:
         out.pair_of[p.front.key] = out.pair_of[p.back.key] = p
         cap = p.front.key[0]

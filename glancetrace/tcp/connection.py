@@ -144,6 +144,7 @@ class Connection:
     rst: bool = False
     repeats: int = 0  # packets that brought nothing new (repeated pure ACKs, whole retransmissions)
     held: object | None = None  # held.HeldAnswers: answers captured before what they answer
+    tally: object | None = None  # the segment observer's own state for it (tcp/stalls.py _Watch)
 
     def __post_init__(self):
         if self.dirs is None:

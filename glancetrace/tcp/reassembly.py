@@ -28,12 +28,16 @@ new number when a closed 4-tuple is reused).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import replace
+from typing import Protocol
 
 from ..capture.segment import ACK, FIN, RST, SYN, Segment
 from .connection import (ACK_JUMP_LIMIT, M32, PENDING_LIMIT, Connection, Direction, HandlerFactory,
                          StreamHandler, format_endpoint, format_ip, signed32)
 from .held import HeldAnswers, HeldSegment
+from .table import (ConnectionTable, flow_key, pack, record_closed, record_key, record_last_frame, record_stream,
+                    unpack, with_last)
 
 __all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpReassembler",
            "format_endpoint", "format_ip"]
@@ -41,6 +45,8 @@ __all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpRea
 LIVE_LIMIT = 10_000  # decoders kept at once: beyond, the least recently active connections are released
 IDLE_SECONDS = 300.0  # out-of-order bytes waiting longer than this (capture time) are given up as a gap
 SWEEP_EVERY = 1 << 16  # segments between idle sweeps
+RECENT_LIMIT = 1_000  # closed connections kept as objects (at least 1: the one closing now is still observed) (late packets: the ACK of a FIN, a RST after it);
+# beyond, the earliest closed are packed (tcp/table.py)
 REORDER_PACKETS = 128  # packets of the connection a proven-sent hole waits for its late data (a packet
 # up to 64 positions late whose ACK came up to 64 early) …
 REORDER_SECONDS = 0.1  # … and seconds of capture time (a gap only once both are over)
@@ -75,14 +81,27 @@ def _reopened(ds: Direction, seq: int) -> bool:
     return ds.isn is not None and seq != ds.isn and (ds.offset > 0 or ds.fin)
 
 
+class SegmentObserver(Protocol):
+    """Watches the segments beside reassembly (tcp/stalls.py), through `TcpReassembler.observe`."""
+
+    def segment(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int) -> None: ...
+
+    def released(self, conn: Connection) -> None:
+        """`conn` is packed away (tcp/table.py): its later segments, if any, are not shown."""
+
+
 class TcpReassembler:
     def __init__(self, factory: HandlerFactory, server_ports: set[int] | frozenset[int] = frozenset()):
         self.factory = factory
         self.server_ports = server_ports
-        self.flows: dict[tuple, tuple[Connection, int]] = {}
-        self.connections: list[Connection] = []  # every stream, in tcp.stream order
+        self.flows: dict[tuple, tuple[Connection, int]] = {}  # (src, sport, dst, dport) → connection not packed, direction
+        self.closed_flows: dict[bytes, bytes] = {}  # flow_key (client → server) → record of a packed connection
+        self.connections = ConnectionTable()  # every stream, in tcp.stream order
+        self._recent: deque[Connection] = deque()  # closed, not packed yet, in the order they closed
         self.open: list[Connection] = []  # those given a decoder and perhaps not closed yet, in that order
         self.segments = 0
+        self.observer: SegmentObserver | None = None
+        self._seen = None  # observer.segment, looked up once
 
     # -- connection table -----------------------------------------------------
 
@@ -98,17 +117,22 @@ class TcpReassembler:
         else:
             client_is_src = seg.sport >= seg.dport  # ephemeral ports are the high ones
         client, server = (a, b) if client_is_src else (b, a)
+        # (last seen now: the idle release this may start must not take it for the least active)
         conn = Connection(stream=len(self.connections), client_raw=client, server_raw=server,
-                          first_ts=ts, first_frame=frame, midstream=not flags & SYN)
+                          first_ts=ts, first_frame=frame, last_ts=ts, last_frame=frame, midstream=not flags & SYN)
         self.connections.append(conn)
         fwd = (client[0], client[1], server[0], server[1])
         rev = (server[0], server[1], client[0], client[1])
         self.flows[fwd] = (conn, 0)
         self.flows[rev] = (conn, 1)
+        if self.closed_flows:  # a packed predecessor on these ports (either way round) is no longer found
+            self.closed_flows.pop(flow_key(*fwd), None)
+            self.closed_flows.pop(flow_key(*rev), None)
         conn.handler = self.factory(conn)
         if conn.handler is not None:
             self.open.append(conn)
-            if len(self.open) > 2 * LIVE_LIMIT:
+            if len(self.open) > LIVE_LIMIT + LIVE_LIMIT // 8:  # (pruned an eighth at a time: a flood holds
+                # 11,250 decoders at most, not 20,000: a third of the peak memory with 200,000 connections)
                 self._release_idle()
         return conn, 0 if client_is_src else 1
 
@@ -134,7 +158,11 @@ class TcpReassembler:
             self.open.append(conn)
 
     def _connection_of(self, entry: tuple[Connection, int] | None, seg: Segment, ts: float,
-                       frame: int) -> tuple[Connection, int]:
+                       frame: int) -> tuple[Connection, int] | None:
+        if entry is None and self.closed_flows:
+            entry = self._packed(seg, ts, frame)
+            if entry is None:
+                return None
         if entry is None:
             return self._new_connection(seg, ts, frame)
         conn, d = entry
@@ -144,33 +172,100 @@ class TcpReassembler:
             return self._new_connection(seg, ts, frame)
         return entry
 
+    # -- packed connections (tcp/table.py) --------------------------------------
+
+    def _closed(self, conn: Connection) -> None:
+        self._recent.append(conn)
+        while len(self._recent) > RECENT_LIMIT:
+            self._pack(self._recent.popleft())
+
+    def _pack(self, conn: Connection) -> None:
+        """Memory bound with many connections: a connection closed RECENT_LIMIT closes ago keeps a record."""
+        if not conn.closed or conn.handler is not None or self.connections.items[conn.stream] is not conn:
+            return  # resumed since, or packed already
+        if self.observer is not None:
+            self.observer.released(conn)
+        for key in ((*conn.client_raw, *conn.server_raw), (*conn.server_raw, *conn.client_raw)):
+            if self.flows.get(key, (None,))[0] is conn:
+                del self.flows[key]
+        rec = self.connections.items[conn.stream] = pack(conn)
+        self.closed_flows[record_key(rec)] = rec
+
+    def _packed(self, seg: Segment, ts: float, frame: int) -> tuple[Connection, int] | None:
+        """A segment no open connection has: of a packed one?  A SYN opens a new stream on its ports, a
+        connection released as idle comes back as an object, a late packet of a closed one is counted
+        in its record (None: nothing more to do).  No record: a new connection."""
+        d, key = 0, flow_key(seg.src, seg.sport, seg.dst, seg.dport)
+        rec = self.closed_flows.get(key)
+        if rec is None:
+            d, key = 1, flow_key(seg.dst, seg.dport, seg.src, seg.sport)
+            rec = self.closed_flows.get(key)
+        if rec is None or (seg.flags & SYN and not seg.flags & ACK):
+            return self._new_connection(seg, ts, frame)
+        if record_closed(rec) != "idle":
+            rec = self.closed_flows[key] = self.connections.items[record_stream(rec)] = with_last(rec, ts, frame)
+            return None
+        conn = unpack(rec)
+        del self.closed_flows[key]
+        self.connections.items[conn.stream] = conn
+        self.flows[(*conn.client_raw, *conn.server_raw)] = (conn, 0)
+        self.flows[(*conn.server_raw, *conn.client_raw)] = (conn, 1)
+        return conn, d
+
+    def last_seen(self, seg: Segment) -> tuple[int, int] | None:
+        """(stream, last frame) of the connection this segment belongs to, open or packed, if any."""
+        entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
+        if entry is not None:
+            return entry[0].stream, entry[0].last_frame
+        rec = (self.closed_flows.get(flow_key(seg.src, seg.sport, seg.dst, seg.dport))
+               or self.closed_flows.get(flow_key(seg.dst, seg.dport, seg.src, seg.sport))) if self.closed_flows else None
+        return None if rec is None else (record_stream(rec), record_last_frame(rec))
+
     # -- per segment ----------------------------------------------------------
+
+    def observe(self, observer: "SegmentObserver") -> None:
+        """Show `observer` every segment with the connection and direction found here (tcp/stalls.py:
+        no second flow lookup per segment), and each connection before its state is packed away."""
+        self.observer = observer
+        self._seen = observer.segment
 
     def add(self, seg: Segment, ts: float, frame: int) -> None:
         self.segments += 1
         if not self.segments % SWEEP_EVERY:
             self.sweep(ts, frame)
         entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
-        if entry is not None and self._fast_path(entry, seg, ts, frame):
-            return
-        conn, d = self._connection_of(entry, seg, ts, frame)
+        if entry is None or not self._fast_path(entry, seg, ts, frame):
+            entry = self._general(entry, seg, ts, frame)
+        if self._seen is not None and entry is not None:
+            self._seen(entry[0], entry[1], seg, ts, frame)
+
+    def _general(self, entry: tuple[Connection, int] | None, seg: Segment, ts: float,
+                 frame: int) -> tuple[Connection, int] | None:
+        """Every segment the fast path does not take; returns its connection and direction (None: a late
+        packet of a packed connection)."""
+        entry = self._connection_of(entry, seg, ts, frame)
+        if entry is None:
+            return None
+        conn, d = entry
         conn.last_ts = ts
         conn.last_frame = frame
         if conn.closed == "idle":
             self._resume(conn)
         if conn.closed:
-            return  # (its directions are summaries now)
+            return entry  # (its directions are summaries now)
         conn.dirs[d].packets += 1
         if conn.handler is None:
             if not conn.closed and seg.flags & (FIN | RST):
                 conn.closed = "rst" if seg.flags & RST else "fin"  # lets a reused port start a new stream
-            return
+                self._closed(conn)
+            return entry
         if conn.held:
             self._place_unseen(conn, d, seg)
             self._release_held(conn, ts)  # those whose wait is over first: they were captured earlier
         self._segment(conn, d, seg, ts, frame)
         if conn.held:
             self._release_held(conn, ts)
+        return entry
 
     def _fast_path(self, entry: tuple[Connection, int], seg: Segment, ts: float, frame: int) -> bool:
         """The next in-order data segment of a decoded connection, nothing waiting, no flag but
@@ -501,6 +596,10 @@ class TcpReassembler:
             conn.handler = None  # the decoder's work is done: let it go
             conn.decoded = True
         conn.summarise()
+        if reason == "idle":
+            self._pack(conn)  # (no late packets to wait for: if it speaks again, it comes back from its record)
+        else:
+            self._closed(conn)
 
     def sweep(self, ts: float, frame: int) -> None:
         """Memory bound: holes that stayed open too long become gaps, freeing what waited behind them."""

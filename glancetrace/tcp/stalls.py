@@ -1,9 +1,10 @@
 """Who stalled and who hung up, per TCP connection: zero-window periods, retransmissions, FIN and RST.
 
-Beside the reassembler (which it does not change): `TcpStalls.add` passes each segment on to
-`TcpReassembler.add` and then looks at the facts reassembly does not keep — the window each side
-advertises, which side sent a FIN or a RST and when.  At the end it emits one `TcpFacts` per
-connection that had any of them (protocols/tcp_facts.py TcpFacts).
+Beside the reassembler (which it does not change): the reassembler shows it each segment with the
+connection and direction it found (`TcpReassembler.observe`: no second flow lookup), and it keeps the
+facts reassembly does not — the window each side advertises, which side sent a FIN or a RST and when.
+At the end it emits one `TcpFacts` per connection that had a zero window, a retransmission, a RST, or a
+FIN after data (protocols/tcp_facts.py TcpFacts).
 
 A zero-window period on side X: X advertised a receive window of 0 (its application stopped
 reading: a slow store, a stopped worker) until it advertised a window again; the data towards X
@@ -12,7 +13,9 @@ SYN options, which the link layer does not hand on; on Linux a receiver that sto
 in a zero window anyway (it shrinks the window it offers to what is left of its buffer), which
 is what these periods catch.
 
-Memory is bounded per connection: counts, the first MAX_PERIODS periods and MAX_ENDS FIN/RSTs.
+Memory is bounded per connection: counts, the first MAX_PERIODS periods and MAX_ENDS FIN/RSTs; a
+connection that never stalled keeps two pairs of numbers, and nothing once the reassembler packs it away
+(tcp/table.py).
 """
 
 from __future__ import annotations
@@ -50,20 +53,25 @@ class TcpEnd:
 
 
 class _Watch:
-    """The mutable tally of one connection while the capture is read."""
+    """The mutable tally of one connection while the capture is read (kept on the connection: `Connection.tally`).
+    Most connections never stall: what only a stall or an end needs is made when first needed."""
 
-    __slots__ = ("conn", "hi", "retrans", "zero_since", "periods", "zcount", "zsecs", "ends", "fins")
+    __slots__ = ("hi", "retrans", "zero_since", "periods", "zcount", "zsecs", "ends", "fins")
 
-    def __init__(self, conn) -> None:
-        self.conn = conn
+    def __init__(self) -> None:
         self.hi: list[int | None] = [None, None]  # per direction: sequence number after the highest byte sent
         self.retrans = [0, 0]
-        self.zero_since: list[tuple[float, int] | None] = [None, None]  # per side: when its window went to 0
-        self.periods: list[ZeroWindow] = []
-        self.zcount = [0, 0]
-        self.zsecs = [0.0, 0.0]
-        self.ends: list[TcpEnd] = []
-        self.fins = [False, False]
+        self.zero_since: list[tuple[float, int] | None] | None = None  # per side: when its window went to 0
+        self.periods: list[ZeroWindow] | None = None
+        self.zcount: list[int] | None = None  # per side: zero-window periods (also those not kept)
+        self.zsecs: list[float] | None = None
+        self.ends: list[TcpEnd] | None = None
+        self.fins: list[bool] | None = None
+
+    def zero_started(self, side: int, ts: float, frame: int) -> None:
+        if self.zero_since is None:
+            self.zero_since, self.periods, self.zcount, self.zsecs = [None, None], [], [0, 0], [0.0, 0.0]
+        self.zero_since[side] = (ts, frame)
 
     def zero_ended(self, side: int, end: float | None, frame: int) -> None:
         start, first = self.zero_since[side]
@@ -74,47 +82,71 @@ class _Watch:
         if len(self.periods) < MAX_PERIODS:
             self.periods.append(ZeroWindow(SIDES[side], start, end, (first, frame)))
 
-    def facts(self, make, capture: int):
-        c = self.conn
-        return make(c.stream, c.client, c.server, zero_windows=tuple(self.periods), zero_window_count=tuple(self.zcount),
-                    zero_window_seconds=tuple(self.zsecs), retransmissions=tuple(self.retrans), ends=tuple(self.ends),
-                    capture=capture)
+    def ended(self, d: int, flags: int, ts: float, frame: int) -> None:
+        if self.ends is None:
+            self.ends, self.fins = [], [False, False]
+        if flags & RST:
+            kind = "rst"
+        elif self.fins[d]:
+            return  # a retransmitted FIN
+        else:
+            self.fins[d] = True
+            kind = "fin"
+        if len(self.ends) < MAX_ENDS:
+            self.ends.append(TcpEnd(kind, SIDES[d], ts, frame))
+
+    def close_periods(self, frame: int) -> None:
+        """Zero windows still open when the watch ends: periods without an end."""
+        if self.zero_since is not None:
+            for side in (0, 1):
+                if self.zero_since[side] is not None:
+                    self.zero_ended(side, None, frame)
+
+    def worth_keeping(self, conn) -> bool:
+        """A zero window, a retransmission or a RST; or a FIN of a connection that carried data (the analysis
+        reads a FIN only for connections with calls or statements: a FIN alone of an empty one tells nothing)."""
+        if self.zcount is not None or self.retrans[0] or self.retrans[1]:
+            return True
+        if not self.ends:
+            return False
+        return any(e.kind == "rst" for e in self.ends) or any(ds.delivered for ds in conn.dirs)
+
+    def facts(self, make, capture: int, stream: int, client: str, server: str):
+        return make(stream, client, server, zero_windows=tuple(self.periods or ()),
+                    zero_window_count=tuple(self.zcount or (0, 0)), zero_window_seconds=tuple(self.zsecs or (0.0, 0.0)),
+                    retransmissions=tuple(self.retrans), ends=tuple(self.ends or ()), capture=capture)
 
 
 class TcpStalls:
-    """Wraps one reassembler's `add`: `add(seg, ts, frame)` feeds it, then keeps the facts above.
-    `make` builds the event a connection's facts are handed on as (protocols/tcp_facts.py TcpFacts: the
-    event classes live above this layer, so the pipeline passes it in)."""
+    """The reassembler's segment observer (`TcpReassembler.observe`): it is shown each segment with the connection
+    and direction reassembly already found, and keeps the facts above.  `make` builds the event a connection's
+    facts are handed on as (protocols/tcp_facts.py TcpFacts: the event classes live above this layer, so the
+    pipeline passes it in)."""
 
     def __init__(self, tcp, capture: int, make) -> None:
         self._make = make
-        self._tcp_add = tcp.add
-        self._flows = tcp.flows
+        self._tcp = tcp
+        self.add = tcp.add  # feeding the reassembler is feeding this
         self._capture = capture
-        self._watch: dict[object, _Watch] = {}  # Connection (hashed by identity) → its tally
         self._zero = 0  # sides whose window is 0 now: while none is, a bare ACK with a window tells nothing
+        self._done: dict[int, tuple[_Watch, str, str]] = {}  # stream → tally of a packed-away connection worth keeping
+        tcp.observe(self)
 
-    def add(self, seg: Segment, ts: float, frame: int) -> None:
-        self._tcp_add(seg, ts, frame)
+    def segment(self, conn, d: int, seg: Segment, ts: float, frame: int) -> None:
         flags = seg.flags
-        # the common case, half of a bulk transfer's segments: a bare ACK opening no zero window (cost measured
-        # in benchmarks/README: the report pass spent 12 % here when every segment was looked up)
+        # the common case, half of a bulk transfer's segments: a bare ACK opening no zero window (benchmarks/README)
         if not self._zero and seg.window and not seg.payload and not seg.missing and not flags & (FIN | RST | SYN):
             return
-        entry = self._flows.get((seg.src, seg.sport, seg.dst, seg.dport))
-        if entry is None:
-            return
-        conn, d = entry
-        w = self._watch.get(conn)
+        w = conn.tally
         if w is None:
-            w = self._watch[conn] = _Watch(conn)
+            w = conn.tally = self._new_watch(conn)
         # d is the side that sent this segment (0 client, 1 server): its window is its own receive window
         if flags & (SYN | RST) == 0:
             if seg.window == 0:
-                if w.zero_since[d] is None:
-                    w.zero_since[d] = (ts, frame)
+                if w.zero_since is None or w.zero_since[d] is None:
+                    w.zero_started(d, ts, frame)
                     self._zero += 1
-            elif w.zero_since[d] is not None:
+            elif w.zero_since is not None and w.zero_since[d] is not None:
                 w.zero_ended(d, ts, frame)
                 self._zero -= 1
         plen = len(seg.payload) + seg.missing
@@ -127,28 +159,35 @@ class TcpStalls:
             else:
                 w.hi[d] = end
         if flags & (FIN | RST):
-            self._end(w, d, flags, ts, frame)
+            w.ended(d, flags, ts, frame)
 
-    @staticmethod
-    def _end(w: _Watch, d: int, flags: int, ts: float, frame: int) -> None:
-        if flags & RST:
-            kind = "rst"
-        elif w.fins[d]:
-            return  # a retransmitted FIN
-        else:
-            w.fins[d] = True
-            kind = "fin"
-        if len(w.ends) < MAX_ENDS:
-            w.ends.append(TcpEnd(kind, SIDES[d], ts, frame))
+    def _new_watch(self, conn) -> _Watch:
+        """A fresh tally, or the one kept when this connection (released as idle) was packed away."""
+        kept = self._done.pop(conn.stream, None) if self._done else None
+        return kept[0] if kept is not None else _Watch()
+
+    def released(self, conn) -> None:
+        """The reassembler packs `conn` away: its tally is let go, kept only when worth keeping."""
+        w, conn.tally = conn.tally, None
+        if w is None:
+            return
+        if w.zero_since is not None:
+            self._zero -= sum(1 for z in w.zero_since if z is not None)
+        w.close_periods(conn.last_frame)
+        if w.worth_keeping(conn):
+            self._done[conn.stream] = (w, conn.client, conn.server)
 
     def finish(self) -> list:
-        """The facts of every connection that had a zero window, a retransmission, a FIN or a RST."""
-        out = []
-        for w in self._watch.values():
-            for side in (0, 1):
-                if w.zero_since[side] is not None:
-                    w.zero_ended(side, None, w.conn.last_frame)
-            if w.periods or any(w.zcount) or any(w.retrans) or w.ends:
-                out.append(w.facts(self._make, self._capture))
-        self._watch.clear()
-        return out
+        """The facts of every connection that had a zero window, a retransmission, a RST, or a FIN after data."""
+        kept = dict(self._done)
+        for conn in self._tcp.connections.live():
+            w = conn.tally
+            if w is not None:
+                conn.tally = None
+                w.close_periods(conn.last_frame)
+                if w.worth_keeping(conn):
+                    kept[conn.stream] = (w, conn.client, conn.server)
+        self._done.clear()
+        self._zero = 0
+        return [w.facts(self._make, self._capture, stream, client, server)
+                for stream, (w, client, server) in sorted(kept.items())]
