@@ -2,15 +2,14 @@
 
 Beside the reassembler (which it does not change): `TcpStalls.add` passes each segment on to
 `TcpReassembler.add` and then looks at the facts reassembly does not keep — the window each side
-advertises, which side sent a FIN or a RST and when.  At the end it emits one `TcpFacts` per
-connection that had any of them (protocols/tcp_facts.py TcpFacts).
+advertises, which side sent a FIN or a RST and when, and Wireshark's "window full" periods
+(tcp/window_full.py).  At the end it emits one `TcpFacts` per connection that had any of them
+(protocols/tcp_facts.py TcpFacts).
 
 A zero-window period on side X: X advertised a receive window of 0 (its application stopped
 reading: a slow store, a stopped worker) until it advertised a window again; the data towards X
-waited meanwhile.  A "window full" period in Wireshark's sense needs the window scale from the
-SYN options, which the link layer does not hand on; on Linux a receiver that stops reading ends
-in a zero window anyway (it shrinks the window it offers to what is left of its buffer), which
-is what these periods catch.
+waited meanwhile.  A receiver that keeps reading a little seldom gets there: its window is full
+instead (tcp/window_full.py).
 
 Memory is bounded per connection: counts, the first MAX_PERIODS periods and MAX_ENDS FIN/RSTs.
 """
@@ -20,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..capture.segment import FIN, RST, SYN, Segment
+from .window_full import WindowWatch
 
 M32 = 0xFFFFFFFF
 MAX_PERIODS = 16  # zero-window periods kept per connection (the rest are counted)
@@ -52,7 +52,7 @@ class TcpEnd:
 class _Watch:
     """The mutable tally of one connection while the capture is read."""
 
-    __slots__ = ("conn", "hi", "retrans", "zero_since", "periods", "zcount", "zsecs", "ends", "fins")
+    __slots__ = ("conn", "hi", "retrans", "zero_since", "periods", "zcount", "zsecs", "ends", "fins", "wf")
 
     def __init__(self, conn) -> None:
         self.conn = conn
@@ -64,6 +64,7 @@ class _Watch:
         self.zsecs = [0.0, 0.0]
         self.ends: list[TcpEnd] = []
         self.fins = [False, False]
+        self.wf = WindowWatch()  # window-full periods (tcp/window_full.py)
 
     def zero_ended(self, side: int, end: float | None, frame: int) -> None:
         start, first = self.zero_since[side]
@@ -78,7 +79,7 @@ class _Watch:
         c = self.conn
         return make(c.stream, c.client, c.server, zero_windows=tuple(self.periods), zero_window_count=tuple(self.zcount),
                     zero_window_seconds=tuple(self.zsecs), retransmissions=tuple(self.retrans), ends=tuple(self.ends),
-                    capture=capture)
+                    capture=capture, **self.wf.fields())
 
 
 class TcpStalls:
@@ -97,10 +98,7 @@ class TcpStalls:
     def add(self, seg: Segment, ts: float, frame: int) -> None:
         self._tcp_add(seg, ts, frame)
         flags = seg.flags
-        # the common case, half of a bulk transfer's segments: a bare ACK opening no zero window (cost measured
-        # in benchmarks/README: the report pass spent 12 % here when every segment was looked up)
-        if not self._zero and seg.window and not seg.payload and not seg.missing and not flags & (FIN | RST | SYN):
-            return
+        # every segment is looked up, bare ACKs too: window-full needs each receiver's ACK and window (cost: benchmarks/README)
         entry = self._flows.get((seg.src, seg.sport, seg.dst, seg.dport))
         if entry is None:
             return
@@ -118,6 +116,7 @@ class TcpStalls:
                 w.zero_ended(d, ts, frame)
                 self._zero -= 1
         plen = len(seg.payload) + seg.missing
+        w.wf.add(d, seg, plen, ts, frame)
         if plen:
             hi = w.hi[d]
             end = (seg.seq + plen) & M32
@@ -148,7 +147,8 @@ class TcpStalls:
             for side in (0, 1):
                 if w.zero_since[side] is not None:
                     w.zero_ended(side, None, w.conn.last_frame)
-            if w.periods or any(w.zcount) or any(w.retrans) or w.ends:
+            w.wf.finish(w.conn.last_frame)
+            if w.wf.count[0] or w.wf.count[1] or w.periods or any(w.zcount) or any(w.retrans) or w.ends:
                 out.append(w.facts(self._make, self._capture))
         self._watch.clear()
         return out
