@@ -157,7 +157,7 @@ def _tcp_dict(f, ev: Evidence) -> dict:
             "zero_window_count": dict(zip(("client", "server"), f.zero_window_count)),
             "zero_window_seconds": dict(zip(("client", "server"), f.zero_window_seconds)),
             "window_full": [{"receiver": p.receiver, "start": p.start, "end": p.end, "seconds": number(p.seconds),
-                             "frames": ev.frames(f.capture, p.frames)} for p in f.window_full],
+                             "periods": p.periods, "frames": ev.frames(f.capture, p.frames)} for p in f.window_full],
             "window_full_count": dict(zip(("client", "server"), f.window_full_count)),
             "window_full_seconds": dict(zip(("client", "server"), f.window_full_seconds)),
             "window_scale": dict(zip(("client", "server"), f.window_scale)),

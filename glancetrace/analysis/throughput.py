@@ -30,7 +30,8 @@ def _stalls(facts, receiver: str, start: float, end: float) -> list[dict]:
     if facts is None:
         return []
     periods = [("zero window", z) for z in facts.zero_windows] + [("window full", f) for f in facts.window_full]
-    return [{"kind": kind, "start": z.start, "end": z.end, "frames": list(z.frames)}
+    return [{"kind": kind, "start": z.start, "end": z.end, "frames": list(z.frames),
+             "periods": z.periods if kind == "window full" else 1}
             for kind, z in sorted(periods, key=lambda kp: kp[1].start)
             if z.receiver == receiver and z.start <= end and (z.end is None or z.end >= start)]
 

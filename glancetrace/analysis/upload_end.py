@@ -52,18 +52,23 @@ def _seconds(periods, until: float | None) -> float:
     return sum(((p.end if p.end is not None else until or p.start) - p.start) for p in periods)
 
 
+def _full_seconds(periods: list[WindowFull], until: float | None) -> float:
+    """Time full in all; a fold of many periods (tcp/window_full.py) counts their own total."""
+    return sum(p.full_seconds if p.periods > 1 else _seconds([p], until) for p in periods)
+
+
 def _stall_words(stalls: Stalls, until: float | None) -> tuple[float, str, list[int]]:
     """(seconds, clause, [first frame, last frame]) of Glance not keeping up; no clause under STALL_SECONDS.
     One zero window that long is Glance having stopped reading; many short ones inside window-full periods
     are a slow reader (a slow store), said as window full."""
     zero, full = stalls.zero, stalls.full
-    zsecs, fsecs = _seconds(zero, until), _seconds(full, until)
+    zsecs, fsecs = _seconds(zero, until), _full_seconds(full, until)
     stopped = any(_seconds([z], until) >= STALL_SECONDS for z in zero)
     if fsecs >= STALL_SECONDS and not stopped:
         frames = [full[0].frames[0], max(full[-1].frames[1], zero[-1].frames[1] if zero else 0)]
-        at_zero = f", {zsecs:.1f} s of it at zero" if zsecs >= 0.05 else ""
-        return fsecs, (f"Glance's receive window was full for {fsecs:.1f} s in {len(full)} period"
-                       f"{'s' if len(full) != 1 else ''}{at_zero} (window full, frames {frames[0]}–{frames[1]}): "
+        n = sum(p.periods for p in full)
+        return fsecs, (f"Glance's receive window was full for {fsecs:.1f} s in {n} period"
+                       f"{'s' if n != 1 else ''} (window full, frames {frames[0]}–{frames[1]}): "
                        "it read the upload slower than the client sent it — a slow store"), frames
     if zsecs < STALL_SECONDS:
         return max(zsecs, fsecs), "", []

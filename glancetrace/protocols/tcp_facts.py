@@ -19,7 +19,8 @@ class TcpFacts(ConnectionEvent):
     zero_window_seconds: tuple[float, float] = (0.0, 0.0)  # total time each side's window stayed 0
     retransmissions: tuple[int, int] = (0, 0)  # data segments resent client → server, server → client
     ends: tuple[TcpEnd, ...] = ()
-    window_full: tuple[WindowFull, ...] = ()  # Wireshark's "window full" periods (tcp/window_full.py)
+    # Wireshark's "window full" periods (tcp/window_full.py): the first 16, then per side one fold of the rest
+    window_full: tuple[WindowFull, ...] = ()
     window_full_count: tuple[int, int] = (0, 0)  # periods with the client's, the server's window full (all)
     window_full_seconds: tuple[float, float] = (0.0, 0.0)  # total time each side's window stayed full
     window_scale: tuple[int | None, int | None] = (None, None)  # each side's window scale shift; None: unknown

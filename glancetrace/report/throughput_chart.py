@@ -125,8 +125,11 @@ def _pixels(drawn: list[tuple[float, float]]) -> list[tuple[int, int]]:
 
 def _stall_counts(stalls: list[dict]) -> list[tuple[str, int]]:
     """(words, how many) per kind of TCP stall, in the legend's order."""
-    css = [_stall_css(_str(s.get("kind"))) for s in stalls]
-    return [(_COUNTED[c], css.count(c)) for c, _ in STALL_LEGEND if c in css]
+    n = {c: 0 for c, _ in STALL_LEGEND}
+    for s in stalls:
+        periods = _num(s.get("periods"))
+        n[_stall_css(_str(s.get("kind")))] += int(periods) if periods and periods > 1 else 1
+    return [(_COUNTED[c], n[c]) for c, _ in STALL_LEGEND if n[c]]
 
 
 def _stall_css(kind: str) -> str:
@@ -139,8 +142,11 @@ def _stall(s: dict, start: float, xy) -> dict:
     x1 = xy(a - start, 0)[0]
     x2 = xy((b if b is not None else a) - start, 0)[0]
     kind = _str(s.get("kind")) or "stall"
-    return {"x": x1, "w": round(max(x2 - x1, 2.0), 1), "kind": kind, "css": _stall_css(kind),
-            "title": f"{kind} from {fmt_utc(a)}" + (f" for {fmt_duration(b - a)}" if b is not None else "")}
+    title = f"{kind} from {fmt_utc(a)}" + (f" for {fmt_duration(b - a)}" if b is not None else "")
+    periods = _num(s.get("periods"))
+    if periods and periods > 1:  # the periods after the first 16, folded (tcp/window_full.py): a band over them
+        title = f"{int(periods)} more {kind} periods from {fmt_utc(a)}" + (f" to {fmt_utc(b)}" if b is not None else "")
+    return {"x": x1, "w": round(max(x2 - x1, 2.0), 1), "kind": kind, "css": _stall_css(kind), "title": title}
 
 
 def _x_axis(span: float, kx: float) -> list[dict]:

@@ -15,7 +15,9 @@ Otherwise (the handshake not captured: a capture started mid-upload) the scale i
 window-full period is claimed on that side (its `window_scale` is None), as tshark does by default:
 guessing a shift from the flights would turn any coincidence into a stall.
 
-Per segment: a few integer operations; per connection: counts, total seconds, the first MAX_PERIODS.
+Per segment: a few integer operations; per connection: counts, total seconds, the first MAX_PERIODS
+periods and, per side, the later ones folded into one (from the first's start to the last's end, with
+their count and total): a slow store's upload has hundreds, and where they lie still matters.
 """
 
 from __future__ import annotations
@@ -38,16 +40,20 @@ class WindowFull:
     start: float
     end: float | None
     frames: tuple[int, int]  # the data segment that filled the window, the receiver's that moved it on
+    periods: int = 1  # more: the periods after the first MAX_PERIODS folded into one
+    full_seconds: float = 0.0  # a fold's total time full (the time between its periods not counted)
 
     @property
     def seconds(self) -> float | None:
+        if self.periods > 1:
+            return self.full_seconds
         return None if self.end is None else self.end - self.start
 
 
 class WindowWatch:
     """One connection's window-full tally; `add` sees each of its segments (d: 0 client sent it, 1 server)."""
 
-    __slots__ = ("announced", "shift", "edge", "since", "periods", "count", "secs")
+    __slots__ = ("announced", "shift", "edge", "since", "periods", "count", "secs", "rest")
 
     def __init__(self) -> None:
         self.announced = [UNSEEN, UNSEEN]  # per side: the shift its SYN announced, NO_OPTION or UNSEEN
@@ -57,6 +63,7 @@ class WindowWatch:
         self.periods: list[WindowFull] = []
         self.count = [0, 0]
         self.secs = [0.0, 0.0]
+        self.rest: list[WindowFull | None] = [None, None]  # per side: the periods not kept, folded
 
     def add(self, d: int, seg, plen: int, ts: float, frame: int) -> None:
         flags = seg.flags
@@ -93,8 +100,11 @@ class WindowWatch:
         self.count[side] += 1
         if end is not None:
             self.secs[side] += end - start
+        period = WindowFull(SIDES[side], start, end, (first, frame))
         if len(self.periods) < MAX_PERIODS:
-            self.periods.append(WindowFull(SIDES[side], start, end, (first, frame)))
+            self.periods.append(period)
+        else:
+            self.rest[side] = _fold(self.rest[side], period)
 
     def finish(self, last_frame: int) -> None:
         """The capture ended: periods still open have no end."""
@@ -104,5 +114,14 @@ class WindowWatch:
 
     def fields(self) -> dict:
         """The TcpFacts fields of this tally (protocols/tcp_facts.py)."""
-        return {"window_full": tuple(self.periods), "window_full_count": tuple(self.count),
-                "window_full_seconds": tuple(self.secs), "window_scale": tuple(self.shift)}
+        return {"window_full": tuple(self.periods) + tuple(r for r in self.rest if r is not None),
+                "window_full_count": tuple(self.count), "window_full_seconds": tuple(self.secs),
+                "window_scale": tuple(self.shift)}
+
+
+def _fold(rest: WindowFull | None, p: WindowFull) -> WindowFull:
+    """`rest` (None, a period or a fold) with period `p` after it."""
+    if rest is None:
+        return p
+    return WindowFull(p.receiver, rest.start, p.end, (rest.frames[0], p.frames[1]), rest.periods + 1,
+                      (rest.seconds or 0.0) + (p.seconds or 0.0))
