@@ -56,14 +56,15 @@ class WindowWatch:
     __slots__ = ("announced", "shift", "edge", "since", "periods", "count", "secs", "rest")
 
     def __init__(self) -> None:
-        self.announced = [UNSEEN, UNSEEN]  # per side: the shift its SYN announced, NO_OPTION or UNSEEN
-        self.shift: list[int | None] = [None, None]  # per side: its receive window's scale; None: unknown
+        # (tuples until something is found: one per connection of a flood of them costs nothing)
+        self.announced = (UNSEEN, UNSEEN)  # per side: the shift its SYN announced, NO_OPTION or UNSEEN
+        self.shift: tuple[int | None, int | None] = (None, None)  # per side: its receive window's scale
         self.edge: list[int | None] = [None, None]  # per side: right edge of its receive window (mod 2**32)
         self.since: list[tuple[float, int] | None] = [None, None]  # per receiver: full since (time, frame)
-        self.periods: list[WindowFull] = []
-        self.count = [0, 0]
-        self.secs = [0.0, 0.0]
-        self.rest: list[WindowFull | None] = [None, None]  # per side: the periods not kept, folded
+        self.periods: tuple[WindowFull, ...] | list[WindowFull] = ()
+        self.count: tuple[int, int] | list[int] = (0, 0)
+        self.secs: tuple[float, float] | list[float] = (0.0, 0.0)
+        self.rest: tuple | list[WindowFull | None] = (None, None)  # per side: the periods not kept, folded
 
     def add(self, d: int, seg, plen: int, ts: float, frame: int) -> None:
         flags = seg.flags
@@ -83,18 +84,19 @@ class WindowWatch:
             self.since[r] = (ts, frame)
 
     def _syn(self, d: int, seg) -> None:
-        a = self.announced
-        a[d] = seg.wscale
+        a = self.announced = (seg.wscale, self.announced[1]) if d == 0 else (self.announced[0], seg.wscale)
         if NO_OPTION in a:  # one side announced none: neither scales
-            self.shift = [0, 0]
+            self.shift = (0, 0)
         elif a[0] >= 0 and a[1] >= 0:
-            self.shift = [a[0], a[1]]
+            self.shift = a
         elif seg.flags & ACK and a[d] >= 0:  # a SYN/ACK answers the option only to a SYN that had it
-            self.shift[d] = a[d]
+            self.shift = (self.shift[0], a[1]) if d == 1 else (a[0], self.shift[1])
         if seg.flags & ACK:
             self.edge[d] = (seg.ack + seg.window) & M32  # a SYN's own window is never scaled
 
     def _ended(self, side: int, end: float | None, frame: int) -> None:
+        if not self.periods:
+            self.periods, self.count, self.secs, self.rest = [], [0, 0], [0.0, 0.0], [None, None]
         start, first = self.since[side]
         self.since[side] = None
         self.count[side] += 1
