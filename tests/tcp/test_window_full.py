@@ -124,3 +124,25 @@ def test_the_syn_ack_alone_gives_the_servers_scale(slow, tmp_path):
 ])
 def test_window_scale_option(options, shift):
     assert window_scale(memoryview(options)) == shift
+
+
+def test_both_header_paths_read_the_syns_scale_as_dpkt_does(slow):
+    """capture/link.py's Ethernet fast path and capture/segment.py's general one, on the recording's SYNs."""
+    from glancetrace.capture.link import LinkDecoder
+    from glancetrace.capture.segment import tcp_segment
+
+    seen = 0
+    with open(slow, "rb") as f:
+        for _, buf in dpkt.pcap.Reader(f):
+            ip = dpkt.ethernet.Ethernet(buf).data
+            tcp = ip.data
+            opts = dict(dpkt.tcp.parse_opts(tcp.opts))
+            want = opts[dpkt.tcp.TCP_OPT_WSCALE][0] if dpkt.tcp.TCP_OPT_WSCALE in opts else -1
+            fast = LinkDecoder().decode(1, memoryview(buf))
+            general = tcp_segment(memoryview(bytes(tcp)), len(tcp), ip.src, ip.dst)
+            if tcp.flags & dpkt.tcp.TH_SYN:
+                seen += 1
+                assert fast.wscale == general.wscale == want >= 0
+            else:
+                assert fast.wscale == general.wscale == -1  # options of other segments are not read
+    assert seen == 2
