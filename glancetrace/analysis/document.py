@@ -107,7 +107,7 @@ def analysis_dict(an) -> dict:
         "tokens": tokens,
         "tls_sessions": [ev.tls(t.capture, _tls_dict(t)) for t in tls],
         "tcp_stalls": [_tcp_dict(f, ev) for _, f in sorted(an.tcp_facts.items())
-                       if f.zero_windows or any(f.retransmissions) or f.first_end("rst")],
+                       if f.zero_windows or f.window_full or any(f.retransmissions) or f.first_end("rst")],
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "time": number(f.time),
                       "cause": f.cause,
@@ -149,13 +149,18 @@ def _tls_dict(t: TlsSession) -> dict:
 
 
 def _tcp_dict(f, ev: Evidence) -> dict:
-    """One connection's zero-window periods, retransmissions and FIN/RSTs (tcp/stalls.py), in its file's numbers."""
-    frames = [x for z in f.zero_windows for x in z.frames] + [e.frame for e in f.ends]
+    """One connection's zero-window and window-full periods, retransmissions and FIN/RSTs (tcp/stalls.py), in its file's numbers."""
+    frames = [x for z in f.zero_windows + f.window_full for x in z.frames] + [e.frame for e in f.ends]
     return {**ev.item(f.capture, f.conn_id, frames), "client": f.client, "server": f.server,
             "zero_windows": [{"receiver": z.receiver, "start": z.start, "end": z.end, "seconds": number(z.seconds),
                               "frames": ev.frames(f.capture, z.frames)} for z in f.zero_windows],
             "zero_window_count": dict(zip(("client", "server"), f.zero_window_count)),
             "zero_window_seconds": dict(zip(("client", "server"), f.zero_window_seconds)),
+            "window_full": [{"receiver": p.receiver, "start": p.start, "end": p.end, "seconds": number(p.seconds),
+                             "periods": p.periods, "frames": ev.frames(f.capture, p.frames)} for p in f.window_full],
+            "window_full_count": dict(zip(("client", "server"), f.window_full_count)),
+            "window_full_seconds": dict(zip(("client", "server"), f.window_full_seconds)),
+            "window_scale": dict(zip(("client", "server"), f.window_scale)),
             "retransmissions": {"client_to_server": f.retransmissions[0], "server_to_client": f.retransmissions[1]},
             "ends": [{"kind": e.kind, "sender": e.sender, "time": e.time, "frame": ev.frames(f.capture, [e.frame])[0]}
                      for e in f.ends]}

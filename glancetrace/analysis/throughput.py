@@ -3,8 +3,9 @@ Swift PUTs and the download from a web-download import source.
 
 The HTTP decoder records each body's progress as a bounded series (protocols/http/progress.py);
 this turns it into the document's `throughput` object of the call: the series, the rate and the
-capture gaps inside the body.  `stalls` is the list of the receiver's zero-window periods that overlap
-the transfer (tcp/stalls.py; retransmissions are counted there, not timed, so they are not drawn).
+capture gaps inside the body.  `stalls` is the list of the receiver's zero-window and window-full periods
+that overlap the transfer (tcp/stalls.py, tcp/window_full.py; retransmissions are counted there, not timed,
+so they are not drawn), in time order.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ def direction(call: Call, lane: str) -> str | None:
     return None
 
 
-def _zero_windows(facts, receiver: str, start: float, end: float) -> list[dict]:
-    """The receiving side's zero-window periods that overlap the transfer (tcp/stalls.py)."""
+def _stalls(facts, receiver: str, start: float, end: float) -> list[dict]:
+    """The receiving side's zero-window and window-full periods that overlap the transfer."""
     if facts is None:
         return []
-    return [{"kind": "zero window", "start": z.start, "end": z.end, "frames": list(z.frames)}
-            for z in facts.zero_windows
+    periods = [("zero window", z) for z in facts.zero_windows] + [("window full", f) for f in facts.window_full]
+    return [{"kind": kind, "start": z.start, "end": z.end, "frames": list(z.frames),
+             "periods": z.periods if kind == "window full" else 1}
+            for kind, z in sorted(periods, key=lambda kp: kp[1].start)
             if z.receiver == receiver and z.start <= end and (z.end is None or z.end >= start)]
 
 
@@ -53,5 +56,5 @@ def throughput(call: Call, lane: str, facts=None) -> dict | None:
         "points": [[round(t, 6), b] for t, b in points],
         "gaps": [{"time": t, "offset": off, "bytes": n} for t, off, n in body.gaps],
         # the receiver of an upload is the server, of a download (web-download's source) the client
-        "stalls": _zero_windows(facts, "server" if side == "request" else "client", start, end),
+        "stalls": _stalls(facts, "server" if side == "request" else "client", start, end),
     }

@@ -2,8 +2,8 @@
 
 A client that gave up and a Glance that stopped reading look alike from HTTP alone (a body cut short).
 TCP tells them apart: which side sent the first FIN or RST after the request began, and whether the
-server's receive window sat at zero (Glance not reading: a slow or stuck store, a stopped worker)
-before the client let go.  A proxy (haproxy) that answers with its own 408/502/503/504 while the
+server's receive window sat at zero (Glance not reading: a stuck store, a stopped worker) or was full
+(tcp/window_full.py: Glance reading slower than the client sent, a slow store) before the client let go.  A proxy (haproxy) that answers with its own 408/502/503/504 while the
 backend never answered is a third party ending it.
 """
 
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from ..protocols.tcp_facts import TcpFacts
 from ..tcp.stalls import ZeroWindow
+from ..tcp.window_full import WindowFull
 
-STALL_SECONDS = 2.0  # a zero window this long is the receiver stalling, not loopback's usual blips
+STALL_SECONDS = 2.0  # a zero (or full) window this long in all is the receiver stalling, not loopback's blips
 PROXY_STATUSES = frozenset({408, 502, 503, 504})
 
 
@@ -24,26 +25,56 @@ class Ending:
     words: str  # the clause for the finding
     frame: int | None = None
     time: float | None = None
-    stall: float = 0.0  # seconds the server's window was zero during the call
+    stall: float = 0.0  # seconds the server's window was zero (or full, when that says more) during the call
 
 
-def server_stalls(facts: TcpFacts | None, start: float, end: float | None) -> list[ZeroWindow]:
-    """The server's zero-window periods that overlap [start, end]."""
-    if facts is None:
-        return []
-    return [z for z in facts.zero_windows if z.receiver == "server" and (end is None or z.start <= end)
+@dataclass(frozen=True)
+class Stalls:
+    """The server's zero-window and window-full periods that overlap a call."""
+
+    zero: list[ZeroWindow]
+    full: list[WindowFull]
+
+
+def _overlapping(periods, start: float, end: float | None) -> list:
+    return [z for z in periods if z.receiver == "server" and (end is None or z.start <= end)
             and (z.end is None or z.end >= start)]
 
 
-def _stall_words(stalls: list[ZeroWindow], until: float | None) -> tuple[float, str]:
-    if not stalls:
-        return 0.0, ""
-    secs = sum(((z.end if z.end is not None else until or z.start) - z.start) for z in stalls)
-    if secs < STALL_SECONDS:
-        return secs, ""
-    first, last = stalls[0], stalls[-1]
-    return secs, (f"Glance had stopped reading the body for {secs:.1f} s (zero window, frames "
-                  f"{first.frames[0]}–{last.frames[1]}: the store or the worker stalled)")
+def server_stalls(facts: TcpFacts | None, start: float, end: float | None) -> Stalls:
+    """The server's zero-window and window-full periods that overlap [start, end]."""
+    if facts is None:
+        return Stalls([], [])
+    return Stalls(_overlapping(facts.zero_windows, start, end), _overlapping(facts.window_full, start, end))
+
+
+def _seconds(periods, until: float | None) -> float:
+    return sum(((p.end if p.end is not None else until or p.start) - p.start) for p in periods)
+
+
+def _full_seconds(periods: list[WindowFull], until: float | None) -> float:
+    """Time full in all; a fold of many periods (tcp/window_full.py) counts their own total."""
+    return sum(p.full_seconds if p.periods > 1 else _seconds([p], until) for p in periods)
+
+
+def _stall_words(stalls: Stalls, until: float | None) -> tuple[float, str, list[int]]:
+    """(seconds, clause, [first frame, last frame]) of Glance not keeping up; no clause under STALL_SECONDS.
+    One zero window that long is Glance having stopped reading; many short ones inside window-full periods
+    are a slow reader (a slow store), said as window full."""
+    zero, full = stalls.zero, stalls.full
+    zsecs, fsecs = _seconds(zero, until), _full_seconds(full, until)
+    stopped = any(_seconds([z], until) >= STALL_SECONDS for z in zero)
+    if fsecs >= STALL_SECONDS and not stopped:
+        frames = [full[0].frames[0], max(full[-1].frames[1], zero[-1].frames[1] if zero else 0)]
+        n = sum(p.periods for p in full)
+        return fsecs, (f"Glance's receive window was full for {fsecs:.1f} s in {n} period"
+                       f"{'s' if n != 1 else ''} (window full, frames {frames[0]}–{frames[1]}): "
+                       "it read the upload slower than the client sent it — a slow store"), frames
+    if zsecs < STALL_SECONDS:
+        return max(zsecs, fsecs), "", []
+    frames = [zero[0].frames[0], zero[-1].frames[1]]
+    return zsecs, (f"Glance had stopped reading the body for {zsecs:.1f} s (zero window, frames "
+                   f"{frames[0]}–{frames[1]}: the store or the worker stalled)"), frames
 
 
 def proxy_ending(call, calls: dict) -> Ending | None:
@@ -69,7 +100,7 @@ def ending(call, facts: TcpFacts | None, calls: dict) -> Ending:
     tx = call.tx
     start = tx.request_first_time or 0.0
     end = next((e for e in (facts.ends if facts else ()) if e.time >= start), None)
-    secs, stalled = _stall_words(server_stalls(facts, start, end.time if end else None), end.time if end else None)
+    secs, stalled, _ = _stall_words(server_stalls(facts, start, end.time if end else None), end.time if end else None)
     if end is None:
         words = "the capture ended while the body was still coming"
         return Ending("capture_ended", words + (f"; {stalled}" if stalled else ""), stall=secs)
@@ -94,7 +125,4 @@ def ending(call, facts: TcpFacts | None, calls: dict) -> Ending:
 def stalled_upload_words(call, facts: TcpFacts | None) -> tuple[float, str, list[int]]:
     """For an upload that completed: (seconds, clause, frames) of Glance not reading, or (s, "", [])."""
     tx = call.tx
-    stalls = server_stalls(facts, tx.request_first_time or 0.0, tx.request_last_time)
-    secs, words = _stall_words(stalls, tx.request_last_time)
-    frames = [stalls[0].frames[0], stalls[-1].frames[1]] if words else []
-    return secs, words, frames
+    return _stall_words(server_stalls(facts, tx.request_first_time or 0.0, tx.request_last_time), tx.request_last_time)

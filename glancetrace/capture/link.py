@@ -13,7 +13,7 @@ import struct
 from collections import Counter
 
 from .ip import Fragments, IpHeader, ipv4_header, ipv6_header, skip_ipv6_ext
-from .segment import Segment, tcp_segment
+from .segment import SYN, Segment, tcp_segment, window_scale
 
 # link types (https://www.tcpdump.org/linktypes.html)
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP = 0, 1, 101, 108
@@ -100,7 +100,8 @@ class LinkDecoder:
                     payload = data[start:end]
                     # snaplen cut: the IP header promised more than the frame holds
                     return Segment(src, sport, dst, dport, seq, ack, flags, win, payload,
-                                   end - start - len(payload))
+                                   end - start - len(payload),
+                                   window_scale(data[54:start]) if flags & SYN else -1)
         try:
             l3 = network_layer(linktype, data)
             if l3 is None:

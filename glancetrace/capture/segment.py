@@ -22,6 +22,31 @@ class Segment:
     window: int
     payload: memoryview
     missing: int  # payload bytes the IP header announces but the capture cut off (snaplen)
+    # SYN and SYN/ACK only: the window scale shift the sender announced (TCP option 3); -1 when it sent
+    # none, and on every other segment (their options are not read: the per-segment path stays cheap)
+    wscale: int = -1
+
+
+MAX_WSCALE = 14  # RFC 7323 2.3: a larger shift is taken as 14
+
+
+def window_scale(options) -> int:
+    """The shift of the window scale option (kind 3) among a SYN's TCP `options` bytes; -1 without one
+    (or when the options are cut short or malformed before it)."""
+    i, n = 0, len(options)
+    while i < n:
+        kind = options[i]
+        if kind == 0:  # end of options
+            break
+        if kind == 1:  # no-operation: one byte
+            i += 1
+            continue
+        if i + 1 >= n or options[i + 1] < 2:
+            break
+        if kind == 3 and options[i + 1] == 3 and i + 2 < n:
+            return min(options[i + 2], MAX_WSCALE)
+        i += options[i + 1]
+    return -1
 
 
 def tcp_segment(tcp: memoryview, declared: int, src: bytes, dst: bytes) -> Segment:
@@ -37,4 +62,5 @@ def tcp_segment(tcp: memoryview, declared: int, src: bytes, dst: bytes) -> Segme
     if missing < 0:  # Ethernet padding beyond the IP datagram
         payload = payload[:declared - thl] if declared > thl else payload[:0]
         missing = 0
-    return Segment(bytes(src), sport, bytes(dst), dport, seq, ack, flags, win, payload, missing)
+    wscale = window_scale(tcp[20:thl]) if flags & SYN else -1
+    return Segment(bytes(src), sport, bytes(dst), dport, seq, ack, flags, win, payload, missing, wscale)

@@ -1,6 +1,7 @@
 """The geometry of an image's throughput picture (throughput.svg.j2 draws it): the bytes of each of
 its uploads, Swift PUTs and web-download transfers over time, all from their own start on one time
-and one byte scale, so their slopes (speeds) compare at a glance; capture gaps and TCP stalls marked.
+and one byte scale, so their slopes (speeds) compare at a glance; capture gaps and TCP stalls marked (the
+receiver's zero-window and window-full periods, each its own shade, named in the legend).
 
 Built from the calls' `throughput` objects in the document (analysis/throughput.py)."""
 
@@ -20,6 +21,10 @@ TP_TOP = 10
 TP_PLOT_H = 150
 TP_AXIS_H = 24
 MIB = 1024 * 1024
+# the kinds of TCP stall drawn (analysis/throughput.py `stalls`), their CSS class and legend words
+STALL_LEGEND = (("zero-window", "zero window: the receiver stopped reading"),
+                ("window-full", "window full: the sender waited for the receiver to read (a slow store)"))
+_COUNTED = {"zero-window": "zero window", "window-full": "window-full period"}
 _LANE_WORDS = {"client->haproxy": "client → haproxy", "client->glance": "client → Glance",
                "haproxy->glance": "haproxy → Glance", "glance->swift": "Glance → Swift",
                "haproxy->swift": "haproxy → Swift", "glance->import": "import source → Glance"}
@@ -76,7 +81,9 @@ def chart(calls: list[dict]) -> dict | None:
         return round(TP_LEFT + dt * kx, 1), round(TP_TOP + TP_PLOT_H - b * ky, 1)
 
     series = [_series(i, c, t, pts, xy) for i, (c, t, pts) in enumerate(transfers)]
-    return {"width": TP_WIDTH, "height": TP_TOP + TP_PLOT_H + TP_AXIS_H, "left": TP_LEFT,
+    shown = {st["css"] for sr in series for st in sr["stalls"]}
+    return {"stall_legend": [{"css": css, "words": words} for css, words in STALL_LEGEND if css in shown],
+            "width": TP_WIDTH, "height": TP_TOP + TP_PLOT_H + TP_AXIS_H, "left": TP_LEFT,
             "right": TP_WIDTH - TP_RIGHT, "top": TP_TOP, "bottom": TP_TOP + TP_PLOT_H,
             "series": series, "x_axis": _x_axis(span, kx), "y_axis": _y_axis(top, ky)}
 
@@ -92,7 +99,7 @@ def _series(i: int, c: dict, t: dict, pts: list[tuple[float, float]], xy) -> dic
              f"{fmt_bytes(t.get('bytes'))} in {fmt_duration(t.get('seconds'))}"
              + (f", {rate:,.2f} MiB/s" if rate is not None else "")
              + (f", {len(gaps)} capture gap{'s' if len(gaps) != 1 else ''}" if gaps else "")
-             + (f", {len(stalls)} TCP stall{'s' if len(stalls) != 1 else ''}" if stalls else "")
+             + "".join(f", {n} {kind}{'s' if n != 1 else ''}" for kind, n in _stall_counts(stalls))
              + (f", answered {c.get('status')}" if c.get("status") is not None else ", no response"))
     return {
         "n": i % 6, "id": _str(c.get("id")), "bytes": t.get("bytes"), "last": int(last_b), "rate": rate,
@@ -116,14 +123,30 @@ def _pixels(drawn: list[tuple[float, float]]) -> list[tuple[int, int]]:
     return out
 
 
+def _stall_counts(stalls: list[dict]) -> list[tuple[str, int]]:
+    """(words, how many) per kind of TCP stall, in the legend's order."""
+    n = {c: 0 for c, _ in STALL_LEGEND}
+    for s in stalls:
+        periods = _num(s.get("periods"))
+        n[_stall_css(_str(s.get("kind")))] += int(periods) if periods and periods > 1 else 1
+    return [(_COUNTED[c], n[c]) for c, _ in STALL_LEGEND if n[c]]
+
+
+def _stall_css(kind: str) -> str:
+    return "window-full" if kind == "window full" else "zero-window"
+
+
 def _stall(s: dict, start: float, xy) -> dict:
     a = _num(s.get("start"))
     b = _num(s.get("end"))
     x1 = xy(a - start, 0)[0]
     x2 = xy((b if b is not None else a) - start, 0)[0]
     kind = _str(s.get("kind")) or "stall"
-    return {"x": x1, "w": round(max(x2 - x1, 2.0), 1), "kind": kind,
-            "title": f"{kind} from {fmt_utc(a)}" + (f" for {fmt_duration(b - a)}" if b is not None else "")}
+    title = f"{kind} from {fmt_utc(a)}" + (f" for {fmt_duration(b - a)}" if b is not None else "")
+    periods = _num(s.get("periods"))
+    if periods and periods > 1:  # the periods after the first 16, folded (tcp/window_full.py): a band over them
+        title = f"{int(periods)} more {kind} periods from {fmt_utc(a)}" + (f" to {fmt_utc(b)}" if b is not None else "")
+    return {"x": x1, "w": round(max(x2 - x1, 2.0), 1), "kind": kind, "css": _stall_css(kind), "title": title}
 
 
 def _x_axis(span: float, kx: float) -> list[dict]:

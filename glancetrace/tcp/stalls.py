@@ -3,15 +3,14 @@
 Beside the reassembler (which it does not change): the reassembler shows it each segment with the
 connection and direction it found (`TcpReassembler.observe`: no second flow lookup), and it keeps the
 facts reassembly does not — the window each side advertises, which side sent a FIN or a RST and when.
-At the end it emits one `TcpFacts` per connection that had a zero window, a retransmission, a RST, or a
-FIN after data (protocols/tcp_facts.py TcpFacts).
+It also keeps Wireshark's "window full" periods (tcp/window_full.py).  At the end it emits one
+`TcpFacts` per connection that had a zero window, a full window, a retransmission, a RST, or a FIN after
+data (protocols/tcp_facts.py TcpFacts).
 
 A zero-window period on side X: X advertised a receive window of 0 (its application stopped
 reading: a slow store, a stopped worker) until it advertised a window again; the data towards X
-waited meanwhile.  A "window full" period in Wireshark's sense needs the window scale from the
-SYN options, which the link layer does not hand on; on Linux a receiver that stops reading ends
-in a zero window anyway (it shrinks the window it offers to what is left of its buffer), which
-is what these periods catch.
+waited meanwhile.  A receiver that keeps reading a little seldom gets there: its window is full
+instead (tcp/window_full.py).
 
 Memory is bounded per connection: counts, the first MAX_PERIODS periods and MAX_ENDS FIN/RSTs; a
 connection that never stalled keeps two pairs of numbers, and nothing once the reassembler packs it away
@@ -23,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..capture.segment import FIN, RST, SYN, Segment
+from .window_full import WindowWatch
 
 M32 = 0xFFFFFFFF
 MAX_PERIODS = 16  # zero-window periods kept per connection (the rest are counted)
@@ -56,7 +56,7 @@ class _Watch:
     """The mutable tally of one connection while the capture is read (kept on the connection: `Connection.tally`).
     Most connections never stall: what only a stall or an end needs is made when first needed."""
 
-    __slots__ = ("hi", "retrans", "zero_since", "periods", "zcount", "zsecs", "ends", "fins")
+    __slots__ = ("hi", "retrans", "zero_since", "periods", "zcount", "zsecs", "ends", "fins", "wf")
 
     def __init__(self) -> None:
         self.hi: list[int | None] = [None, None]  # per direction: sequence number after the highest byte sent
@@ -67,6 +67,7 @@ class _Watch:
         self.zsecs: list[float] | None = None
         self.ends: list[TcpEnd] | None = None
         self.fins: list[bool] | None = None
+        self.wf = WindowWatch()  # window-full periods (tcp/window_full.py)
 
     def zero_started(self, side: int, ts: float, frame: int) -> None:
         if self.zero_since is None:
@@ -96,16 +97,17 @@ class _Watch:
             self.ends.append(TcpEnd(kind, SIDES[d], ts, frame))
 
     def close_periods(self, frame: int) -> None:
-        """Zero windows still open when the watch ends: periods without an end."""
+        """Zero windows and full windows still open when the watch ends: periods without an end."""
+        self.wf.finish(frame)
         if self.zero_since is not None:
             for side in (0, 1):
                 if self.zero_since[side] is not None:
                     self.zero_ended(side, None, frame)
 
     def worth_keeping(self, conn) -> bool:
-        """A zero window, a retransmission or a RST; or a FIN of a connection that carried data (the analysis
+        """A zero window, a full window, a retransmission or a RST; or a FIN of a connection that carried data (the analysis
         reads a FIN only for connections with calls or statements: a FIN alone of an empty one tells nothing)."""
-        if self.zcount is not None or self.retrans[0] or self.retrans[1]:
+        if self.zcount is not None or self.retrans[0] or self.retrans[1] or self.wf.count[0] or self.wf.count[1]:
             return True
         if not self.ends:
             return False
@@ -114,7 +116,8 @@ class _Watch:
     def facts(self, make, capture: int, stream: int, client: str, server: str):
         return make(stream, client, server, zero_windows=tuple(self.periods or ()),
                     zero_window_count=tuple(self.zcount or (0, 0)), zero_window_seconds=tuple(self.zsecs or (0.0, 0.0)),
-                    retransmissions=tuple(self.retrans), ends=tuple(self.ends or ()), capture=capture)
+                    retransmissions=tuple(self.retrans), ends=tuple(self.ends or ()), capture=capture,
+                    **self.wf.fields())
 
 
 class TcpStalls:
@@ -128,15 +131,12 @@ class TcpStalls:
         self._tcp = tcp
         self.add = tcp.add  # feeding the reassembler is feeding this
         self._capture = capture
-        self._zero = 0  # sides whose window is 0 now: while none is, a bare ACK with a window tells nothing
         self._done: dict[int, tuple[_Watch, str, str]] = {}  # stream → tally of a packed-away connection worth keeping
         tcp.observe(self)
 
     def segment(self, conn, d: int, seg: Segment, ts: float, frame: int) -> None:
         flags = seg.flags
-        # the common case, half of a bulk transfer's segments: a bare ACK opening no zero window (benchmarks/README)
-        if not self._zero and seg.window and not seg.payload and not seg.missing and not flags & (FIN | RST | SYN):
-            return
+        # bare ACKs too: window-full needs each receiver's ACK and window (cost: benchmarks/README)
         w = conn.tally
         if w is None:
             w = conn.tally = self._new_watch(conn)
@@ -145,11 +145,10 @@ class TcpStalls:
             if seg.window == 0:
                 if w.zero_since is None or w.zero_since[d] is None:
                     w.zero_started(d, ts, frame)
-                    self._zero += 1
             elif w.zero_since is not None and w.zero_since[d] is not None:
                 w.zero_ended(d, ts, frame)
-                self._zero -= 1
         plen = len(seg.payload) + seg.missing
+        w.wf.add(d, seg, plen, ts, frame)
         if plen:
             hi = w.hi[d]
             end = (seg.seq + plen) & M32
@@ -171,8 +170,6 @@ class TcpStalls:
         w, conn.tally = conn.tally, None
         if w is None:
             return
-        if w.zero_since is not None:
-            self._zero -= sum(1 for z in w.zero_since if z is not None)
         w.close_periods(conn.last_frame)
         if w.worth_keeping(conn):
             self._done[conn.stream] = (w, conn.client, conn.server)
@@ -188,6 +185,5 @@ class TcpStalls:
                 if w.worth_keeping(conn):
                     kept[conn.stream] = (w, conn.client, conn.server)
         self._done.clear()
-        self._zero = 0
         return [w.facts(self._make, self._capture, stream, client, server)
                 for stream, (w, client, server) in sorted(kept.items())]

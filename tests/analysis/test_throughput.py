@@ -27,7 +27,8 @@ def test_every_upload_has_a_monotone_series_ending_at_its_body_size(doc):
         assert pts[-1][1] == c["request_body_size"]
         assert t["start"] >= c["request_time"] - 1e-6 and t["end"] <= c["request_end"] + 1e-6
         assert t["gaps"] == []
-        assert all(s["kind"] == "zero window" and s["start"] <= t["end"] for s in t["stalls"])
+        assert all(s["kind"] in ("zero window", "window full") and s["start"] <= t["end"] for s in t["stalls"])
+        assert [s["start"] for s in t["stalls"]] == sorted(s["start"] for s in t["stalls"])
         if t["seconds"] > 0 and t["bytes"]:
             assert t["mib_per_s"] == pytest.approx(t["bytes"] / 1048576 / t["seconds"], rel=1e-3)
     # whole loopback uploads run at MiB/s; the empty one has a single point and no rate
@@ -53,9 +54,11 @@ def test_final_state_names_the_stuck_and_the_settled(doc):
 
 def test_stalls_are_the_receivers_zero_windows_inside_the_transfer():
     """rig-causes upload_ends: Glance's worker paused (SIGSTOP) mid-upload: its zero windows (tcp/stalls.py,
-    checked against tshark in tests/tcp/test_stalls.py) are marked on that upload's picture, and only there."""
+    checked against tshark in tests/tcp/test_stalls.py) and window-full periods (tcp/window_full.py, in
+    tests/tcp/test_window_full.py) are marked on that upload's picture, and only there."""
     doc = analyze(decode(str(FIXTURES / "rig-causes" / "upload_ends" / "capture.pcap"))).to_dict()
-    windows = {(f["capture"], f["conn_id"]): [z for z in f["zero_windows"] if z["receiver"] == "server"]
+    windows = {(f["capture"], f["conn_id"]): sorted((z for z in f["zero_windows"] + f["window_full"]
+                                                     if z["receiver"] == "server"), key=lambda z: z["start"])
                for f in doc["tcp_stalls"]}
     marked = 0
     for c in doc["calls"]:
