@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import Callable, Protocol
 
+from ..capture.segment import Segment
+
 M32 = 0xFFFFFFFF
 PENDING_LIMIT = 2 << 20  # memory held out of order per direction (or held answers per connection)
 ACK_JUMP_LIMIT = 1 << 30  # an ACK/FIN/segment further ahead (or behind) than this is bogus, not a neighbour
@@ -180,3 +182,37 @@ class Connection:
 
 
 HandlerFactory = Callable[[Connection], "StreamHandler | None"]
+
+
+def proven_sent(ds: Direction, upto: int, news: int, ts: float) -> None:
+    """Bytes up to stream offset `upto` were sent (acknowledged, or numbered before a later
+    segment): missing ones wait for the reordering window before they become a gap."""
+    if ds.acked_to is None:
+        ds.acked_mark, ds.acked_ts = news, ts
+    ds.acked_to = max(ds.acked_to or 0, upto)
+
+
+def unaccounted(ds: Direction) -> bool:
+    """Nothing of this direction's stream delivered, counted lost or waiting yet."""
+    return ds.offset == 0 and ds.pending is None and ds.fin_at is None and not ds.fin
+
+
+def restart_at(ds: Direction, seq: int) -> None:
+    ds.next_seq = seq
+    ds.acked_to = None  # measured from the old start: the next ACK proves again
+
+
+def reopened(ds: Direction, seq: int) -> bool:
+    """A SYN with another initial sequence number after this side's data: a new connection on the
+    same ports whose predecessor was not seen to close (FIN or RST lost).  Wireshark starts a new
+    tcp.stream on the same rule; a SYN with the same number is a retransmission for both."""
+    return ds.isn is not None and seq != ds.isn and (ds.offset > 0 or ds.fin)
+
+
+class SegmentObserver(Protocol):
+    """Watches the segments beside reassembly (tcp/stalls.py), through `TcpReassembler.observe`."""
+
+    def segment(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int) -> None: ...
+
+    def released(self, conn: Connection) -> None:
+        """`conn` is packed away (tcp/table.py): its later segments, if any, are not shown."""

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import replace
-from typing import Protocol
 
 from ..capture.segment import ACK, FIN, RST, SYN, Segment
-from .connection import (ACK_JUMP_LIMIT, M32, PENDING_LIMIT, Connection, Direction, HandlerFactory,
-                         StreamHandler, format_endpoint, format_ip, signed32)
+from .connection import (ACK_JUMP_LIMIT, M32, PENDING_LIMIT, Connection, Direction, HandlerFactory, SegmentObserver,
+                         StreamHandler, format_endpoint, format_ip, proven_sent, reopened, restart_at, signed32,
+                         unaccounted)
 from .held import HeldAnswers, HeldSegment
 from .table import (ConnectionTable, flow_key, pack, record_closed, record_key, record_last_frame, record_stream,
                     unpack, with_last)
@@ -54,40 +54,6 @@ REORDER_SECONDS = 0.1  # … and seconds of capture time (a gap only once both a
 
 def _window_over(conn: Connection, mark: int, mark_ts: float, ts: float) -> bool:
     return conn.news - mark > REORDER_PACKETS and ts - mark_ts > REORDER_SECONDS
-
-
-def _proven_sent(ds: Direction, upto: int, news: int, ts: float) -> None:
-    """Bytes up to stream offset `upto` were sent (acknowledged, or numbered before a later
-    segment): missing ones wait for the reordering window before they become a gap."""
-    if ds.acked_to is None:
-        ds.acked_mark, ds.acked_ts = news, ts
-    ds.acked_to = max(ds.acked_to or 0, upto)
-
-
-def _unaccounted(ds: Direction) -> bool:
-    """Nothing of this direction's stream delivered, counted lost or waiting yet."""
-    return ds.offset == 0 and ds.pending is None and ds.fin_at is None and not ds.fin
-
-
-def _restart(ds: Direction, seq: int) -> None:
-    ds.next_seq = seq
-    ds.acked_to = None  # measured from the old start: the next ACK proves again
-
-
-def _reopened(ds: Direction, seq: int) -> bool:
-    """A SYN with another initial sequence number after this side's data: a new connection on the
-    same ports whose predecessor was not seen to close (FIN or RST lost).  Wireshark starts a new
-    tcp.stream on the same rule; a SYN with the same number is a retransmission for both."""
-    return ds.isn is not None and seq != ds.isn and (ds.offset > 0 or ds.fin)
-
-
-class SegmentObserver(Protocol):
-    """Watches the segments beside reassembly (tcp/stalls.py), through `TcpReassembler.observe`."""
-
-    def segment(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int) -> None: ...
-
-    def released(self, conn: Connection) -> None:
-        """`conn` is packed away (tcp/table.py): its later segments, if any, are not shown."""
 
 
 class TcpReassembler:
@@ -166,7 +132,7 @@ class TcpReassembler:
         if entry is None:
             return self._new_connection(seg, ts, frame)
         conn, d = entry
-        if seg.flags & SYN and not seg.flags & ACK and (conn.closed or _reopened(conn.dirs[d], seg.seq)):
+        if seg.flags & SYN and not seg.flags & ACK and (conn.closed or reopened(conn.dirs[d], seg.seq)):
             # port reuse: a new stream (numbered as Wireshark numbers tcp.stream)
             self._close(conn, conn.last_ts, conn.last_frame, "port reused")
             return self._new_connection(seg, ts, frame)
@@ -223,7 +189,7 @@ class TcpReassembler:
 
     # -- per segment ----------------------------------------------------------
 
-    def observe(self, observer: "SegmentObserver") -> None:
+    def observe(self, observer: SegmentObserver) -> None:
         """Show `observer` every segment with the connection and direction found here (tcp/stalls.py:
         no second flow lookup per segment), and each connection before its state is packed away."""
         self.observer = observer
@@ -357,8 +323,8 @@ class TcpReassembler:
             return
         ds.syn = True
         ds.isn = seg.seq
-        if ds.next_seq is None or _unaccounted(ds):  # a SYN captured after this side's first data changes nothing
-            _restart(ds, (seg.seq + 1) & M32)
+        if ds.next_seq is None or unaccounted(ds):  # a SYN captured after this side's first data changes nothing
+            restart_at(ds, (seg.seq + 1) & M32)
 
     def _anchor(self, conn: Connection, d: int, ds: Direction, seg: Segment, plen: int) -> bool:
         """First sight of this direction mid-stream: where its stream starts.  False for a
@@ -386,12 +352,12 @@ class TcpReassembler:
             ahead = signed32(seg.ack - other.next_seq)
             if 0 < ahead < ACK_JUMP_LIMIT:
                 answered_to = other.offset + ahead
-                _proven_sent(other, answered_to, conn.news, ts)
+                proven_sent(other, answered_to, conn.news, ts)
         if not plen and not seg.flags & RST and not ds.fin:
             # a bare ACK (or FIN) numbered past what arrived of its own side proves those bytes were sent
             ahead = signed32(seg.seq - ds.next_seq)
             if 0 < ahead < ACK_JUMP_LIMIT:
-                _proven_sent(ds, ds.offset + ahead, conn.news, ts)
+                proven_sent(ds, ds.offset + ahead, conn.news, ts)
         return answered_to
 
     def _place(self, conn: Connection, d: int, ds: Direction, seg: Segment, plen: int, ts: float,
@@ -399,8 +365,8 @@ class TcpReassembler:
         """Deliver the segment's data (the new part of it), or keep it until the hole before it fills."""
         payload = seg.payload
         diff = signed32(seg.seq - ds.next_seq)
-        if diff < 0 and _unaccounted(ds):
-            _restart(ds, seg.seq)  # anchored by a bare ACK that was captured before this earlier data
+        if diff < 0 and unaccounted(ds):
+            restart_at(ds, seg.seq)  # anchored by a bare ACK that was captured before this earlier data
             diff = 0
         if diff > 0:
             if not ds.wait(ds.offset + diff, payload, seg.missing, ts, frame):
@@ -429,7 +395,7 @@ class TcpReassembler:
             # a FIN proves every byte before it was sent: the hole is settled like an
             # acknowledged one (late data may still fill it), and the FIN applies after it
             ds.fin_at = ds.offset + end_diff
-            _proven_sent(ds, ds.fin_at, conn.news, ts)
+            proven_sent(ds, ds.fin_at, conn.news, ts)
         elif end_diff <= 0:
             ds.fin_at = ds.offset
 
