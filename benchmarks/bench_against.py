@@ -6,7 +6,8 @@
 `glancetrace report FILE --jobs 1 -q` (or `glancetrace COMMAND ARGS... FILE OUT`, e.g.
 `split -q -c 5000`, OUT a file in a fresh folder) once with the other checkout's package and once with this
 one's (order alternating between rounds), each in a fresh process, page cache warmed first;
-the medians and their ratio are printed, of wall time and of CPU time (user + system of the child:
+the medians and minima and their ratios are printed (the minimum is the steadier one
+when other jobs come and go), of wall time and of CPU time (user + system of the child:
 steadier than wall time when other jobs share the machine).  Used to check that a refactoring
 costs no speed.
 """
@@ -55,10 +56,12 @@ def main(other: str, path: str, rounds: int, command: list[str]) -> None:
             times[k].append(run(codes[k], path, command))
     for i, what in enumerate(("wall", "CPU")):
         med = {k: statistics.median(t[i] for t in v) for k, v in times.items()}
+        low = {k: min(t[i] for t in v) for k, v in times.items()}
         for k, v in times.items():
-            print(f"{what:4s} {k:5s} {codes[k]}: median {med[k]:.2f} s "
+            print(f"{what:4s} {k:5s} {codes[k]}: median {med[k]:.2f} s, min {low[k]:.2f} s "
                   f"(runs {', '.join(f'{t[i]:.2f}' for t in v)})")
-        print(f"{what:4s} this / other: {med['this'] / med['other']:.3f}")
+        print(f"{what:4s} this / other: median {med['this'] / med['other']:.3f}, "
+              f"min {low['this'] / low['other']:.3f}")
 
 
 if __name__ == "__main__":
