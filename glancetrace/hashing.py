@@ -52,7 +52,7 @@ class BackgroundHashing:
             self._pool = None
         sys.setswitchinterval(self._old_interval)
 
-    def submit(self, hashes: tuple, data: bytes) -> Future:
+    def submit(self, hashes: tuple, data: bytes | bytearray) -> Future:
         if self._pool is None:  # made on first use: passes without large bodies start no thread
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glancetrace-hash")
         self._room.acquire()

@@ -146,7 +146,7 @@ class Connection:
     rst: bool = False
     repeats: int = 0  # packets that brought nothing new (repeated pure ACKs, whole retransmissions)
     held: object | None = None  # held.HeldAnswers: answers captured before what they answer
-    tally: object | None = None  # the segment observer's own state for it (tcp/stalls.py _Watch)
+    tally: object | None = None  # the segment observer's own state for it (SegmentTally: tcp/stalls.py)
 
     def __post_init__(self):
         if self.dirs is None:
@@ -209,10 +209,17 @@ def reopened(ds: Direction, seq: int) -> bool:
     return ds.isn is not None and seq != ds.isn and (ds.offset > 0 or ds.fin)
 
 
+class SegmentTally(Protocol):
+    """An observer's state for one connection (`Connection.tally`): shown each of its segments."""
+
+    def segment(self, d: int, seg: Segment, ts: float, frame: int) -> None: ...
+
+
 class SegmentObserver(Protocol):
     """Watches the segments beside reassembly (tcp/stalls.py), through `TcpReassembler.observe`."""
 
-    def segment(self, conn: Connection, d: int, seg: Segment, ts: float, frame: int) -> None: ...
+    def tally(self, conn: Connection) -> SegmentTally:
+        """The tally `conn`'s segments are shown to (made at its first segment, or after it was packed)."""
 
     def released(self, conn: Connection) -> None:
         """`conn` is packed away (tcp/table.py): its later segments, if any, are not shown."""

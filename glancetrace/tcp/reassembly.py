@@ -67,7 +67,6 @@ class TcpReassembler:
         self.open: list[Connection] = []  # those given a decoder and perhaps not closed yet, in that order
         self.segments = 0
         self.observer: SegmentObserver | None = None
-        self._seen = None  # observer.segment, looked up once
 
     # -- connection table -----------------------------------------------------
 
@@ -190,10 +189,10 @@ class TcpReassembler:
     # -- per segment ----------------------------------------------------------
 
     def observe(self, observer: SegmentObserver) -> None:
-        """Show `observer` every segment with the connection and direction found here (tcp/stalls.py:
-        no second flow lookup per segment), and each connection before its state is packed away."""
+        """Show `observer`'s tally of each connection every segment of it, with the direction found here
+        (tcp/stalls.py: no second flow lookup per segment), and `observer` each connection before its state
+        is packed away."""
         self.observer = observer
-        self._seen = observer.segment
 
     def add(self, seg: Segment, ts: float, frame: int) -> None:
         self.segments += 1
@@ -202,8 +201,14 @@ class TcpReassembler:
         entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
         if entry is None or not self._fast_path(entry, seg, ts, frame):
             entry = self._general(entry, seg, ts, frame)
-        if self._seen is not None and entry is not None:
-            self._seen(entry[0], entry[1], seg, ts, frame)
+            if entry is None:
+                return
+        if self.observer is not None:
+            conn = entry[0]
+            tally = conn.tally
+            if tally is None:
+                tally = conn.tally = self.observer.tally(conn)
+            tally.segment(entry[1], seg, ts, frame)
 
     def _general(self, entry: tuple[Connection, int] | None, seg: Segment, ts: float,
                  frame: int) -> tuple[Connection, int] | None:

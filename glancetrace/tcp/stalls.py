@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..capture.segment import FIN, RST, SYN, Segment
+from ..capture.segment import ACK, FIN, RST, SYN, Segment
 from .window_full import WindowWatch
 
 M32 = 0xFFFFFFFF
+WRAP = 1 << 32
 MAX_PERIODS = 16  # zero-window periods kept per connection (the rest are counted)
 MAX_ENDS = 6  # FIN/RST segments kept per connection (first FIN per side, first RSTs)
 SIDES = ("client", "server")
@@ -52,36 +53,86 @@ class TcpEnd:
     frame: int
 
 
-class _Watch:
-    """The mutable tally of one connection while the capture is read (kept on the connection: `Connection.tally`).
-    Most connections never stall: what only a stall or an end needs is made when first needed."""
+class ConnectionTally(WindowWatch):
+    """One connection's tally while the capture is read (kept on the connection: `Connection.tally`); the
+    reassembler hands it each segment.  Most connections never stall: what only a stall or an end needs is
+    made when first needed.  The window-full state and its rare steps are the base class's
+    (tcp/window_full.py)."""
 
-    __slots__ = ("hi", "retrans", "zero_since", "periods", "zcount", "zsecs", "ends", "fins", "wf")
+    __slots__ = ("hi", "retrans", "zero_since", "zero_periods", "zero_count", "zero_secs", "ends", "fins")
 
     def __init__(self) -> None:
+        super().__init__()
         self.hi: list[int | None] = [None, None]  # per direction: sequence number after the highest byte sent
         self.retrans = [0, 0]
         self.zero_since: list[tuple[float, int] | None] | None = None  # per side: when its window went to 0
-        self.periods: list[ZeroWindow] | None = None
-        self.zcount: list[int] | None = None  # per side: zero-window periods (also those not kept)
-        self.zsecs: list[float] | None = None
+        self.zero_periods: list[ZeroWindow] | None = None
+        self.zero_count: list[int] | None = None  # per side: zero-window periods (also those not kept)
+        self.zero_secs: list[float] | None = None
         self.ends: list[TcpEnd] | None = None
         self.fins: list[bool] | None = None
-        self.wf = WindowWatch()  # window-full periods (tcp/window_full.py)
+
+    def segment(self, d: int, seg: Segment, ts: float, frame: int) -> None:
+        """Segment `seg`, sent by side d (0 client, 1 server; its window is its own receive window).  One
+        method for every segment, window full included (tcp/window_full.py): a call per segment less.
+        Sequence numbers above 2**30 are two-digit ints, each sum a new object: wrapped by a test, not a mask."""
+        flags = seg.flags
+        plen = len(seg.payload) + seg.missing
+        if flags & SYN:
+            self.syn_window(d, seg)
+            if flags & (FIN | RST):  # (a scan's SYN/FIN)
+                self.ended(d, flags, ts, frame)
+        else:
+            window = seg.window
+            if flags & RST:
+                pass  # a RST's window means nothing
+            elif not window:
+                if self.zero_since is None or self.zero_since[d] is None:
+                    self.zero_started(d, ts, frame)
+            elif self.zero_since is not None and self.zero_since[d] is not None:
+                self.zero_ended(d, ts, frame)
+            shift = self.shift[d]
+            if shift is not None and flags & (ACK | RST) == ACK:  # d's ACK and window: the right edge of d's window
+                edge = seg.ack + (window << shift)
+                if edge > M32:
+                    edge -= WRAP
+                if self.full_since[d] is not None:
+                    ahead = (edge - self.edge[d]) & M32
+                    if ahead and not ahead & 0x80000000:  # moved on: the sender may go on
+                        self.full_ended(d, ts, frame)
+                self.edge[d] = edge
+            if flags & (FIN | RST):
+                self.ended(d, flags, ts, frame)
+        if plen:
+            seq = seg.seq
+            end = seq + plen
+            if end > M32:
+                end -= WRAP
+            hi = self.hi[d]
+            if seq == hi or hi is None:  # the next new bytes (nearly always)
+                self.hi[d] = end
+            else:
+                ahead = (end - hi) & M32
+                if ahead == 0 or ahead & 0x80000000:  # ends at or before the highest byte already sent
+                    self.retrans[d] += 1
+                else:
+                    self.hi[d] = end
+            if not flags & (SYN | FIN | RST) and self.edge[1 - d] == end and self.full_since[1 - d] is None:
+                self.full_since[1 - d] = (ts, frame)  # reached the other side's right edge: its window is full
 
     def zero_started(self, side: int, ts: float, frame: int) -> None:
         if self.zero_since is None:
-            self.zero_since, self.periods, self.zcount, self.zsecs = [None, None], [], [0, 0], [0.0, 0.0]
+            self.zero_since, self.zero_periods, self.zero_count, self.zero_secs = [None, None], [], [0, 0], [0.0, 0.0]
         self.zero_since[side] = (ts, frame)
 
     def zero_ended(self, side: int, end: float | None, frame: int) -> None:
         start, first = self.zero_since[side]
         self.zero_since[side] = None
-        self.zcount[side] += 1
+        self.zero_count[side] += 1
         if end is not None:
-            self.zsecs[side] += end - start
-        if len(self.periods) < MAX_PERIODS:
-            self.periods.append(ZeroWindow(SIDES[side], start, end, (first, frame)))
+            self.zero_secs[side] += end - start
+        if len(self.zero_periods) < MAX_PERIODS:
+            self.zero_periods.append(ZeroWindow(SIDES[side], start, end, (first, frame)))
 
     def ended(self, d: int, flags: int, ts: float, frame: int) -> None:
         if self.ends is None:
@@ -97,82 +148,59 @@ class _Watch:
             self.ends.append(TcpEnd(kind, SIDES[d], ts, frame))
 
     def close_periods(self, frame: int) -> None:
-        """Zero windows and full windows still open when the watch ends: periods without an end."""
-        self.wf.finish(frame)
+        """Zero windows and full windows still open when the capture ends: periods without an end."""
+        self.finish_full(frame)
         if self.zero_since is not None:
             for side in (0, 1):
                 if self.zero_since[side] is not None:
                     self.zero_ended(side, None, frame)
 
     def worth_keeping(self, conn) -> bool:
-        """A zero window, a full window, a retransmission or a RST; or a FIN of a connection that carried data (the analysis
-        reads a FIN only for connections with calls or statements: a FIN alone of an empty one tells nothing)."""
-        if self.zcount is not None or self.retrans[0] or self.retrans[1] or self.wf.count[0] or self.wf.count[1]:
+        """A zero window, a full window (open or over), a retransmission or a RST; or a FIN of a connection
+        that carried data (the analysis reads a FIN only for connections with calls or statements: a FIN
+        alone of an empty one tells nothing)."""
+        if (self.zero_count is not None or self.retrans[0] or self.retrans[1] or self.full_count[0]
+                or self.full_count[1] or self.full_since[0] is not None or self.full_since[1] is not None):
             return True
         if not self.ends:
             return False
         return any(e.kind == "rst" for e in self.ends) or any(ds.delivered for ds in conn.dirs)
 
     def facts(self, make, capture: int, stream: int, client: str, server: str):
-        return make(stream, client, server, zero_windows=tuple(self.periods or ()),
-                    zero_window_count=tuple(self.zcount or (0, 0)), zero_window_seconds=tuple(self.zsecs or (0.0, 0.0)),
+        return make(stream, client, server, zero_windows=tuple(self.zero_periods or ()),
+                    zero_window_count=tuple(self.zero_count or (0, 0)),
+                    zero_window_seconds=tuple(self.zero_secs or (0.0, 0.0)),
                     retransmissions=tuple(self.retrans), ends=tuple(self.ends or ()), capture=capture,
-                    **self.wf.fields())
+                    **self.full_fields())
 
 
 class TcpStalls:
-    """The reassembler's segment observer (`TcpReassembler.observe`): it is shown each segment with the connection
-    and direction reassembly already found, and keeps the facts above.  `make` builds the event a connection's
-    facts are handed on as (protocols/tcp_facts.py TcpFacts: the event classes live above this layer, so the
-    pipeline passes it in)."""
+    """The reassembler's segment observer (`TcpReassembler.observe`): it gives each connection its tally, which
+    the reassembler shows every segment with the connection and direction it already found, and keeps the
+    facts above.  `make` builds the event a connection's facts are handed on as (protocols/tcp_facts.py
+    TcpFacts: the event classes live above this layer, so the pipeline passes it in)."""
 
     def __init__(self, tcp, capture: int, make) -> None:
         self._make = make
         self._tcp = tcp
         self.add = tcp.add  # feeding the reassembler is feeding this
         self._capture = capture
-        self._done: dict[int, tuple[_Watch, str, str]] = {}  # stream → tally of a packed-away connection worth keeping
+        # stream → (tally, client, server, last frame) of a packed-away connection worth keeping
+        self._done: dict[int, tuple[ConnectionTally, str, str, int]] = {}
         tcp.observe(self)
 
-    def segment(self, conn, d: int, seg: Segment, ts: float, frame: int) -> None:
-        flags = seg.flags
-        # bare ACKs too: window-full needs each receiver's ACK and window (cost: benchmarks/README)
-        w = conn.tally
-        if w is None:
-            w = conn.tally = self._new_watch(conn)
-        # d is the side that sent this segment (0 client, 1 server): its window is its own receive window
-        if flags & (SYN | RST) == 0:
-            if seg.window == 0:
-                if w.zero_since is None or w.zero_since[d] is None:
-                    w.zero_started(d, ts, frame)
-            elif w.zero_since is not None and w.zero_since[d] is not None:
-                w.zero_ended(d, ts, frame)
-        plen = len(seg.payload) + seg.missing
-        w.wf.add(d, seg, plen, ts, frame)
-        if plen:
-            hi = w.hi[d]
-            end = (seg.seq + plen) & M32
-            ahead = (end - hi) & M32 if hi is not None else 1
-            if ahead == 0 or ahead & 0x80000000:  # ends at or before the highest byte already sent
-                w.retrans[d] += 1
-            else:
-                w.hi[d] = end
-        if flags & (FIN | RST):
-            w.ended(d, flags, ts, frame)
-
-    def _new_watch(self, conn) -> _Watch:
-        """A fresh tally, or the one kept when this connection (released as idle) was packed away."""
+    def tally(self, conn) -> ConnectionTally:
+        """A fresh tally, or the one kept when this connection (released as idle) was packed away: its
+        periods still open go on."""
         kept = self._done.pop(conn.stream, None) if self._done else None
-        return kept[0] if kept is not None else _Watch()
+        return kept[0] if kept is not None else ConnectionTally()
 
     def released(self, conn) -> None:
-        """The reassembler packs `conn` away: its tally is let go, kept only when worth keeping."""
+        """The reassembler packs `conn` away: its tally is let go, kept only when worth keeping (open
+        periods stay open: a connection released as idle may speak again)."""
         w, conn.tally = conn.tally, None
-        if w is None:
-            return
-        w.close_periods(conn.last_frame)
-        if w.worth_keeping(conn):
-            self._done[conn.stream] = (w, conn.client, conn.server)
+        if w is not None and w.worth_keeping(conn):
+            self._done[conn.stream] = (w, conn.client, conn.server, conn.last_frame)
 
     def finish(self) -> list:
         """The facts of every connection that had a zero window, a retransmission, a RST, or a FIN after data."""
@@ -181,9 +209,11 @@ class TcpStalls:
             w = conn.tally
             if w is not None:
                 conn.tally = None
-                w.close_periods(conn.last_frame)
                 if w.worth_keeping(conn):
-                    kept[conn.stream] = (w, conn.client, conn.server)
+                    kept[conn.stream] = (w, conn.client, conn.server, conn.last_frame)
         self._done.clear()
-        return [w.facts(self._make, self._capture, stream, client, server)
-                for stream, (w, client, server) in sorted(kept.items())]
+        out = []
+        for stream, (w, client, server, last_frame) in sorted(kept.items()):
+            w.close_periods(last_frame)
+            out.append(w.facts(self._make, self._capture, stream, client, server))
+        return out

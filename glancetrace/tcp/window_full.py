@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..capture.segment import ACK, FIN, RST, SYN
+from ..capture.segment import ACK
 
 M32 = 0xFFFFFFFF
 MAX_PERIODS = 16  # window-full periods kept per connection (the rest are counted)
@@ -51,39 +51,26 @@ class WindowFull:
 
 
 class WindowWatch:
-    """One connection's window-full tally; `add` sees each of its segments (d: 0 client sent it, 1 server)."""
+    """One connection's window-full state, the base of its tally (tcp/stalls.py ConnectionTally).  The
+    per-segment rule above runs in the tally's one per-segment method (a method call per segment was
+    a tenth of the TCP observer's cost: benchmarks/README.md); the rare steps are here: the scale from
+    the handshake, a period ending, the capture's end, the TcpFacts fields."""
 
-    __slots__ = ("announced", "shift", "edge", "since", "periods", "count", "secs", "rest")
+    __slots__ = ("announced", "shift", "edge", "full_since", "full_periods", "full_count", "full_secs", "full_rest")
 
     def __init__(self) -> None:
         # (tuples until something is found: one per connection of a flood of them costs nothing)
         self.announced = (UNSEEN, UNSEEN)  # per side: the shift its SYN announced, NO_OPTION or UNSEEN
         self.shift: tuple[int | None, int | None] = (None, None)  # per side: its receive window's scale
         self.edge: list[int | None] = [None, None]  # per side: right edge of its receive window (mod 2**32)
-        self.since: list[tuple[float, int] | None] = [None, None]  # per receiver: full since (time, frame)
-        self.periods: tuple[WindowFull, ...] | list[WindowFull] = ()
-        self.count: tuple[int, int] | list[int] = (0, 0)
-        self.secs: tuple[float, float] | list[float] = (0.0, 0.0)
-        self.rest: tuple | list[WindowFull | None] = (None, None)  # per side: the periods not kept, folded
+        self.full_since: list[tuple[float, int] | None] = [None, None]  # per receiver: full since (time, frame)
+        self.full_periods: tuple[WindowFull, ...] | list[WindowFull] = ()
+        self.full_count: tuple[int, int] | list[int] = (0, 0)
+        self.full_secs: tuple[float, float] | list[float] = (0.0, 0.0)
+        self.full_rest: tuple | list[WindowFull | None] = (None, None)  # per side: the periods not kept, folded
 
-    def add(self, d: int, seg, plen: int, ts: float, frame: int) -> None:
-        flags = seg.flags
-        if flags & SYN:
-            self._syn(d, seg)
-            return
-        shift = self.shift[d]
-        if shift is not None and flags & (ACK | RST) == ACK:  # d's ACK and window: the edge towards d
-            edge = (seg.ack + (seg.window << shift)) & M32
-            if self.since[d] is not None:
-                ahead = (edge - self.edge[d]) & M32
-                if ahead and not ahead & 0x80000000:
-                    self._ended(d, ts, frame)
-            self.edge[d] = edge
-        r = 1 - d
-        if plen and self.since[r] is None and self.edge[r] == (seg.seq + plen) & M32 and not flags & (FIN | RST):
-            self.since[r] = (ts, frame)
-
-    def _syn(self, d: int, seg) -> None:
+    def syn_window(self, d: int, seg) -> None:
+        """A SYN or SYN/ACK from side d: the scales both sides use, and the first edge."""
         a = self.announced = (seg.wscale, self.announced[1]) if d == 0 else (self.announced[0], seg.wscale)
         if NO_OPTION in a:  # one side announced none: neither scales
             self.shift = (0, 0)
@@ -94,30 +81,30 @@ class WindowWatch:
         if seg.flags & ACK:
             self.edge[d] = (seg.ack + seg.window) & M32  # a SYN's own window is never scaled
 
-    def _ended(self, side: int, end: float | None, frame: int) -> None:
-        if not self.periods:
-            self.periods, self.count, self.secs, self.rest = [], [0, 0], [0.0, 0.0], [None, None]
-        start, first = self.since[side]
-        self.since[side] = None
-        self.count[side] += 1
+    def full_ended(self, side: int, end: float | None, frame: int) -> None:
+        if not self.full_periods:
+            self.full_periods, self.full_count, self.full_secs, self.full_rest = [], [0, 0], [0.0, 0.0], [None, None]
+        start, first = self.full_since[side]
+        self.full_since[side] = None
+        self.full_count[side] += 1
         if end is not None:
-            self.secs[side] += end - start
+            self.full_secs[side] += end - start
         period = WindowFull(SIDES[side], start, end, (first, frame))
-        if len(self.periods) < MAX_PERIODS:
-            self.periods.append(period)
+        if len(self.full_periods) < MAX_PERIODS:
+            self.full_periods.append(period)
         else:
-            self.rest[side] = _fold(self.rest[side], period)
+            self.full_rest[side] = _fold(self.full_rest[side], period)
 
-    def finish(self, last_frame: int) -> None:
+    def finish_full(self, last_frame: int) -> None:
         """The capture ended: periods still open have no end."""
         for side in (0, 1):
-            if self.since[side] is not None:
-                self._ended(side, None, last_frame)
+            if self.full_since[side] is not None:
+                self.full_ended(side, None, last_frame)
 
-    def fields(self) -> dict:
+    def full_fields(self) -> dict:
         """The TcpFacts fields of this tally (protocols/tcp_facts.py)."""
-        return {"window_full": tuple(self.periods) + tuple(r for r in self.rest if r is not None),
-                "window_full_count": tuple(self.count), "window_full_seconds": tuple(self.secs),
+        return {"window_full": tuple(self.full_periods) + tuple(r for r in self.full_rest if r is not None),
+                "window_full_count": tuple(self.full_count), "window_full_seconds": tuple(self.full_secs),
                 "window_scale": tuple(self.shift)}
 
 

@@ -51,10 +51,19 @@ class HttpDecoder(_Sync):
     # -- public API -------------------------------------------------------------
 
     def feed(self, direction: int, data, ts: float, frame: int) -> list:
-        out = self._out = []
-        if self.closed or not len(data):
-            return out
         h = self.halves[direction]
+        n = len(data)
+        if n < h.remaining and (h.state == LENGTH or h.state == CHUNK_DATA) and not h.expect_wait and not self.closed:
+            # the bulk of an upload: a segment inside a body, short of its end (what _consume would do)
+            h.sink.feed(data, ts)
+            h.wire += n
+            h.remaining -= n
+            if h.tx is not None:
+                self._touch(h, ts, frame)
+            return []
+        out = self._out = []
+        if self.closed or not n:
+            return out
         mv = data if isinstance(data, memoryview) else memoryview(data)
         try:
             self._consume(h, mv, ts, frame)

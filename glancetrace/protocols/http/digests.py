@@ -16,8 +16,9 @@ BATCH = 1 << 20
 
 
 class Hashing(Protocol):
-    def submit(self, hashes: tuple, data: bytes) -> object:
-        """Update every hash of `hashes` with `data`, in submission order; returns a ticket."""
+    def submit(self, hashes: tuple, data: bytes | bytearray) -> object:
+        """Update every hash of `hashes` with `data` (the caller lets go of it), in submission order; returns
+        a ticket."""
 
     def wait(self, ticket: object) -> None:
         """Return once the batch of `ticket`, and every batch submitted before it, is hashed."""
@@ -26,7 +27,7 @@ class Hashing(Protocol):
 class InlineHashing:
     """Hashes at once, in the caller's thread."""
 
-    def submit(self, hashes: tuple, data: bytes) -> None:
+    def submit(self, hashes: tuple, data: bytes | bytearray) -> None:
         for h in hashes:
             h.update(data)
 
@@ -47,8 +48,8 @@ class StreamDigests:
         buf = self._buf
         buf += data
         if len(buf) >= BATCH:
-            self._last = self._hashing.submit(self._hashes, bytes(buf))
-            buf.clear()
+            self._last = self._hashing.submit(self._hashes, buf)  # handed over, not copied: a new one fills next
+            self._buf = bytearray()
 
     def hexdigests(self) -> tuple[str, str, str]:
         if self._last is not None:

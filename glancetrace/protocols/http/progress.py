@@ -10,35 +10,39 @@ points at least).
 
 from __future__ import annotations
 
+import math
+
 MAX_POINTS = 200
 MAX_GAPS = 50
 
 
 class Progress:
-    __slots__ = ("points", "gaps", "gaps_dropped", "dt", "_last")
+    __slots__ = ("points", "gaps", "gaps_dropped", "dt", "_ts", "_total", "_at", "_pending")
 
     def __init__(self) -> None:
         self.points: list[tuple[float, int]] = []
         self.gaps: list[tuple[float, int, int]] = []  # (time, offset in the body, bytes lost)
         self.gaps_dropped = 0
         self.dt = 0.0
-        self._last: tuple[float, int] | None = None  # the latest data, recorded or not
+        # the latest data, recorded or not (two numbers, not a tuple: this runs for every segment of a body)
+        self._ts = -math.inf
+        self._total: int | None = None
+        self._at = -math.inf  # the time of the last point recorded (points[-1]: thinning keeps it)
+        self._pending = False  # the latest data is not recorded
 
     def add(self, ts: float, total: int) -> None:
         """`total` body bytes (lost ones included) had arrived at `ts`."""
+        last_ts = self._ts
+        if ts < last_ts:
+            ts = last_ts  # bytes held back behind a gap reach the decoder when the gap is given up on
+        if ts - self._at < self.dt:
+            self._ts, self._total, self._pending = ts, total, True
+            return
         pts = self.points
-        last = self._last
-        if last is not None and ts < last[0]:
-            ts = last[0]  # bytes held back behind a gap reach the decoder when the gap is given up on
-        self._last = (ts, total)
-        if not pts:
-            pts.append(self._last)
-            return
-        if ts - pts[-1][0] < self.dt:
-            return
-        if last is not None and last is not pts[-1] and ts - last[0] >= self.dt:
-            pts.append(last)  # the flow paused after `last`: keep where the pause began
-        pts.append(self._last)
+        if self._pending and ts - last_ts >= self.dt:
+            pts.append((last_ts, self._total))  # the flow paused after the latest: keep where the pause began
+        pts.append((ts, total))
+        self._ts, self._total, self._pending, self._at = ts, total, False, ts
         if len(pts) >= MAX_POINTS:
             self._thin()
 
@@ -64,6 +68,6 @@ class Progress:
 
     def finish(self) -> list[tuple[float, int]]:
         """The series, ending with the last bytes seen (its last point is the body's size)."""
-        if self._last is not None and (not self.points or self.points[-1] != self._last):
-            self.points.append(self._last)
+        if self._total is not None and (not self.points or self.points[-1] != (self._ts, self._total)):
+            self.points.append((self._ts, self._total))
         return self.points
