@@ -94,6 +94,18 @@ def test_who_ended_each_upload(name, cause):
         assert "worker died or was killed" in f["message"]
 
 
+def _dated_at_the_stall(doc, f, kind):
+    """A receiver-stalled finding sits where its stall began: at the first period of the kind it names
+    (zero_windows / window_full) inside the upload, citing that period's first frame, not at the call's end."""
+    call = next(c for c in doc["calls"] if c["id"] == f["call_id"])
+    stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == f["conn_id"])
+    first = next(p for p in stall[kind] if p["receiver"] == "server" and p["end"] >= call["request_time"])
+    assert f["time"] == first["start"] and first["frames"][0] in f["frames"]
+    assert call["request_time"] <= f["time"] <= call["request_end"] < call["response_end"]
+    assert f["time"] < call["response_end"] - 1.0  # the call's end, where it used to be dated, is seconds later
+    return first
+
+
 def test_a_stalled_receiver_that_resumed_is_a_warning():
     doc, note = analysed("upload_ends"), truth("upload_ends")["upload_ends"]["receiver-stalled"]
     im = _image(doc, "receiver-stalled")
@@ -104,6 +116,8 @@ def test_a_stalled_receiver_that_resumed_is_a_warning():
     assert not _findings(doc, im["id"], "upload-interrupted")
     stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == f["conn_id"])
     assert stall["zero_window_seconds"]["server"] == pytest.approx(secs, abs=0.1)
+    # the rig stopped the worker at `stopped`: the zero window shows within a second of it
+    assert abs(_dated_at_the_stall(doc, f, "zero_windows")["start"] - epoch(note["stopped"])) < 1.0
 
 
 def test_the_proxy_answered_504():
@@ -155,3 +169,5 @@ def test_slow_store_is_a_stalled_receiver_not_an_interrupted_upload():
     stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == f["conn_id"])
     # after Glance began reading (the first, token-validation stall), the window filled again and again
     assert stall["zero_window_count"]["server"] >= 3
+    first = _dated_at_the_stall(doc, f, "zero_windows")
+    assert f"zero window, frames {first['frames'][0]}–" in f["message"]
