@@ -54,6 +54,30 @@ def _fetch(call: dict) -> str:
     return f"Glance fetched {call.get('uri')} from {call.get('server')} at {clock(call.get('request_time'))} ({answer})"
 
 
+def _size_check(call: dict, times: list[float]) -> str:
+    """Glance's HEADs of a source (the http store checks the size before reading): no body by definition
+    (RFC 9110 9.3.2), so never "0 bytes"; the size is the answer's Content-Length. Repeats told once."""
+    status = call.get("status")
+    answer = "no response" if status is None else str(status)
+    length = _content_length(call) if status is not None and status < 300 else None
+    if length is not None:
+        answer += f", Content-Length {length:,}"
+    when = f"at {clock(times[0])}" if len(times) == 1 else f"{len(times)} times, {clock(times[0])}–{clock(times[-1])}"
+    return f"Glance checked {call.get('uri')} on {call.get('server')} {when} (HEAD: size check, {answer})"
+
+
+def _content_length(call: dict) -> int | None:
+    for name, value in call.get("response_headers") or []:
+        if str(name).lower() == "content-length":
+            value = str(value).strip()
+            return int(value) if value.isascii() and value.isdigit() else None
+    return None
+
+
+def _is_head(call: dict) -> bool:
+    return str(call.get("method") or "").upper() == "HEAD"
+
+
 def _answer(call: dict) -> str:
     status = call.get("status")
     if status is None:
@@ -77,6 +101,7 @@ def _transition_words(tr: dict) -> str:
 def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) -> list[str]:
     """One or two sentences: the events of the image in time order, then how it ended."""
     events: list[tuple[float, str]] = []
+    checks: list[dict] = []  # HEADs of an import source, told apart from downloads
     for cid in image.get("calls") or []:
         call = calls.get(cid)
         if call is None or call.get("request_time") is None:
@@ -89,6 +114,9 @@ def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) 
         elif kind == "upload":
             words = _upload(call)
         elif (call.get("on_behalf_of") or {}).get("role") == "web_download":
+            if _is_head(call):
+                checks.append(call)
+                continue
             words = _fetch(call)
         elif kind in _ASKED:
             words = f"{kind} asked at {clock(call['request_time'])}" + _answer(call)
@@ -106,9 +134,23 @@ def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) 
         if att.get("failure") and att.get("failed_at") is not None:
             done = "is still waiting on its source" if att.get("stalled") else "failed"
             events.append((att["failed_at"], f"the {att.get('method') or '?'} import {done}: {att['failure']}"))
+    events += _size_checks(checks, [t for t, _ in events])
     events.sort(key=lambda e: e[0])
     first = "; ".join(w for _, w in events) or "no call about this image was seen"
     return [_capitalise(first) + ".", _ending(image, capture_end)]
+
+
+def _size_checks(heads: list[dict], others: list[float]) -> list[tuple[float, str]]:
+    """One clause per run of alike HEADs (same URI, source and answer) with no other event of the story
+    (at times `others`) between them."""
+    runs: list[tuple[tuple, dict, list[float]]] = []
+    for call in sorted(heads, key=lambda c: c["request_time"]):
+        key, t = (call.get("uri"), call.get("server"), call.get("status"), _content_length(call)), call["request_time"]
+        if runs and runs[-1][0] == key and not any(runs[-1][2][-1] < o < t for o in others):
+            runs[-1][2].append(t)
+        else:
+            runs.append((key, call, [call["request_time"]]))
+    return [(times[0], _size_check(call, times)) for _, call, times in runs]
 
 
 def _still(status: str, since: float | None, capture_end: float | None) -> str:
