@@ -33,17 +33,28 @@ def _host(endpoint: str | None) -> str:
     return host.strip("[]")
 
 
-def _upload(call: dict) -> str:
+def _upload(call: dict, ends: list[dict]) -> str:
     got = call.get("request_body_size")
     words = f"upload of {human_bytes(got)} from {_host(call.get('client'))} at {clock(call.get('request_time'))}"
     notes = " ".join(call.get("notes") or [])
-    if call.get("incomplete") and "rst" in notes:
-        words += f" was cut off (the connection was reset at {clock(call.get('request_end'))})"
-    elif call.get("incomplete") and "fin" in notes:
-        words += f" was cut off (the connection was closed at {clock(call.get('request_end'))})"
+    if call.get("incomplete") and ("rst" in notes or "fin" in notes):
+        words += " was cut off " + _cut_off(call, ends, "rst" in notes)
     elif call.get("gap"):
         words += " lost bytes in the capture"
     return words + _answer(call)
+
+
+def _cut_off(call: dict, ends: list[dict], reset: bool) -> str:
+    """Who ended an upload's connection and when: its first FIN or RST after the request began (the
+    connection's `ends` in the document's tcp_stalls). Without one, only when the body stopped: the time
+    of its last byte is not the time of the close, nor a reset that came after Glance answered the cause."""
+    start = call.get("request_time") or 0.0
+    after = [e for e in ends if isinstance(e.get("time"), (int, float)) and e["time"] >= start]
+    if not after:
+        return f"(its body stopped at {clock(call.get('request_end'))}, the connection ended by a {'reset' if reset else 'FIN'})"
+    end = min(after, key=lambda e: e["time"])
+    who = "the client" if end.get("sender") == "client" else "the proxy" if call.get("hop") == "frontend" else "Glance"
+    return f"({who} {'reset' if end.get('kind') == 'rst' else 'closed'} the connection at {clock(end['time'])})"
 
 
 def _fetch(call: dict) -> str:
@@ -98,8 +109,10 @@ def _transition_words(tr: dict) -> str:
     return f"{tr['status']} at {clock(tr['time'])}"
 
 
-def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) -> list[str]:
-    """One or two sentences: the events of the image in time order, then how it ended."""
+def image_story(image: dict, calls: dict[str, dict], capture_end: float | None,
+                ends: dict[tuple, list[dict]] | None = None) -> list[str]:
+    """One or two sentences: the events of the image in time order, then how it ended. `ends`: each
+    connection's FINs and RSTs by (capture, conn_id), from connection_ends."""
     events: list[tuple[float, str]] = []
     checks: list[dict] = []  # HEADs of an import source, told apart from downloads
     for cid in image.get("calls") or []:
@@ -112,7 +125,7 @@ def image_story(image: dict, calls: dict[str, dict], capture_end: float | None) 
             if (call.get("status") or 0) >= 400:
                 words = f"create at {clock(call['request_time'])}" + _answer(call)
         elif kind == "upload":
-            words = _upload(call)
+            words = _upload(call, (ends or {}).get((call.get("capture"), call.get("conn_id")), []))
         elif (call.get("on_behalf_of") or {}).get("role") == "web_download":
             if _is_head(call):
                 checks.append(call)
@@ -191,8 +204,15 @@ def _capitalise(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
+def connection_ends(tcp_stalls: list[dict]) -> dict[tuple, list[dict]]:
+    """(capture, conn_id) → the connection's first FINs and RSTs, from the document's tcp_stalls (only
+    connections with a stall, a retransmission or a RST are listed there)."""
+    return {(t.get("capture"), t.get("conn_id")): list(t.get("ends") or []) for t in tcp_stalls}
+
+
 def stories(doc: dict) -> dict[str, list[str]]:
     """image id → its story, for every image of the analysis document."""
     calls = {c["id"]: c for c in doc.get("calls") or []}
     end = (doc.get("summary") or {}).get("last_ts")
-    return {img["id"]: image_story(img, calls, end) for img in doc.get("images") or []}
+    ends = connection_ends(doc.get("tcp_stalls") or [])
+    return {img["id"]: image_story(img, calls, end, ends) for img in doc.get("images") or []}

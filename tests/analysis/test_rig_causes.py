@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from glancetrace.analysis.story import clock
 from tests.support.rig import epoch
 from tests.support.rigcauses import SCENARIOS, analysed, truth
 
@@ -92,6 +93,29 @@ def test_who_ended_each_upload(name, cause):
         assert "stopped reading" in f["message"]
     if name == "server-reset":
         assert "worker died or was killed" in f["message"]
+
+
+STORY_ENDS = {"curl-killed": "the client closed", "client-reset": "the client reset",
+              "client-timeout-on-stall": "the client closed", "server-reset": "Glance reset"}
+
+
+@pytest.mark.parametrize("name, words", STORY_ENDS.items())
+def test_the_story_says_who_ended_the_upload_and_when(name, words):
+    """The story's cut-off clause names the connection's first FIN or RST after the request began, the one
+    the finding cites, at its own time: not the last body byte's (a reset that came after Glance answered,
+    or a FIN queued behind a zero window, is not when the body stopped)."""
+    doc, notes = analysed("upload_ends"), truth("upload_ends")["upload_ends"][name]
+    im = _image(doc, name)
+    (f,) = _findings(doc, im["id"], "upload-interrupted")
+    call = next(c for c in doc["calls"] if c["id"] == f["call_id"])
+    stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == call["conn_id"])
+    end = min((e for e in stall["ends"] if e["time"] >= call["request_time"]), key=lambda e: e["time"])
+    assert end["frame"] in f["frames"]
+    assert f"was cut off ({words} the connection at {clock(end['time'])})" in im["story"][0], im["story"][0]
+    if name == "client-reset":  # the rig's own record of its RST
+        assert abs(end["time"] - epoch(notes["time"])) < 0.05 and end["time"] - call["request_end"] > 0.05
+    if name == "server-reset":  # the worker killed: the kernel's RST follows
+        assert 0 <= end["time"] - epoch(notes["kill_time"]) < 1.0 and end["time"] - call["request_end"] > 0.5
 
 
 def _dated_at_the_stall(doc, f, kind):
