@@ -58,7 +58,7 @@ def analysis_dict(an) -> dict:
                 gap_bytes += d.gap_bytes
     sev = Counter(f.severity for f in an.findings)
     tls = an.tls_sessions
-    lanes = classify_lanes(an.calls, an.served)
+    lanes = classify_lanes(an.calls, an.served, {f.id: att.call.id for att in an.imports for f in att.fetches})
     calls = [_call_dict(c, ev, lanes[c.id], an.tcp_facts) for c in an.calls]
     sql = [_sql_dict(r, an.mysql_hops, ev) for r in an.sql]
     capture_of = {r.id: r.capture for r in an.sql} | {c.id: c.capture for c in an.calls}
