@@ -51,7 +51,8 @@ def _cut_off(call: dict, ends: list[dict], reset: bool) -> str:
     start = call.get("request_time") or 0.0
     after = [e for e in ends if isinstance(e.get("time"), (int, float)) and e["time"] >= start]
     if not after:
-        return f"(its body stopped at {clock(call.get('request_end'))}, the connection ended by a {'reset' if reset else 'FIN'})"
+        how = "reset" if reset else "FIN"
+        return f"(its body stopped at {clock(call.get('request_end'))}, the connection ended by a {how})"
     end = min(after, key=lambda e: e["time"])
     who = "the client" if end.get("sender") == "client" else "the proxy" if call.get("hop") == "frontend" else "Glance"
     return f"({who} {'reset' if end.get('kind') == 'rst' else 'closed'} the connection at {clock(end['time'])})"

@@ -150,6 +150,12 @@ def test_the_proxy_answered_504():
     im = _image(doc, "proxy-timeout")
     (f,) = _findings(doc, im["id"], "proxy-answered")
     assert "504" in f["message"] and f["cause"] == "proxy_answered"
+    # the client's connection to the proxy ended with FINs only (no RST, no stall listed in tcp_stalls):
+    # the story says when the body stopped, and claims no time for the close
+    up = next(c for c in doc["calls"] if c["id"] == f["call_id"])
+    assert not [s for s in doc["tcp_stalls"] if s["conn_id"] == up["conn_id"]]
+    assert (f"was cut off (its body stopped at {clock(up['request_end'])}, the connection ended by a FIN)"
+            in im["story"][0]), im["story"][0]
 
 
 def _over(response: str) -> tuple[str, int, int, int]:
