@@ -387,11 +387,12 @@ def _upload_checks(img: Image, label: str, calls: dict[str, Call], out: list[Fin
                                image_id=img.id, call_id=cid, frames=sorted(frames + ([end.frame] if end.frame else [])),
                                cause=end.cause))
             continue
-        secs, stalled, stall_frames = upload_end.stalled_upload_words(call, tcp)
-        if stalled:
-            out.append(Finding("warning", "receiver-stalled", f"upload of {label}: {stalled}; the upload went on and "
-                               f"Glance answered {tx.status}", image_id=img.id, call_id=cid,
-                               frames=stall_frames, conn_id=tx.conn_id, capture=call.capture, cause="receiver_stalled"))
+        stall = upload_end.stalled_upload(call, tcp)
+        if stall.words:  # dated where the stall began, not where the call ended
+            out.append(Finding("warning", "receiver-stalled", f"upload of {label}: {stall.words}; the upload went on "
+                               f"and Glance answered {tx.status}", image_id=img.id, call_id=cid,
+                               frames=list(stall.frames), conn_id=tx.conn_id, capture=call.capture,
+                               cause="receiver_stalled", time=stall.start))
         if tx.status >= 300 or tx.gap:
             continue
         size = img.fields.get("size")

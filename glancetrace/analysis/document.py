@@ -17,7 +17,7 @@ from .lanes import Lane
 from .lanes import classify as classify_lanes
 from .imports import attempt_dict
 from .sql_digest import digest as digest_table
-from .story import final_state, image_story
+from .story import connection_ends, final_state, image_story
 from .throughput import throughput
 
 
@@ -58,15 +58,18 @@ def analysis_dict(an) -> dict:
                 gap_bytes += d.gap_bytes
     sev = Counter(f.severity for f in an.findings)
     tls = an.tls_sessions
-    lanes = classify_lanes(an.calls, an.served)
+    lanes = classify_lanes(an.calls, an.served, {f.id: att.call.id for att in an.imports for f in att.fetches})
     calls = [_call_dict(c, ev, lanes[c.id], an.tcp_facts) for c in an.calls]
     sql = [_sql_dict(r, an.mysql_hops, ev) for r in an.sql]
     capture_of = {r.id: r.capture for r in an.sql} | {c.id: c.capture for c in an.calls}
     images = [_image_dict(img, last, ev, capture_of) for img in an.images]
     calls_by_id = {c["id"]: c for c in calls}
     _on_behalf_of(an, calls_by_id, images)
+    tcp = [_tcp_dict(f, ev) for _, f in sorted(an.tcp_facts.items())
+           if f.zero_windows or f.window_full or any(f.retransmissions) or f.first_end("rst")]
+    ends = connection_ends(tcp)
     for img in images:
-        img["story"] = image_story(img, calls_by_id, last)
+        img["story"] = image_story(img, calls_by_id, last, ends)
         img["final_state"] = final_state(img, last)
     tokens = []
     for c in an.calls:
@@ -106,8 +109,7 @@ def analysis_dict(an) -> dict:
         "mysql_hops": mysql_hops_report.pairs_document(an.mysql_hops),
         "tokens": tokens,
         "tls_sessions": [ev.tls(t.capture, _tls_dict(t)) for t in tls],
-        "tcp_stalls": [_tcp_dict(f, ev) for _, f in sorted(an.tcp_facts.items())
-                       if f.zero_windows or f.window_full or any(f.retransmissions) or f.first_end("rst")],
+        "tcp_stalls": tcp,
         "findings": [{"id": f.id, "severity": f.severity, "code": f.code, "message": f.message,
                       "image_id": f.image_id, "call_id": f.call_id, "sql_id": f.sql_id, "time": number(f.time),
                       "cause": f.cause,

@@ -71,6 +71,7 @@ class ImportAttempt:
     waits: list[tuple[Call, str]] = field(default_factory=list)  # of those, the ones the source left hanging
     failure: str | None = None  # what went wrong, in words
     seen_in: list[str] = field(default_factory=list)  # where the failure shows
+    shown_by: Call | None = None  # the first of Glance's requests to the source the failure shows in
 
     @property
     def stalled(self) -> bool:
@@ -257,12 +258,15 @@ def _explain(att: ImportAttempt) -> None:
     for f in att.fetches:
         st = f.tx.status
         if att.stalled and any(f is w for w, _ in att.waits):
+            att.shown_by = att.shown_by or f
             why.append(next(text for w, text in att.waits if w is f))
             seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}): its connection still open at the "
                         f"capture's end")
             continue
         if f in att.running:
             continue  # the capture ended during the download: nothing to say about it yet
+        if st is None or st >= 400 or f.tx.incomplete or f.tx.truncated:
+            att.shown_by = att.shown_by or f
         if st is None:
             why.append("the source did not answer (timeout or the connection ended)")
             seen.append(f"Glance's outbound {f.tx.method} {f.tx.uri} ({f.id}): no response")
@@ -276,6 +280,7 @@ def _explain(att: ImportAttempt) -> None:
     if mismatch:
         why.append(mismatch[0])
         seen.append(mismatch[1])
+        att.shown_by = att.shown_by or mismatch[2]
     for r in att.refused:
         why.append("connection refused (the source reset Glance's connection at once)")
         seen.append(f"Glance's outbound connection tcp.stream {r.conn_id} at {clock(r.time)}: reset")
@@ -300,8 +305,8 @@ def _explain(att: ImportAttempt) -> None:
         att.seen_in = seen
 
 
-def _hash_mismatch(att: ImportAttempt) -> tuple[str, str] | None:
-    """(why, where) when a whole body Glance fetched for an add-location does not have the validation_data's
+def _hash_mismatch(att: ImportAttempt) -> tuple[str, str, Call] | None:
+    """(why, where, the fetch) when a whole body Glance fetched for an add-location does not have the validation_data's
     hash (Glance's task then fails with only "Internal Error": the capture itself shows the mismatch)."""
     given = att.call.meaning.validation_hash
     if given is None:
@@ -316,7 +321,7 @@ def _hash_mismatch(att: ImportAttempt) -> tuple[str, str] | None:
             return (f"checksum mismatch: the {human_bytes(body.size)} Glance read from the source have {algo} "
                     f"{got[:16]}…, the validation_data gave {want[:16]}…",
                     f"Glance's outbound GET {f.tx.uri} ({f.id}): {algo} of its body against the add-location "
-                    f"call's validation_data ({att.call.id})")
+                    f"call's validation_data ({att.call.id})", f)
     return None
 
 
@@ -347,15 +352,21 @@ def import_findings(imports: list[ImportAttempt], labels: dict[str, str], frames
         else:
             msg = f"{what} failed: {att.failure}. Seen in: "
         msg += "; ".join(att.seen_in)
-        frames = frames_of(att.fetches[0]) if att.fetches else (att.refused[0].frames if att.refused else
-                                                                  frames_of(att.call))
-        cite = att.fetches[0] if att.fetches else att.call
+        fetch = att.shown_by or _cited_fetch(att.fetches)
+        frames = frames_of(fetch) if fetch else (att.refused[0].frames if att.refused else frames_of(att.call))
+        cite = fetch or att.call
         code = "import-stalled" if att.stalled else "import-failed"
         f = Finding("error", code, msg, image_id=att.image_id, call_id=cite.id, frames=frames,
                     conn_id=att.refused[0].conn_id if att.refused and not att.fetches else cite.tx.conn_id,
                     capture=att.refused[0].capture if att.refused and not att.fetches else cite.capture)
         out.append(f)
     return out
+
+
+def _cited_fetch(fetches: list[Call]) -> Call | None:
+    """The fetch a failure shown elsewhere (the task's result) is cited by: the first that asked for the body,
+    not the http store's HEADs before its GET (an add-location's size checks: no body by definition)."""
+    return next((f for f in fetches if f.tx.method != "HEAD"), fetches[0] if fetches else None)
 
 
 def attempt_dict(att: ImportAttempt) -> dict:
@@ -365,8 +376,8 @@ def attempt_dict(att: ImportAttempt) -> dict:
             "stores": list(att.stores), "status": att.call.tx.status, "time": att.call.start,
             "task": ({"id": t.id, "type": t.type, "status": t.status, "message": t.message,
                       "sql_id": t.message_sql or t.status_sql} if t else None),
-            "fetches": [{"call_id": f.id, "status": f.tx.status, "bytes": f.tx.response_body.size,
-                         "declared": f.tx.header("content-length", response=True),
+            "fetches": [{"call_id": f.id, "method": f.tx.method, "status": f.tx.status,
+                         "bytes": f.tx.response_body.size, "declared": f.tx.header("content-length", response=True),
                          "start": f.start, "end": f.end} for f in att.fetches],
             "refused": [{"conn_id": r.conn_id, "frames": r.frames, "time": r.time} for r in att.refused],
             "failed_stores": att.failed_stores, "failure": att.failure, "stalled": att.stalled,

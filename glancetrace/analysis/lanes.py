@@ -59,9 +59,12 @@ def _conn_key(c: Call) -> tuple:
     return (c.capture, c.tx.conn_id)
 
 
-def classify(calls: list[Call], served: dict[str, str] | None = None) -> dict[str, Lane]:
+def classify(calls: list[Call], served: dict[str, str] | None = None,
+             fetched_for: dict[str, str] | None = None) -> dict[str, Lane]:
     """call id → its lane.  `served`: served.served_validations of these calls (computed when not
-    given): the token validations it places are Glance's, made for the call it names, and no others."""
+    given): the token validations it places are Glance's, made for the call it names, and no others.
+    `fetched_for`: Glance's requests to an import source (imports.py) → the import call they served:
+    the task fetches after that call answered 202, so nothing else places them."""
     glance = GlanceCalls(calls)
     if served is None:
         served = served_validations(calls, glance)
@@ -77,6 +80,8 @@ def classify(calls: list[Call], served: dict[str, str] | None = None) -> dict[st
         else:
             pool.add(_conn_key(c))
             lanes[c.id] = Lane("glance->keystone", call_id, True)
+    for fetch_id, call_id in (fetched_for or {}).items():
+        lanes.setdefault(fetch_id, Lane("glance->import", call_id))
     glance_only = glance.hosts - glance_clients
     for c in calls:
         if c.id not in lanes:

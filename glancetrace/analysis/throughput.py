@@ -20,8 +20,8 @@ def direction(call: Call, lane: str) -> str | None:
     """'request' or 'response': which body of the call carries image bytes (None: neither)."""
     if call.kind in REQUEST_KINDS:
         return "request"
-    if lane == "glance->import":
-        return "response"
+    if lane == "glance->import" and call.tx.method != "HEAD" and (call.tx.status or 200) < 300:
+        return "response"  # not a size check (no body) nor the source's error page
     return None
 
 

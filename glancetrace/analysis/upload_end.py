@@ -29,6 +29,17 @@ class Ending:
 
 
 @dataclass(frozen=True)
+class StallClause:
+    """Glance not keeping up with an upload, as a finding says it: the clause ("" under STALL_SECONDS),
+    the seconds, the frames cited and when the stall began (the first period of the kind the clause names)."""
+
+    seconds: float
+    words: str = ""
+    frames: tuple[int, ...] = ()
+    start: float | None = None
+
+
+@dataclass(frozen=True)
 class Stalls:
     """The server's zero-window and window-full periods that overlap a call."""
 
@@ -57,24 +68,27 @@ def _full_seconds(periods: list[WindowFull], until: float | None) -> float:
     return sum(p.full_seconds if p.periods > 1 else _seconds([p], until) for p in periods)
 
 
-def _stall_words(stalls: Stalls, until: float | None) -> tuple[float, str, list[int]]:
-    """(seconds, clause, [first frame, last frame]) of Glance not keeping up; no clause under STALL_SECONDS.
+def _stall_words(stalls: Stalls, until: float | None, began: float) -> StallClause:
+    """Glance not keeping up with a body that began at `began`; no clause under STALL_SECONDS.
     One zero window that long is Glance having stopped reading; many short ones inside window-full periods
-    are a slow reader (a slow store), said as window full."""
+    are a slow reader (a slow store), said as window full. The clause starts at the first period of its kind
+    (not before the body: a period left over from the connection's previous request started earlier)."""
     zero, full = stalls.zero, stalls.full
     zsecs, fsecs = _seconds(zero, until), _full_seconds(full, until)
     stopped = any(_seconds([z], until) >= STALL_SECONDS for z in zero)
     if fsecs >= STALL_SECONDS and not stopped:
-        frames = [full[0].frames[0], max(full[-1].frames[1], zero[-1].frames[1] if zero else 0)]
+        frames = (full[0].frames[0], max(full[-1].frames[1], zero[-1].frames[1] if zero else 0))
         n = sum(p.periods for p in full)
-        return fsecs, (f"Glance's receive window was full for {fsecs:.1f} s in {n} period"
-                       f"{'s' if n != 1 else ''} (window full, frames {frames[0]}–{frames[1]}): "
-                       "it read the upload slower than the client sent it — a slow store"), frames
+        return StallClause(fsecs, (f"Glance's receive window was full for {fsecs:.1f} s in {n} period"
+                                   f"{'s' if n != 1 else ''} (window full, frames {frames[0]}–{frames[1]}): "
+                                   "it read the upload slower than the client sent it — a slow store"),
+                           frames, max(full[0].start, began))
     if zsecs < STALL_SECONDS:
-        return max(zsecs, fsecs), "", []
-    frames = [zero[0].frames[0], zero[-1].frames[1]]
-    return zsecs, (f"Glance had stopped reading the body for {zsecs:.1f} s (zero window, frames "
-                   f"{frames[0]}–{frames[1]}: the store or the worker stalled)"), frames
+        return StallClause(max(zsecs, fsecs))
+    frames = (zero[0].frames[0], zero[-1].frames[1])
+    return StallClause(zsecs, (f"Glance had stopped reading the body for {zsecs:.1f} s (zero window, frames "
+                               f"{frames[0]}–{frames[1]}: the store or the worker stalled)"), frames,
+                       max(zero[0].start, began))
 
 
 def proxy_ending(call, calls: dict) -> Ending | None:
@@ -100,7 +114,8 @@ def ending(call, facts: TcpFacts | None, calls: dict) -> Ending:
     tx = call.tx
     start = tx.request_first_time or 0.0
     end = next((e for e in (facts.ends if facts else ()) if e.time >= start), None)
-    secs, stalled, _ = _stall_words(server_stalls(facts, start, end.time if end else None), end.time if end else None)
+    clause = _stall_words(server_stalls(facts, start, end.time if end else None), end.time if end else None, start)
+    secs, stalled = clause.seconds, clause.words
     if end is None:
         words = "the capture ended while the body was still coming"
         return Ending("capture_ended", words + (f"; {stalled}" if stalled else ""), stall=secs)
@@ -122,7 +137,8 @@ def ending(call, facts: TcpFacts | None, calls: dict) -> Ending:
     return Ending(cause, words, frame=end.frame, time=end.time, stall=secs)
 
 
-def stalled_upload_words(call, facts: TcpFacts | None) -> tuple[float, str, list[int]]:
-    """For an upload that completed: (seconds, clause, frames) of Glance not reading, or (s, "", [])."""
+def stalled_upload(call, facts: TcpFacts | None) -> StallClause:
+    """For an upload that completed: Glance not reading it, with when that began (no words: it kept up)."""
     tx = call.tx
-    return _stall_words(server_stalls(facts, tx.request_first_time or 0.0, tx.request_last_time), tx.request_last_time)
+    start = tx.request_first_time or 0.0
+    return _stall_words(server_stalls(facts, start, tx.request_last_time), tx.request_last_time, start)

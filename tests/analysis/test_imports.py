@@ -94,6 +94,29 @@ def test_web_download_fetch_is_on_the_image_with_its_status_and_bytes():
     assert story.index("Glance fetched") < story.index("import failed: the source answered 404")
 
 
+@pytest.mark.parametrize("scenario", ["import_methods", "import_stalled", "location_mismatch"])
+def test_glances_requests_to_a_source_are_on_its_lane_serving_the_import(scenario):
+    """The task fetches after the import call answered 202: each of Glance's requests for the URI is on the
+    Glance → import source lane, serving its import call (not another image's call then in flight); a body
+    it downloaded is drawn as image bytes, a HEAD (no body) or the source's error page is not."""
+    d = doc(scenario)
+    calls = {c["id"]: c for c in d["calls"]}
+    fetched = 0
+    for im in d["images"]:
+        for att in im["imports"]:
+            for f in att["fetches"]:
+                c = calls[f["call_id"]]
+                assert (c["lane"], c["serves"]) == ("glance->import", att["call_id"]), c["summary"]
+                assert c["roles"] == {"client": "glance", "server": "import source"}
+                tp = c["throughput"]
+                if c["method"] == "GET" and c["status"] == 200:
+                    assert tp["direction"] == "response" and tp["bytes"] == c["response_body_size"] > 0
+                    fetched += 1
+                else:
+                    assert tp is None, c["summary"]
+    assert fetched >= 1
+
+
 def truth_image(name: str) -> dict:
     return next(im for im in truth("import_methods")["images"] if im["name"] == name)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from glancetrace.analysis.story import clock
 from tests.support.rig import epoch
 from tests.support.rigcauses import SCENARIOS, analysed, truth
 
@@ -94,6 +95,41 @@ def test_who_ended_each_upload(name, cause):
         assert "worker died or was killed" in f["message"]
 
 
+STORY_ENDS = {"curl-killed": "the client closed", "client-reset": "the client reset",
+              "client-timeout-on-stall": "the client closed", "server-reset": "Glance reset"}
+
+
+@pytest.mark.parametrize("name, words", STORY_ENDS.items())
+def test_the_story_says_who_ended_the_upload_and_when(name, words):
+    """The story's cut-off clause names the connection's first FIN or RST after the request began, the one
+    the finding cites, at its own time: not the last body byte's (a reset that came after Glance answered,
+    or a FIN queued behind a zero window, is not when the body stopped)."""
+    doc, notes = analysed("upload_ends"), truth("upload_ends")["upload_ends"][name]
+    im = _image(doc, name)
+    (f,) = _findings(doc, im["id"], "upload-interrupted")
+    call = next(c for c in doc["calls"] if c["id"] == f["call_id"])
+    stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == call["conn_id"])
+    end = min((e for e in stall["ends"] if e["time"] >= call["request_time"]), key=lambda e: e["time"])
+    assert end["frame"] in f["frames"]
+    assert f"was cut off ({words} the connection at {clock(end['time'])})" in im["story"][0], im["story"][0]
+    if name == "client-reset":  # the rig's own record of its RST
+        assert abs(end["time"] - epoch(notes["time"])) < 0.05 and end["time"] - call["request_end"] > 0.05
+    if name == "server-reset":  # the worker killed: the kernel's RST follows
+        assert 0 <= end["time"] - epoch(notes["kill_time"]) < 1.0 and end["time"] - call["request_end"] > 0.5
+
+
+def _dated_at_the_stall(doc, f, kind):
+    """A receiver-stalled finding sits where its stall began: at the first period of the kind it names
+    (zero_windows / window_full) inside the upload, citing that period's first frame, not at the call's end."""
+    call = next(c for c in doc["calls"] if c["id"] == f["call_id"])
+    stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == f["conn_id"])
+    first = next(p for p in stall[kind] if p["receiver"] == "server" and p["end"] >= call["request_time"])
+    assert f["time"] == first["start"] and first["frames"][0] in f["frames"]
+    assert call["request_time"] <= f["time"] <= call["request_end"] < call["response_end"]
+    assert f["time"] < call["response_end"] - 1.0  # the call's end, where it used to be dated, is seconds later
+    return first
+
+
 def test_a_stalled_receiver_that_resumed_is_a_warning():
     doc, note = analysed("upload_ends"), truth("upload_ends")["upload_ends"]["receiver-stalled"]
     im = _image(doc, "receiver-stalled")
@@ -104,6 +140,8 @@ def test_a_stalled_receiver_that_resumed_is_a_warning():
     assert not _findings(doc, im["id"], "upload-interrupted")
     stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == f["conn_id"])
     assert stall["zero_window_seconds"]["server"] == pytest.approx(secs, abs=0.1)
+    # the rig stopped the worker at `stopped`: the zero window shows within a second of it
+    assert abs(_dated_at_the_stall(doc, f, "zero_windows")["start"] - epoch(note["stopped"])) < 1.0
 
 
 def test_the_proxy_answered_504():
@@ -112,6 +150,12 @@ def test_the_proxy_answered_504():
     im = _image(doc, "proxy-timeout")
     (f,) = _findings(doc, im["id"], "proxy-answered")
     assert "504" in f["message"] and f["cause"] == "proxy_answered"
+    # the client's connection to the proxy ended with FINs only (no RST, no stall listed in tcp_stalls):
+    # the story says when the body stopped, and claims no time for the close
+    up = next(c for c in doc["calls"] if c["id"] == f["call_id"])
+    assert not [s for s in doc["tcp_stalls"] if s["conn_id"] == up["conn_id"]]
+    assert (f"was cut off (its body stopped at {clock(up['request_end'])}, the connection ended by a FIN)"
+            in im["story"][0]), im["story"][0]
 
 
 def _over(response: str) -> tuple[str, int, int, int]:
@@ -155,3 +199,5 @@ def test_slow_store_is_a_stalled_receiver_not_an_interrupted_upload():
     stall = next(s for s in doc["tcp_stalls"] if s["conn_id"] == f["conn_id"])
     # after Glance began reading (the first, token-validation stall), the window filled again and again
     assert stall["zero_window_count"]["server"] >= 3
+    first = _dated_at_the_stall(doc, f, "zero_windows")
+    assert f"zero window, frames {first['frames'][0]}–" in f["message"]

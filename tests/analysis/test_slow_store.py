@@ -36,6 +36,11 @@ def test_the_finding_says_the_window_was_full(doc):
     assert f["frames"] == [int(m[3]), int(m[4])] == [tcp["window_full"][0]["frames"][0],
                                                      tcp["window_full"][-1]["frames"][1]]
     assert "stopped reading" not in f["message"]
+    # dated where the window first filled inside the upload, not at the call's end
+    (up,) = [c for c in doc["calls"] if c["kind"] == "upload"]
+    first = next(p for p in tcp["window_full"] if p["receiver"] == "server" and p["end"] >= up["request_time"])
+    assert f["time"] == max(first["start"], up["request_time"]) and first["frames"][0] in f["frames"]
+    assert up["request_time"] <= f["time"] < up["request_end"] < up["response_end"]
 
 
 def test_the_picture_marks_window_full_in_its_own_shade(doc):
