@@ -110,3 +110,23 @@ def test_bounded_periods_wraparound_and_reset_sender():
     assert facts.retransmissions == (1, 0)
     assert [(e.kind, e.sender) for e in facts.ends] == [("rst", "client")]
     assert facts.first_end("fin") is None
+
+
+def test_a_period_open_when_an_idle_connection_is_packed_goes_on_when_it_speaks_again():
+    """A connection released as idle and packed away (tcp/table.py) keeps its tally; a zero window still
+    open then ends where the server opens its window again, not at the packing."""
+    tcp = TcpReassembler(lambda conn: None, server_ports={9292})
+    watch = TcpStalls(tcp, capture=0, make=TcpFacts)
+    watch.add(_seg(50000, 9292, 1000, 1, ACK, 500, b"x" * 100), 10.0, 1)
+    watch.add(_seg(9292, 50000, 1, 1100, ACK, 0), 10.5, 2)  # the server stops reading
+    (conn,) = tcp.connections.live()
+    conn.closed = "idle"  # as _release_idle leaves it
+    tcp._pack(conn)
+    assert not list(tcp.connections.live()) and conn.tally is None
+    watch.add(_seg(9292, 50000, 1, 1100, ACK, 400), 15.5, 3)  # … and reads again: the connection comes back
+    watch.add(_seg(50000, 9292, 1100, 1, ACK, 500, b"y" * 100), 15.6, 4)
+    (facts,) = watch.finish()
+    assert facts.zero_window_count == (0, 1)
+    (z,) = facts.zero_windows
+    assert (z.start, z.end, z.frames) == (10.5, 15.5, (2, 3))
+    assert facts.retransmissions == (0, 0)
