@@ -168,7 +168,9 @@ def _size_checks(heads: list[dict], others: list[float]) -> list[tuple[float, st
 
 
 def _still(status: str, since: float | None, capture_end: float | None) -> str:
-    idle = f", {capture_end - since:,.0f} s later" if capture_end and since else ""
+    idle = ""
+    if capture_end and since:  # (under half a second would read "0 s later")
+        idle = ", under a second later" if capture_end - since < 0.5 else f", {capture_end - since:,.0f} s later"
     return f"still {status} at the end of the capture{idle}"
 
 

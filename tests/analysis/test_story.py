@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from glancetrace.analysis.story import clock, stories
+from glancetrace.analysis.story import clock, final_state, stories
 from tests.support.rig import SCENARIOS, analysed, epoch, truth
 
 
@@ -38,3 +38,9 @@ def test_story_of_the_failures_sample_names_the_cut_off_and_the_idle_time():
     assert ending == f"Still queued at the end of the capture, {idle:,.0f} s later."
     assert by_name["empty-queued"][0].count(";") == 0  # created, nothing else: one clause
     assert "403 Forbidden" in by_name["protected-image"][0]
+
+
+def test_an_image_left_queued_less_than_half_a_second_before_the_end_is_not_zero_seconds():
+    image = {"final_status": "queued", "states": [{"status": "queued", "start": 100.0}]}
+    assert final_state(image, 100.3)["label"] == "still queued at the end of the capture, under a second later"
+    assert final_state(image, 101.6)["label"] == "still queued at the end of the capture, 2 s later"
