@@ -254,13 +254,13 @@ class Pipeline:
         res.events.extend(self.stalls.finish())
         res.tcp_segments += tcp.segments
         res.skipped.update(link.skipped)
-        res.connections.extend(tcp.connections)
         res.conn_captures.extend([lead] * len(tcp.connections))
         if shift:
             res.offsets[plan.files[members[0]].path] = shift
         if len(members) > 1:
             _number_streams(pieces, tcp.connections, appeared)
             res.pieces[lead] = pieces
+        res.connections.take(tcp.connections)  # (no copy of its records)
 
     def _read_file(self, plan: InputPlan, index: int, tcp: TcpReassembler, link: LinkDecoder, shift: float,
                    base: int, appeared: list, progress) -> CaptureInfo:
