@@ -22,15 +22,16 @@ from .connection import _UNSEEN, Connection, Direction, DirectionSummary
 
 CLOSED = ("", "fin", "rst", "end of capture", "port reused", "idle")  # Connection.closed, by code
 # flags: midstream, rst, decoded, direction 0 seen, direction 1 seen, IPv6, wide (64-bit fields)
-_MID, _RST, _DEC, _SEEN0, _SEEN1, _V6, _WIDE = 1, 2, 4, 8, 16, 32, 64
+_MID, _RST, _DEC, _SEEN0, _SEEN1, _V6, _WIDE, _SILENT = 1, 2, 4, 8, 16, 32, 64, 128
 # flags, closed code, client port, server port, stream, first_ts, last_ts, first_frame, last_frame, repeats;
-# then the two addresses, then per direction seen its block
+# then the two addresses, then per direction seen its block, then silent_at when set
 _HEAD = (struct.Struct("<BBHHIddIII"), struct.Struct("<BBHHIddQQQ"))  # narrow, wide
 # bits (next_seq known, isn known, syn, fin), next_seq, isn, offset, delivered, gap_bytes, retransmitted,
 # conflicting overlaps
 _DIR = (struct.Struct("<BIIIIIII"), struct.Struct("<BIIQQQQQ"))
 _HAS_NEXT, _HAS_ISN, _SYN, _FIN = 1, 2, 4, 8
 _PORTS = struct.Struct("!HH")
+_TIME = struct.Struct("<d")
 _KEY_PORTS = struct.Struct("<HH")  # (in the record, after flags and closed code)
 _NARROW = 1 << 32
 LIVE = (1 << 64) - 1  # offset of a connection kept as an object
@@ -59,17 +60,19 @@ def pack(conn: Connection) -> bytes:
     wide = not (conn.first_frame < _NARROW and conn.last_frame < _NARROW and conn.repeats < _NARROW
                 and all(x < _NARROW for b in blocks for x in b[3:]))
     flags = (conn.midstream * _MID | conn.rst * _RST | conn.decoded * _DEC | (dirs[0] is not _UNSEEN) * _SEEN0
-             | (dirs[1] is not _UNSEEN) * _SEEN1 | (len(cip) == 16) * _V6 | wide * _WIDE)
+             | (dirs[1] is not _UNSEEN) * _SEEN1 | (len(cip) == 16) * _V6 | wide * _WIDE
+             | (conn.silent_at is not None) * _SILENT)
     head = _HEAD[wide].pack(flags, CLOSED.index(conn.closed), cport, sport, conn.stream, conn.first_ts,
                             conn.last_ts, conn.first_frame, conn.last_frame, conn.repeats)
-    return b"".join([head, cip, sip] + [_DIR[wide].pack(*b) for b in blocks])
+    tail = [] if conn.silent_at is None else [_TIME.pack(conn.silent_at)]
+    return b"".join([head, cip, sip] + [_DIR[wide].pack(*b) for b in blocks] + tail)
 
 
 def record_size(buf, at: int = 0) -> int:
     flags = buf[at]
     wide = bool(flags & _WIDE)
     seen = bool(flags & _SEEN0) + bool(flags & _SEEN1)
-    return _HEAD[wide].size + (32 if flags & _V6 else 8) + seen * _DIR[wide].size
+    return _HEAD[wide].size + (32 if flags & _V6 else 8) + seen * _DIR[wide].size + (8 if flags & _SILENT else 0)
 
 
 def unpack(buf, at: int = 0) -> Connection:
@@ -92,11 +95,12 @@ def unpack(buf, at: int = 0) -> Connection:
         dirs.append(DirectionSummary(nxt if bits & _HAS_NEXT else None, offset, delivered, gaps, retransmitted,
                                      overlaps, bool(bits & _SYN), isn if bits & _HAS_ISN else None,
                                      bool(bits & _FIN)))
+    silent_at = _TIME.unpack_from(buf, at)[0] if flags & _SILENT else None
     return Connection(stream=stream, client_raw=(bytes(buf[a:a + n]), cport),
                       server_raw=(bytes(buf[a + n:a + 2 * n]), sport),
                       first_ts=first_ts, first_frame=first_frame, last_ts=last_ts, last_frame=last_frame,
                       dirs=tuple(dirs), midstream=bool(flags & _MID), closed=CLOSED[closed],
-                      decoded=bool(flags & _DEC), rst=bool(flags & _RST), repeats=repeats)
+                      decoded=bool(flags & _DEC), rst=bool(flags & _RST), repeats=repeats, silent_at=silent_at)
 
 
 def packable(conn: Connection) -> bool:
