@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
+from collections import Counter
 from array import array
 from dataclasses import dataclass, field
 
@@ -170,12 +171,11 @@ class _Silent:
         if not self.groups:
             return []
         hashes, counts = np.unique(np.frombuffer(self.groups, dtype=np.int64), return_counts=True)
-        many = dict(zip(hashes.tolist(), counts.tolist()))
-        for c in regular.values():
-            h = hash((_ip(c.client), c.server))
-            if h in many:
-                many[h] += 1
-        wanted = {h for h, n in many.items() if n >= CHECK_SERIES}
+        wanted = set(hashes[counts >= CHECK_SERIES].tolist())
+        for h, n in Counter(hash((_ip(c.client), c.server)) for c in regular.values()).items():
+            i = int(np.searchsorted(hashes, h))
+            if i < len(hashes) and hashes[i] == h and counts[i] + n >= CHECK_SERIES:
+                wanted.add(h)
         proxies = {hash(ip) for ip in proxy_ips}
         if not wanted and not proxies.intersection(self.addresses):
             return []
@@ -353,7 +353,7 @@ def pair_hops(items: list[tuple[int, object]], connections=(), conn_captures=())
     `items`: (capture index, MysqlHandshake or SqlStatement) of the whole capture;
     `connections`/`conn_captures`: the TCP connections and their capture index (open times).
     """
-    by_key, silent = _connections(items, connections, list(conn_captures))
+    by_key, silent = _connections(items, connections, conn_captures)
     conns = list(by_key.values())
     out = MysqlHops(pairs=_pair(conns))
     _with_tcp(out.pairs, connections, conn_captures)
@@ -365,7 +365,7 @@ def pair_hops(items: list[tuple[int, object]], connections=(), conn_captures=())
             out.front_of[stmt_key(cap, bs)] = fs
             out.hidden.add(stmt_key(cap, bs))
     proxy_ips = {_ip(p.back.client) for p in out.pairs}
-    out.checks = _health_checks(conns + silent.conns(by_key, proxy_ips, connections, list(conn_captures)), out.pairs)
+    out.checks = _health_checks(conns + silent.conns(by_key, proxy_ips, connections, conn_captures), out.pairs)
     for hc in out.checks:
         for c in hc.conns:
             out.hidden.update(stmt_key(c.key[0], s) for s in c.stmts)
