@@ -22,6 +22,7 @@ from .hashing import BackgroundHashing
 from .protocols.base import ConnectionEvent, SwitchToTls
 from .protocols.http import HttpDecoder
 from .protocols.mysql import MysqlDecoder
+from .protocols.mysql.events import MysqlHandshake
 from .protocols.tls import TlsDecoder
 from .protocols.tls.keylog import KeyLog
 from .sniff import Roles
@@ -100,17 +101,21 @@ class _StartTls(_Collector):
     dissector tables do, so the connection is reported with its handshake facts instead of
     as opaque bytes; with the key, the decrypted bytes go back to the first decoder."""
 
-    __slots__ = ("make_tls", "below")
+    __slots__ = ("make_tls", "below", "conn", "said")
 
-    def __init__(self, decoder, sink: list, make_tls: Callable[[Callable[[], object]], object]):
+    def __init__(self, decoder, sink: list, make_tls: Callable[[Callable[[], object]], object],
+                 conn: Connection | None = None):
         super().__init__(decoder, sink)
         self.make_tls = make_tls  # inner decoder factory → TLS decoder
         self.below = None  # the first decoder, until the TLS decoder hands it decrypted bytes
+        self.conn = conn  # the TCP connection, when the decoder sees its endpoints as they are
+        self.said = False  # the decoder emitted something
 
     def data(self, direction, payload, ts, frame):
         ev = self.decoder.feed(direction, payload, ts, frame)
         if not ev:
             return
+        self.said = True
         switch = False
         for e in ev:
             if type(e) is SwitchToTls:
@@ -124,12 +129,32 @@ class _StartTls(_Collector):
             # skips the plaintext before it
             super().data(direction, payload, ts, frame)
 
+    def _silent(self, ev: list) -> bool:
+        """Nothing decoded but the guessed handshake every MySQL connection seen without its greeting ends with."""
+        if self.said or self.conn is None or self.make_tls is None or len(ev) != 1:
+            return False
+        hs = ev[0]
+        return type(hs) is MysqlHandshake and hs.inferred and hs.thread_id is None and not hs.notes
+
     def _inside(self, below):
         self.below = None
         return below.inside_tls()
 
+    def gap(self, direction, nbytes, ts, frame):
+        ev = self.decoder.gap(direction, nbytes, ts, frame)
+        if ev:
+            self.said = True
+            self.sink.extend(ev)
+
     def close(self, ts, frame, reason):
-        super().close(ts, frame, reason)
+        ev = self.decoder.close(ts, frame, reason)
+        if self._silent(ev):
+            # a connection that carried no whole MySQL packet (a flood of them: issue 16.6) keeps no event: its
+            # record says when it closed, and the analysis counts it where its handshake counted (mysql_hops)
+            if self.conn.silent_at is None:
+                self.conn.silent_at = ev[0].time
+        elif ev:
+            self.sink.extend(ev)
         if self.below is not None:  # the TLS stayed opaque: the first decoder reports what it saw
             ev, self.below = self.below.close(ts, frame, reason), None
             if ev:
@@ -171,7 +196,8 @@ class Pipeline:
 
     def _mysql_handler(self, conn: Connection | Roles, capture: int):
         mysql = MysqlDecoder(conn.stream, conn.client, conn.server, capture=capture)
-        return _StartTls(mysql, self.result.events, lambda inner: self._tls(conn, capture, inner=inner))
+        return _StartTls(mysql, self.result.events, lambda inner: self._tls(conn, capture, inner=inner),
+                         conn if isinstance(conn, Connection) else None)
 
     def _factory(self, conn: Connection, capture: int):
         port = conn.server_port
@@ -254,13 +280,13 @@ class Pipeline:
         res.events.extend(self.stalls.finish())
         res.tcp_segments += tcp.segments
         res.skipped.update(link.skipped)
-        res.connections.extend(tcp.connections)
         res.conn_captures.extend([lead] * len(tcp.connections))
         if shift:
             res.offsets[plan.files[members[0]].path] = shift
         if len(members) > 1:
             _number_streams(pieces, tcp.connections, appeared)
             res.pieces[lead] = pieces
+        res.connections.take(tcp.connections)  # (no copy of its records)
 
     def _read_file(self, plan: InputPlan, index: int, tcp: TcpReassembler, link: LinkDecoder, shift: float,
                    base: int, appeared: list, progress) -> CaptureInfo:

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import bisect
 import statistics
+from collections import Counter
+from array import array
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..protocols.mysql.events import MysqlHandshake, SqlStatement
 
@@ -106,14 +110,17 @@ def _ip(addr: str) -> str:
     return addr.rsplit(":", 1)[0]
 
 
-def _connections(items: list[tuple[int, object]], connections, conn_captures) -> dict[ConnKey, Conn]:
+def _connections(items: list[tuple[int, object]], connections, conn_captures) -> tuple[dict[ConnKey, Conn], "_Silent"]:
     # the SYN times of the MySQL ones only: closed connections are packed (tcp/table.py), each read back
     # one at a time (a flood of one-byte MySQL connections would otherwise be held whole here)
     wanted = {(cap, ev.conn_id) for cap, ev in items}
     syn_at = {}
+    silent = _Silent()
     for c, cap in zip(connections, conn_captures or [0] * len(connections)):
         if (cap, c.stream) in wanted and not c.midstream:
             syn_at[(cap, c.stream)] = c.first_ts
+        if c.silent_at is not None:
+            silent.add(cap, c, (cap, c.stream) in wanted)
     conns: dict[ConnKey, Conn] = {}
     for cap, ev in items:
         key = (cap, ev.conn_id)
@@ -128,10 +135,61 @@ def _connections(items: list[tuple[int, object]], connections, conn_captures) ->
             c.stmts.append(ev)
             if c.opened is None:
                 c.anchor = min(c.anchor, ev.request_time)
+    for key, when in silent.spoke_later.items():
+        c = conns.get(key)
+        if c is not None:  # (its first decoder decoded nothing: its handshake came first)
+            c.handshake = MysqlHandshake(key[1], c.client, c.server, when, (0, 0), inferred=True, capture=key[0])
+            c.anchor = c.anchor if c.opened is not None else min(c.anchor, when)
     for c in conns.values():
         c.stmts.sort(key=lambda s: s.request_time)
         c.times = [s.request_time for s in c.stmts]
-    return conns
+    return conns, silent
+
+
+class _Silent:
+    """MySQL connections whose decoder decoded nothing (no whole packet): the pipeline keeps no event for them,
+    their TCP record says when the decoder closed (`Connection.silent_at`).  They were inferred handshakes
+    without a statement, which count only as health checks: a series of CHECK_SERIES or more from one address
+    to one server, or checks from a proxy's address.  So they are first only counted, by a hash of (client
+    address, server) in arrays (a flood of them makes no object each), and made into Conns when they may
+    count."""
+
+    def __init__(self) -> None:
+        self.groups = array("q")  # hash((client address, server)) of each
+        self.addresses = array("q")  # hash(client address) of each
+        self.spoke_later: dict[ConnKey, float] = {}  # those with events (started again after an idle release)
+
+    def add(self, cap: int, c, spoke_later: bool) -> None:
+        if spoke_later:
+            self.spoke_later[(cap, c.stream)] = c.silent_at
+            return
+        self.groups.append(hash((_ip(c.client), c.server)))
+        self.addresses.append(hash(_ip(c.client)))
+
+    def conns(self, regular: dict[ConnKey, Conn], proxy_ips: set[str], connections, conn_captures) -> list[Conn]:
+        """Conns for those that may count as health checks (with `regular`, the connections that have events)."""
+        if not self.groups:
+            return []
+        hashes, counts = np.unique(np.frombuffer(self.groups, dtype=np.int64), return_counts=True)
+        wanted = set(hashes[counts >= CHECK_SERIES].tolist())
+        for h, n in Counter(hash((_ip(c.client), c.server)) for c in regular.values()).items():
+            i = int(np.searchsorted(hashes, h))
+            if i < len(hashes) and hashes[i] == h and counts[i] + n >= CHECK_SERIES:
+                wanted.add(h)
+        proxies = {hash(ip) for ip in proxy_ips}
+        if not wanted and not proxies.intersection(self.addresses):
+            return []
+        out = []
+        for c, cap in zip(connections, conn_captures or [0] * len(connections)):
+            if c.silent_at is None or (cap, c.stream) in regular:
+                continue
+            ip = _ip(c.client)
+            if hash((ip, c.server)) in wanted or ip in proxy_ips:
+                hs = MysqlHandshake(c.stream, c.client, c.server, c.silent_at, (0, 0), inferred=True, capture=cap)
+                opened = None if c.midstream else c.first_ts
+                out.append(Conn((cap, c.stream), c.client, c.server, opened, c.silent_at if opened is None else opened,
+                                handshake=hs))
+        return out
 
 
 def _same_greeting(f: Conn, b: Conn) -> bool | None:
@@ -295,7 +353,8 @@ def pair_hops(items: list[tuple[int, object]], connections=(), conn_captures=())
     `items`: (capture index, MysqlHandshake or SqlStatement) of the whole capture;
     `connections`/`conn_captures`: the TCP connections and their capture index (open times).
     """
-    conns = list(_connections(items, connections, list(conn_captures)).values())
+    by_key, silent = _connections(items, connections, conn_captures)
+    conns = list(by_key.values())
     out = MysqlHops(pairs=_pair(conns))
     _with_tcp(out.pairs, connections, conn_captures)
     for p in out.pairs:
@@ -305,7 +364,8 @@ def pair_hops(items: list[tuple[int, object]], connections=(), conn_captures=())
             out.back_of[stmt_key(cap, fs)] = bs
             out.front_of[stmt_key(cap, bs)] = fs
             out.hidden.add(stmt_key(cap, bs))
-    out.checks = _health_checks(conns, out.pairs)
+    proxy_ips = {_ip(p.back.client) for p in out.pairs}
+    out.checks = _health_checks(conns + silent.conns(by_key, proxy_ips, connections, conn_captures), out.pairs)
     for hc in out.checks:
         for c in hc.conns:
             out.hidden.update(stmt_key(c.key[0], s) for s in c.stmts)

@@ -147,6 +147,9 @@ class Connection:
     repeats: int = 0  # packets that brought nothing new (repeated pure ACKs, whole retransmissions)
     held: object | None = None  # held.HeldAnswers: answers captured before what they answer
     tally: object | None = None  # the segment observer's own state for it (SegmentTally: tcp/stalls.py)
+    # when its decoder closed having decoded nothing from its bytes (the pipeline sets it for MySQL: no
+    # event kept for such a connection, which the analysis reads from here)
+    silent_at: float | None = None
 
     def __post_init__(self):
         if self.dirs is None:

@@ -36,8 +36,7 @@ from .connection import (ACK_JUMP_LIMIT, M32, PENDING_LIMIT, Connection, Directi
                          StreamHandler, format_endpoint, format_ip, proven_sent, reopened, restart_at, signed32,
                          unaccounted)
 from .held import HeldAnswers, HeldSegment
-from .table import (ConnectionTable, flow_key, pack, record_closed, record_key, record_last_frame, record_stream,
-                    unpack, with_last)
+from .table import ClosedFlows, ConnectionTable, flow_key
 
 __all__ = ["Connection", "Direction", "HandlerFactory", "StreamHandler", "TcpReassembler",
            "format_endpoint", "format_ip"]
@@ -61,8 +60,8 @@ class TcpReassembler:
         self.factory = factory
         self.server_ports = server_ports
         self.flows: dict[tuple, tuple[Connection, int]] = {}  # (src, sport, dst, dport) → connection not packed, direction
-        self.closed_flows: dict[bytes, bytes] = {}  # flow_key (client → server) → record of a packed connection
         self.connections = ConnectionTable()  # every stream, in tcp.stream order
+        self.closed_flows = ClosedFlows(self.connections)  # flow_key (client → server) → stream of a packed connection
         self._recent: deque[Connection] = deque()  # closed, not packed yet, in the order they closed
         self.open: list[Connection] = []  # those given a decoder and perhaps not closed yet, in that order
         self.segments = 0
@@ -91,8 +90,8 @@ class TcpReassembler:
         self.flows[fwd] = (conn, 0)
         self.flows[rev] = (conn, 1)
         if self.closed_flows:  # a packed predecessor on these ports (either way round) is no longer found
-            self.closed_flows.pop(flow_key(*fwd), None)
-            self.closed_flows.pop(flow_key(*rev), None)
+            self.closed_flows.pop(flow_key(*fwd))
+            self.closed_flows.pop(flow_key(*rev))
         conn.handler = self.factory(conn)
         if conn.handler is not None:
             self.open.append(conn)
@@ -146,33 +145,32 @@ class TcpReassembler:
 
     def _pack(self, conn: Connection) -> None:
         """Memory bound with many connections: a connection closed RECENT_LIMIT closes ago keeps a record."""
-        if not conn.closed or conn.handler is not None or self.connections.items[conn.stream] is not conn:
+        if not conn.closed or conn.handler is not None or self.connections.object_at(conn.stream) is not conn:
             return  # resumed since, or packed already
         if self.observer is not None:
             self.observer.released(conn)
         for key in ((*conn.client_raw, *conn.server_raw), (*conn.server_raw, *conn.client_raw)):
             if self.flows.get(key, (None,))[0] is conn:
                 del self.flows[key]
-        rec = self.connections.items[conn.stream] = pack(conn)
-        self.closed_flows[record_key(rec)] = rec
+        self.connections.pack_at(conn.stream)
+        self.closed_flows.add(flow_key(*conn.client_raw, *conn.server_raw), conn.stream)
 
     def _packed(self, seg: Segment, ts: float, frame: int) -> tuple[Connection, int] | None:
         """A segment no open connection has: of a packed one?  A SYN opens a new stream on its ports, a
         connection released as idle comes back as an object, a late packet of a closed one is counted
         in its record (None: nothing more to do).  No record: a new connection."""
         d, key = 0, flow_key(seg.src, seg.sport, seg.dst, seg.dport)
-        rec = self.closed_flows.get(key)
-        if rec is None:
+        i = self.closed_flows.get(key)
+        if i is None:
             d, key = 1, flow_key(seg.dst, seg.dport, seg.src, seg.sport)
-            rec = self.closed_flows.get(key)
-        if rec is None or (seg.flags & SYN and not seg.flags & ACK):
+            i = self.closed_flows.get(key)
+        if i is None or (seg.flags & SYN and not seg.flags & ACK):
             return self._new_connection(seg, ts, frame)
-        if record_closed(rec) != "idle":
-            rec = self.closed_flows[key] = self.connections.items[record_stream(rec)] = with_last(rec, ts, frame)
+        if self.connections.closed_at(i) != "idle":
+            self.connections.set_last(i, ts, frame)
             return None
-        conn = unpack(rec)
-        del self.closed_flows[key]
-        self.connections.items[conn.stream] = conn
+        self.closed_flows.pop(key)
+        conn = self.connections.revive_at(i)
         self.flows[(*conn.client_raw, *conn.server_raw)] = (conn, 0)
         self.flows[(*conn.server_raw, *conn.client_raw)] = (conn, 1)
         return conn, d
@@ -182,9 +180,12 @@ class TcpReassembler:
         entry = self.flows.get((seg.src, seg.sport, seg.dst, seg.dport))
         if entry is not None:
             return entry[0].stream, entry[0].last_frame
-        rec = (self.closed_flows.get(flow_key(seg.src, seg.sport, seg.dst, seg.dport))
-               or self.closed_flows.get(flow_key(seg.dst, seg.dport, seg.src, seg.sport))) if self.closed_flows else None
-        return None if rec is None else (record_stream(rec), record_last_frame(rec))
+        if not self.closed_flows:
+            return None
+        i = self.closed_flows.get(flow_key(seg.src, seg.sport, seg.dst, seg.dport))
+        if i is None:
+            i = self.closed_flows.get(flow_key(seg.dst, seg.dport, seg.src, seg.sport))
+        return None if i is None else (self.connections.stream_at(i), self.connections.last_frame_at(i))
 
     # -- per segment ----------------------------------------------------------
 
