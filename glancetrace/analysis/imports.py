@@ -193,7 +193,7 @@ def find_imports(calls: list[Call], sql_rows: list, result) -> list[ImportAttemp
             again = min([until, *(c.start for c in imports[i + 1:] if c.meaning.import_uri == m.import_uri)])
             att.fetches = _fetches(att, calls, again)
             att.refused = _refused(att, result, again)
-            ends = {f.id: open_at_end(f, result) for f in att.fetches}
+            ends = open_at_end(att.fetches, result)
             att.running = [f for f in att.fetches if ends[f.id] is not None
                            and (f.tx.status is None or f.tx.incomplete or f.tx.truncated)]
             att.waits = [(f, w) for f in att.running if (w := hanging(f, ends[f.id]))]
@@ -208,15 +208,19 @@ def find_imports(calls: list[Call], sql_rows: list, result) -> list[ImportAttemp
     return out
 
 
-def open_at_end(fetch: Call, result) -> float | None:
-    """The capture's end when the fetch's connection was still open then (None when it had closed)."""
-    tx = fetch.tx
-    conn = next((c for c, k in zip(result.connections, result.conn_captures)
-                 if k == tx.capture and c.stream == tx.conn_id), None)
-    end = result.captures[tx.capture].last_ts if tx.capture < len(result.captures) else None
-    if conn is None or end is None or conn.closed not in ("", "end of capture", "idle"):
-        return None
-    return end
+def open_at_end(fetches: list[Call], result) -> dict[str, float | None]:
+    """Per fetch: the capture's end when its connection was still open then (None when it had closed).  One
+    walk over the connections for all of them (a flood's closed ones are packed: each read is an unpack)."""
+    out: dict[str, float | None] = {f.id: None for f in fetches}
+    wanted: dict[tuple[int, int], list[Call]] = {}
+    for f in fetches:
+        wanted.setdefault((f.tx.capture, f.tx.conn_id), []).append(f)
+    for c, k in zip(result.connections, result.conn_captures) if wanted else ():
+        for f in wanted.get((k, c.stream), ()):
+            end = result.captures[k].last_ts if k < len(result.captures) else None
+            if c.closed in ("", "end of capture", "idle"):
+                out[f.id] = end
+    return out
 
 
 def hanging(fetch: Call, end: float) -> str | None:

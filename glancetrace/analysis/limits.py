@@ -91,7 +91,7 @@ def create_limit_findings(calls: list, frames_of) -> list[Finding]:
             continue
         tx, m = call.tx, call.meaning
         what = unified_limits(m.error_message) or limit.what
-        name = f" '{m.image_name}'" if getattr(m, "image_name", None) else ""
+        name = f" '{m.image_name}'" if m.image_name else ""
         msg = (f"create of image{name} refused: {what} — Glance answered {tx.status} after receiving "
                f"{tx.request_body.size:,} bytes, and no image was made: “{m.error_message}”")
         out.append(Finding("error", limit.code, msg, call_id=call.id, frames=frames_of(call), conn_id=tx.conn_id,

@@ -26,24 +26,24 @@ NS = 1_000_000_000
 TAIL = 128 << 10  # bytes searched from the end of a pcap for its last records
 RELEASE_EVERY = 8 << 20  # (64 MiB kept up to 64 MiB of the file in RSS: a flood of short connections in a
 # 56 MiB capture seemed to grow memory by 14 MiB per 100k connections; re-reading a released page is a minor fault)
-RUN_EVERY = 8 << 20  # runs() reads record headers only, so its pages go sooner (split's peak memory)
+RUN_EVERY = RELEASE_EVERY  # runs() ends a run where it releases pages (split's peak memory)
 NEVER = 1 << 62  # a frame number or an ns time no capture reaches
 PACKETS, SPANS, RUNS = range(3)  # what the pcap record loop yields
 
 
-def _release(mv: memoryview, off: int, every: int = RELEASE_EVERY) -> int:
+def _release(mv: memoryview, off: int) -> int:
     """Drop the mapped pages already read from this process's memory (they stay in
     the page cache and fault back in if touched again), so that peak memory does not
     grow with the size of the capture.  Returns the next offset to do it at."""
     mm = mv.obj
     if isinstance(mm, mmap.mmap):
-        upto = (off - every // 2) // mmap.PAGESIZE * mmap.PAGESIZE
+        upto = (off - RELEASE_EVERY // 2) // mmap.PAGESIZE * mmap.PAGESIZE
         if upto > 0:
             try:
                 mm.madvise(mmap.MADV_DONTNEED, 0, upto)
             except (AttributeError, OSError, ValueError):
                 pass
-    return off + every
+    return off + RELEASE_EVERY
 
 
 class RunCuts:
@@ -201,7 +201,6 @@ class CaptureReader:
         ts = 0.0
         corrupt = False
         per_packet, per_span = mode == PACKETS, mode == SPANS
-        every = RUN_EVERY if mode == RUNS else RELEASE_EVERY
         for buf, last in self._buffers():
             mv = self._joined(tail, buf)
             n = len(mv)
@@ -210,7 +209,7 @@ class CaptureReader:
                 continue
             off = PCAP_HEADER if first else 0
             first = False
-            release_at = every
+            release_at = RELEASE_EVERY
             run_at, run_frame, run_ts, files = off, frame, 0, 0  # the run of records not yielded yet
             while off + 16 <= n:
                 sec, frac, caplen, origlen = unpack_from(mv, off)
@@ -241,7 +240,7 @@ class CaptureReader:
                     boundary_sec = boundary // NS
                 off = end
                 if off > release_at:
-                    release_at = _release(mv, off, every)
+                    release_at = _release(mv, off)
                     if mode == RUNS:
                         yield PACKET, 0, run_ts, mv, run_at, off, frame - run_frame, files
                         run_at, run_frame, files = off, frame, 0
