@@ -59,12 +59,13 @@ class ConnectionTally(WindowWatch):
     made when first needed.  The window-full state and its rare steps are the base class's
     (tcp/window_full.py)."""
 
-    __slots__ = ("hi", "retrans", "zero_since", "zero_periods", "zero_count", "zero_secs", "ends", "fins")
+    __slots__ = ("hi", "retrans", "stalled", "zero_since", "zero_periods", "zero_count", "zero_secs", "ends", "fins")
 
     def __init__(self) -> None:
         super().__init__()
         self.hi: list[int | None] = [None, None]  # per direction: sequence number after the highest byte sent
         self.retrans = [0, 0]
+        self.stalled = False  # a zero window or a full window is open (on either side): `in_order` steps aside
         self.zero_since: list[tuple[float, int] | None] | None = None  # per side: when its window went to 0
         self.zero_periods: list[ZeroWindow] | None = None
         self.zero_count: list[int] | None = None  # per side: zero-window periods (also those not kept)
@@ -72,9 +73,30 @@ class ConnectionTally(WindowWatch):
         self.ends: list[TcpEnd] | None = None
         self.fins: list[bool] | None = None
 
+    def in_order(self, d: int, seg: Segment, n: int, end: int, ts: float, frame: int) -> None:
+        """A segment the reassembler's fast path took (the bulk of an upload and its ACKs): no SYN, FIN or
+        RST, nothing cut off, `n` bytes at the next sequence number, `end` the one after them.  What `segment`
+        does, for a connection with no period open (else `segment` does it): a call and half the tests fewer
+        per segment, the reassembler's sum reused."""
+        window = seg.window
+        if not window or self.stalled:
+            return self.segment(d, seg, ts, frame)
+        shift = self.shift[d]
+        if shift is not None and seg.flags & ACK:
+            edge = seg.ack + (window << shift)
+            self.edge[d] = edge if edge <= M32 else edge - WRAP
+        if n:
+            hi = self.hi
+            seq = seg.seq
+            if seq == hi[d] or hi[d] is None:
+                hi[d] = end
+            else:
+                self.sent_again(d, end)
+            if self.edge[1 - d] == end:
+                self.full_started(1 - d, ts, frame)
+
     def segment(self, d: int, seg: Segment, ts: float, frame: int) -> None:
-        """Segment `seg`, sent by side d (0 client, 1 server; its window is its own receive window).  One
-        method for every segment, window full included (tcp/window_full.py): a call per segment less.
+        """Segment `seg`, sent by side d (0 client, 1 server; its window is its own receive window).
         Sequence numbers above 2**30 are two-digit ints, each sum a new object: wrapped by a test, not a mask."""
         flags = seg.flags
         plen = len(seg.payload) + seg.missing
@@ -112,18 +134,33 @@ class ConnectionTally(WindowWatch):
             if seq == hi or hi is None:  # the next new bytes (nearly always)
                 self.hi[d] = end
             else:
-                ahead = (end - hi) & M32
-                if ahead == 0 or ahead & 0x80000000:  # ends at or before the highest byte already sent
-                    self.retrans[d] += 1
-                else:
-                    self.hi[d] = end
+                self.sent_again(d, end)
             if not flags & (SYN | FIN | RST) and self.edge[1 - d] == end and self.full_since[1 - d] is None:
-                self.full_since[1 - d] = (ts, frame)  # reached the other side's right edge: its window is full
+                self.full_started(1 - d, ts, frame)
+
+    def sent_again(self, d: int, end: int) -> None:
+        """Bytes of side d ending at `end` that do not start at its highest byte sent: a retransmission when
+        they end at or before it."""
+        ahead = (end - self.hi[d]) & M32
+        if ahead == 0 or ahead & 0x80000000:
+            self.retrans[d] += 1
+        else:
+            self.hi[d] = end
+
+    def full_started(self, side: int, ts: float, frame: int) -> None:
+        """Data reached `side`'s right edge: its window is full."""
+        self.full_since[side] = (ts, frame)
+        self.stalled = True
+
+    def full_ended(self, side: int, end: float | None, frame: int) -> None:
+        super().full_ended(side, end, frame)
+        self.stalled = self._open()
 
     def zero_started(self, side: int, ts: float, frame: int) -> None:
         if self.zero_since is None:
             self.zero_since, self.zero_periods, self.zero_count, self.zero_secs = [None, None], [], [0, 0], [0.0, 0.0]
         self.zero_since[side] = (ts, frame)
+        self.stalled = True
 
     def zero_ended(self, side: int, end: float | None, frame: int) -> None:
         start, first = self.zero_since[side]
@@ -133,6 +170,12 @@ class ConnectionTally(WindowWatch):
             self.zero_secs[side] += end - start
         if len(self.zero_periods) < MAX_PERIODS:
             self.zero_periods.append(ZeroWindow(SIDES[side], start, end, (first, frame)))
+        self.stalled = self._open()
+
+    def _open(self) -> bool:
+        """A zero window or a full window open on either side."""
+        zs, fs = self.zero_since, self.full_since
+        return fs[0] is not None or fs[1] is not None or zs is not None and (zs[0] is not None or zs[1] is not None)
 
     def ended(self, d: int, flags: int, ts: float, frame: int) -> None:
         if self.ends is None:

@@ -1,10 +1,10 @@
 """One HTTP message body as it streams by: size, digests, and a capped text copy.
 
 Image uploads are GBs of application/octet-stream: they are only hashed (md5,
-sha256, sha512, all in C, fed the caller's memoryviews without copies) and
-counted (digests.py batches them for the hasher the decoder was given).  Textual bodies (JSON, text, XML, forms) are also kept up to the cap,
-decoded from gzip / deflate / raw deflate on the fly, and JSON is parsed at
-the end.
+sha256, sha512, all in C: segments are gathered into batches for the hasher the
+decoder was given, digests.py) and counted.  Textual bodies (JSON, text, XML,
+forms) are also kept up to the cap, decoded from gzip / deflate / raw deflate on
+the fly, and JSON is parsed at the end.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import zlib
 
-from .digests import Hashing, StreamDigests
+from .digests import BATCH, Hashing, StreamDigests
 from .events import BodyInfo
 from .progress import Progress
 
@@ -27,30 +27,41 @@ def is_textual(content_type: str) -> bool:
     return not ct.strip() or any(t in ct for t in _TEXTUAL)
 
 
-class BodySink:
-    """Accumulates BodyInfo for one body; `feed` takes bytes or memoryviews."""
+class BodySink(Progress):
+    """Accumulates BodyInfo for one body; `feed` takes bytes or memoryviews.  It is the body's progress record
+    (http/progress.py) and gathers the batches its digests are fed (http/digests.py): per segment of an upload
+    one call, not three."""
 
-    __slots__ = ("info", "cap", "_digests", "_keep", "_inflate", "_coding", "_decode_failed", "_progress")
+    __slots__ = ("info", "cap", "_digests", "_batch", "_keep", "_inflate", "_coding", "_decode_failed")
 
     def __init__(self, info: BodyInfo, cap: int, hashing: Hashing):
+        super().__init__()
         self.info = info
         self.cap = cap
         self._digests: StreamDigests | None = StreamDigests(hashing)
+        self._batch = bytearray()  # bytes not yet handed to the digests
         coding = info.content_encoding.lower().strip()
         self._coding = coding
         self._keep: bytearray | None = bytearray() if is_textual(info.content_type) and cap > 0 else None
         self._inflate = None
         self._decode_failed = False
-        self._progress = Progress()
 
     def feed(self, data, ts: float) -> None:
         """`data` is body content (chunk framing already removed), arrived at `ts`."""
-        self.info.size += len(data)
-        self._progress.add(ts, self.info.size)
+        info = self.info
+        info.size += len(data)
+        if ts - self._at < self.dt and ts >= self._ts:  # Progress.add's first case: not recorded, only remembered
+            self._ts, self._total, self._pending = ts, info.size, True
+        else:
+            self.add(ts, info.size)
         if self._digests is not None:
-            self._digests.update(data)
+            batch = self._batch
+            batch += data
+            if len(batch) >= BATCH:
+                self._digests.submit(batch)
+                self._batch = bytearray()
         keep = self._keep
-        if keep is not None and not self.info.capped:
+        if keep is not None and not info.capped:
             self._keep_text(data, keep)
 
     def _keep_text(self, data, keep: bytearray) -> None:
@@ -86,21 +97,21 @@ class BodySink:
 
     def lost(self, nbytes: int, ts: float) -> None:
         """`nbytes` of the body were not captured (a gap): counted in its size, marked in its progress."""
-        self._progress.gap(ts, self.info.size, nbytes)
+        self.gap(ts, self.info.size, nbytes)
         self.info.size += nbytes
-        self._progress.add(ts, self.info.size)
+        self.add(ts, self.info.size)
 
     def invalidate(self) -> None:
         """Bytes of this body were not captured: digests and JSON cannot be trusted."""
-        self._digests = None
+        self._digests = self._batch = None
         self._keep = None
 
     def finish(self) -> BodyInfo:
         info = self.info
-        info.progress, info.gaps = self._progress.finish(), self._progress.gaps
+        info.progress, info.gaps = self.series(), self.gaps
         if self._digests is not None:
-            info.md5, info.sha256, info.sha512 = self._digests.hexdigests()
-            self._digests = None
+            info.md5, info.sha256, info.sha512 = self._digests.hexdigests(self._batch)
+            self._digests = self._batch = None
         keep = self._keep
         if keep is not None and (keep or info.size):
             if self._inflate is not None and not info.capped and not self._decode_failed:

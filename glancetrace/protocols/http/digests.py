@@ -1,6 +1,6 @@
 """md5, sha256 and sha512 of a body as it streams by.
 
-Segments are gathered into 1 MiB batches (hashlib releases the GIL only for
+Segments are gathered into 1 MiB batches (by the body's sink, http/body.py) (hashlib releases the GIL only for
 updates of 2 KiB or more, and TCP segments are ~1.4 KiB) and each batch goes
 to a hasher handed in by whoever made the decoder: `InlineHashing` hashes in
 the caller's thread; the pipeline hands in one that hashes on another core
@@ -36,25 +36,23 @@ class InlineHashing:
 
 
 class StreamDigests:
-    __slots__ = ("_hashes", "_buf", "_last", "_hashing")
+    """The three hashes of one body, fed whole batches (the body's sink gathers the segments: http/body.py)."""
+
+    __slots__ = ("_hashes", "_last", "_hashing")
 
     def __init__(self, hashing: Hashing) -> None:
         self._hashes = (hashlib.md5(), hashlib.sha256(), hashlib.sha512())
-        self._buf = bytearray()
         self._last = None  # the newest batch's ticket; finishing waits for it
         self._hashing = hashing
 
-    def update(self, data) -> None:
-        buf = self._buf
-        buf += data
-        if len(buf) >= BATCH:
-            self._last = self._hashing.submit(self._hashes, buf)  # handed over, not copied: a new one fills next
-            self._buf = bytearray()
+    def submit(self, batch: bytearray) -> None:
+        """A full batch, handed over (not copied): the caller fills a new one next."""
+        self._last = self._hashing.submit(self._hashes, batch)
 
-    def hexdigests(self) -> tuple[str, str, str]:
+    def hexdigests(self, rest: bytes | bytearray) -> tuple[str, str, str]:
+        """The digests once `rest`, the batch not submitted, is hashed too."""
         if self._last is not None:
             self._hashing.wait(self._last)
         for h in self._hashes:
-            h.update(self._buf)
-        self._buf = bytearray()
+            h.update(rest)
         return tuple(h.hexdigest() for h in self._hashes)

@@ -31,7 +31,8 @@ class Progress:
         self._pending = False  # the latest data is not recorded
 
     def add(self, ts: float, total: int) -> None:
-        """`total` body bytes (lost ones included) had arrived at `ts`."""
+        """`total` body bytes (lost ones included) had arrived at `ts`.  (A body's sink tests the first case
+        itself, inline: http/body.py BodySink.feed.)"""
         last_ts = self._ts
         if ts < last_ts:
             ts = last_ts  # bytes held back behind a gap reach the decoder when the gap is given up on
@@ -66,7 +67,7 @@ class Progress:
             pts = kept
         self.points = pts
 
-    def finish(self) -> list[tuple[float, int]]:
+    def series(self) -> list[tuple[float, int]]:
         """The series, ending with the last bytes seen (its last point is the body's size)."""
         if self._total is not None and (not self.points or self.points[-1] != (self._ts, self._total)):
             self.points.append((self._ts, self._total))

@@ -23,7 +23,7 @@ def test_a_million_segments_stay_within_the_bound_and_end_at_the_size():
     for i in range(1_000_000):
         total += 1448
         p.add(1000.0 + i * 1e-5, total)
-    pts = p.finish()
+    pts = p.series()
     assert len(pts) <= MAX_POINTS + 1
     assert _monotone(pts)
     assert pts[0] == (1000.0, 1448) and pts[-1] == (1000.0 + 999_999 * 1e-5, total)
@@ -36,7 +36,7 @@ def test_a_pause_stays_flat():
         total += 1000
         t = 10.0 + i * 1e-4 + (5.0 if i >= 10_000 else 0.0)
         p.add(t, total)
-    pts = p.finish()
+    pts = p.series()
     flat = [(a, b) for a, b in zip(pts, pts[1:]) if b[0] - a[0] >= 4.9]
     assert len(flat) == 1
     before, after = flat[0]
