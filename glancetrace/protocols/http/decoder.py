@@ -433,14 +433,8 @@ class HttpDecoder(_Sync):
     # -- message ends -----------------------------------------------------------
 
     def _end_message(self, h: _Half, ts: float, frame: int) -> None:
-        tx = h.tx
-        if tx is not None:
-            if h.side == 0:
-                tx.request_last_time = ts
-                tx.request_frames = (tx.request_frames[0], frame) if tx.request_frames else (frame, frame)
-            else:
-                tx.response_last_time = ts
-                tx.response_frames = (tx.response_frames[0], frame) if tx.response_frames else (frame, frame)
+        if h.tx is not None:
+            self._touch(h, ts, frame)
         self._finish_side(h, ts, frame)
         h.state = HEAD
 
