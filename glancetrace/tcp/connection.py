@@ -217,6 +217,10 @@ class SegmentTally(Protocol):
 
     def segment(self, d: int, seg: Segment, ts: float, frame: int) -> None: ...
 
+    def in_order(self, d: int, seg: Segment, n: int, end: int, ts: float, frame: int) -> None:
+        """A segment of the reassembler's fast path: no SYN, FIN or RST, nothing cut off, `n` bytes at the
+        next sequence number of side d, `end` the sequence number after them."""
+
 
 class SegmentObserver(Protocol):
     """Watches the segments beside reassembly (tcp/stalls.py), through `TcpReassembler.observe`."""

@@ -191,8 +191,9 @@ class TcpReassembler:
 
     def observe(self, observer: SegmentObserver) -> None:
         """Show `observer`'s tally of each connection every segment of it, with the direction found here
-        (tcp/stalls.py: no second flow lookup per segment), and `observer` each connection before its state
-        is packed away."""
+        (tcp/stalls.py: no second flow lookup per segment): a segment of the fast path with what it found
+        (`in_order`: its length and end), any other after the general path (`segment`); and `observer` each
+        connection before its state is packed away."""
         self.observer = observer
 
     def add(self, seg: Segment, ts: float, frame: int) -> None:

@@ -1,7 +1,8 @@
 """Who stalled and who hung up, per TCP connection: zero-window periods, retransmissions, FIN and RST.
 
 Beside the reassembler (which it does not change): the reassembler shows it each segment with the
-connection and direction it found (`TcpReassembler.observe`: no second flow lookup), and it keeps the
+connection and direction it found (`TcpReassembler.observe`: no second flow lookup; a segment of its fast
+path with the sequence number after it, `ConnectionTally.in_order`), and it keeps the
 facts reassembly does not — the window each side advertises, which side sent a FIN or a RST and when.
 It also keeps Wireshark's "window full" periods (tcp/window_full.py).  At the end it emits one
 `TcpFacts` per connection that had a zero window, a full window, a retransmission, a RST, or a FIN after

@@ -52,9 +52,9 @@ class WindowFull:
 
 class WindowWatch:
     """One connection's window-full state, the base of its tally (tcp/stalls.py ConnectionTally).  The
-    per-segment rule above runs in the tally's one per-segment method (one call per segment instead of two,
-    the in-order case tested first: 28 % fewer instructions for the whole tally, benchmarks/README.md); the
-    rare steps are here: the scale from the handshake, a period ending, the capture's end, the TcpFacts fields."""
+    per-segment rule above runs in the tally's per-segment methods (one call per segment instead of two, the
+    in-order case first: benchmarks/README.md); the rare steps are here: the scale from the handshake, a
+    period ending, the capture's end, the TcpFacts fields."""
 
     __slots__ = ("announced", "shift", "edge", "full_since", "full_periods", "full_count", "full_secs", "full_rest")
 

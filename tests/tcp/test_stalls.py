@@ -4,14 +4,17 @@ the real rig captures, and its bounds on a connection crafted from a real one.""
 from __future__ import annotations
 
 import functools
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from glancetrace.capture.segment import ACK, RST, Segment
+from glancetrace.capture.segment import ACK, FIN, RST, SYN, Segment
 from glancetrace.pipeline import decode
 from glancetrace.tcp.reassembly import TcpReassembler
 from glancetrace.protocols.tcp_facts import TcpFacts
-from glancetrace.tcp.stalls import MAX_PERIODS, TcpStalls
+from glancetrace.tcp.stalls import MAX_PERIODS, ConnectionTally, TcpStalls
 from tests.support.loopback import tshark_fields
 from tests.support.rig import capture
 
@@ -130,3 +133,60 @@ def test_a_period_open_when_an_idle_connection_is_packed_goes_on_when_it_speaks_
     (z,) = facts.zero_windows
     assert (z.start, z.end, z.frames) == (10.5, 15.5, (2, 3))
     assert facts.retransmissions == (0, 0)
+
+
+class _Takes:
+    """A handler that takes every byte: the reassembler's fast path (and the tally's `in_order`) runs."""
+
+    def data(self, direction, payload, ts, frame):
+        pass
+
+    def gap(self, direction, nbytes, ts, frame):
+        pass
+
+    def close(self, ts, frame, reason):
+        pass
+
+
+_STEP = st.tuples(st.sampled_from(("data", "data", "data", "ack", "ack", "resend", "fin", "rst")),
+                  st.integers(0, 1), st.sampled_from((100, 500, 1000)), st.sampled_from((0, 100, 500, 1000, 1500)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(handshake=st.booleans(), start=st.sampled_from((1000, (1 << 32) - 700)), steps=st.lists(_STEP, max_size=40))
+def test_the_fast_path_tallies_what_the_general_path_tallies(handshake, start, steps):
+    """The tally's `in_order` (segments of the reassembler's fast path) is `segment` for those segments: the
+    same conversation, zero windows, full windows (windows that end exactly where data ends), resends, FIN
+    and RST, near the 32-bit wrap too, gives the same facts with a decoded connection (fast path) as with a
+    connection nobody decodes (every segment the general path).  (Every tally is kept here: which ones are
+    worth keeping reads what was delivered, and nothing is delivered without a decoder.)"""
+    facts = []
+    for factory in (lambda conn: _Takes(), lambda conn: None):
+        tcp = TcpReassembler(factory, server_ports={9292})
+        watch = TcpStalls(tcp, capture=0, make=TcpFacts)
+        nxt, last, ts, frame = [start, 5000], [None, None], 1.0, 1
+        ports = ((50000, 9292), (9292, 50000))
+        if handshake:
+            syn = _seg(50000, 9292, start - 1, 0, SYN, 1000)
+            syn.wscale = 0
+            synack = _seg(9292, 50000, 4999, start, SYN | ACK, 1000)
+            synack.wscale = 0
+            watch.add(syn, ts, frame)
+            watch.add(synack, ts + 0.1, frame + 1)
+            frame += 2
+        for kind, d, n, window in steps:
+            ts, frame = ts + 0.5, frame + 1
+            src, dst = ports[d]
+            if kind == "data":
+                last[d] = (nxt[d], n)
+                watch.add(_seg(src, dst, nxt[d], nxt[1 - d], ACK, window, b"x" * n), ts, frame)
+                nxt[d] = (nxt[d] + n) & 0xFFFFFFFF
+            elif kind == "resend" and last[d] is not None:
+                watch.add(_seg(src, dst, last[d][0], nxt[1 - d], ACK, window, b"x" * last[d][1]), ts, frame)
+            elif kind in ("fin", "rst"):
+                watch.add(_seg(src, dst, nxt[d], nxt[1 - d], (FIN if kind == "fin" else RST) | ACK, window), ts, frame)
+            else:
+                watch.add(_seg(src, dst, nxt[d], nxt[1 - d], ACK, window), ts, frame)
+        with mock.patch.object(ConnectionTally, "worth_keeping", lambda self, conn: True):
+            facts.append(watch.finish())
+    assert facts[0] == facts[1]

@@ -1,7 +1,8 @@
 """md5, sha256 and sha512 of a body as it streams by.
 
-Segments are gathered into 1 MiB batches (by the body's sink, http/body.py) (hashlib releases the GIL only for
-updates of 2 KiB or more, and TCP segments are ~1.4 KiB) and each batch goes
+The body's sink (http/body.py) gathers segments into 1 MiB batches (hashlib
+releases the GIL only for updates of 2 KiB or more, and TCP segments are
+~1.4 KiB) and each batch goes
 to a hasher handed in by whoever made the decoder: `InlineHashing` hashes in
 the caller's thread; the pipeline hands in one that hashes on another core
 (glancetrace/hashing.py).  A digest waits only for its own last batch.
