@@ -3,8 +3,9 @@
     python3 benchmarks/bench_instructions.py /tmp/gt-base SMALL.pcap BIG.pcap [SIZE_MB ...]
 
 On a shared 2-core VM single runs of `report` spread by 20-40 %, more than the few per cent a change is
-judged by (benchmarks/README.md).  valgrind's callgrind counts the instructions a process executes: the same
-count run after run, whatever else the machine does (threads included: the hashing thread's too).  Each
+judged by (benchmarks/README.md).  valgrind's callgrind counts the instructions a process executes: nearly the
+same count run after run, whatever else the machine does (threads included: the hashing thread's too, whose
+scheduling moves a count by up to 0.4 %; benchmarks/bench_stages.py counts stages steadier).  Each
 checkout's bytecode is compiled first, as an installed package's is.  A small capture gives the fixed part of
 a run (imports, analysis, rendering), a bigger one the part that grows with the capture; the ratio of the two
 checkouts is printed for each, and projected for captures of SIZE_MB (default 200 and 2048) as fixed +
