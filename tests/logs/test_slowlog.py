@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -79,7 +80,8 @@ def test_the_real_slow_log_is_recognised_and_read(rec):
     assert scan.fmt == "slowlog" and scan.stats.garbled == 0 and scan.stats.records == len(recs)
     multi = next(r for r in recs if "SLEEP(0.3)" in r.text)
     assert multi.text == "SELECT SLEEP(0.3), name\nFROM t\nWHERE id = 1"  # the lines after SET timestamp, no ';'
-    assert multi.query_time >= 0.3 and multi.rows_sent == 1 and multi.thread_id == rec["threads"]["a"]
+    # (the server times SLEEP(0.3) on another clock than the query: under load it logs 0.2992 now and then)
+    assert multi.query_time >= 0.29 and multi.rows_sent == 1 and multi.thread_id == rec["threads"]["a"]
     assert multi.user == "gt" and multi.host == "127.0.0.1" and multi.schema == "gt"
     assert abs(multi.time - time.time()) < 600 and multi.time == int(multi.time)  # SET timestamp: epoch seconds
     ins = next(r for r in recs if r.text.startswith("INSERT"))
@@ -97,7 +99,7 @@ def test_slow_statements_sit_beside_their_statements(rec):
     sl = sleep["slow_log"]
     assert sl["thread_id"] == a and sl["matched_by"] == "thread" and sleep["seen_in"] == "both"
     # the server's own time is inside the latency the wire shows, which adds little on loopback
-    assert 0.3 <= sl["query_time"] <= sleep["latency"] < sl["query_time"] + 0.05
+    assert 0.29 <= sl["query_time"] <= sleep["latency"] < sl["query_time"] + 0.05
     assert sl["wire_latency"] == sleep["latency"] and sl["wire_minus_query_time"] >= 0
     for s in timed:
         assert s["slow_log"]["query_time"] <= s["latency"] + 0.002, s["sql"]
@@ -217,7 +219,8 @@ def test_html_shows_the_server_time_beside_the_statement(rec, tmp_path):
         page.click("#tbl-sql > summary")
         row = page.locator("#tbl-sql table.data tbody tr.row", has_text="SLEEP(0.3)")
         row.wait_for(timeout=5000)
-        assert "(server 3" in row.inner_text()  # e.g. "307 ms (server 306 ms)"
+        shown = re.search(r"\(server ([\d.]+) ms\)", row.inner_text())  # e.g. "307 ms (server 306 ms)"
+        assert shown and abs(float(shown.group(1)) - sleep["slow_log"]["query_time"] * 1000) < 1
         row.click()
         detail = page.inner_text("#tbl-sql tr.detail")
         assert "slow query log" in detail and "rows examined 1" in detail
