@@ -46,20 +46,10 @@ def _segments(path: str) -> list:
     return out
 
 
-class _Nothing:
-    def data(self, direction, payload, ts, frame):
-        pass
-
-    def gap(self, direction, nbytes, ts, frame):
-        pass
-
-    def close(self, ts, frame, reason):
-        pass
-
-
 def child(stage: str, path: str, reps: int) -> None:
     """One stage `reps` times (in the checkout on sys.path); prints the number of segments."""
     from glancetrace import pipeline
+    from glancetrace.sniff import IGNORED  # (a handler that takes every byte: the fast path runs)
     from glancetrace.tcp.reassembly import TcpReassembler
     segs = _segments(path)
     stalls = None
@@ -71,7 +61,7 @@ def child(stage: str, path: str, reps: int) -> None:
         elif stage == "decode":
             pipeline.decode(path, jobs=1)
         else:
-            tcp = TcpReassembler(lambda conn: _Nothing(), server_ports=PORTS)
+            tcp = TcpReassembler(lambda conn: IGNORED, server_ports=PORTS)
             if stalls is not None:
                 stalls(tcp, 0, lambda *a, **k: None)
             add = tcp.add

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from glancetrace.capture.segment import ACK, FIN, RST, SYN, Segment
 from glancetrace.pipeline import decode
+from glancetrace.sniff import IGNORED
 from glancetrace.tcp.reassembly import TcpReassembler
 from glancetrace.protocols.tcp_facts import TcpFacts
 from glancetrace.tcp.stalls import MAX_PERIODS, ConnectionTally, TcpStalls
@@ -135,19 +136,6 @@ def test_a_period_open_when_an_idle_connection_is_packed_goes_on_when_it_speaks_
     assert facts.retransmissions == (0, 0)
 
 
-class _Takes:
-    """A handler that takes every byte: the reassembler's fast path (and the tally's `in_order`) runs."""
-
-    def data(self, direction, payload, ts, frame):
-        pass
-
-    def gap(self, direction, nbytes, ts, frame):
-        pass
-
-    def close(self, ts, frame, reason):
-        pass
-
-
 _STEP = st.tuples(st.sampled_from(("data", "data", "data", "ack", "ack", "resend", "fin", "rst")),
                   st.integers(0, 1), st.sampled_from((100, 500, 1000)), st.sampled_from((0, 100, 500, 1000, 1500)))
 
@@ -161,7 +149,7 @@ def test_the_fast_path_tallies_what_the_general_path_tallies(handshake, start, s
     connection nobody decodes (every segment the general path).  (Every tally is kept here: which ones are
     worth keeping reads what was delivered, and nothing is delivered without a decoder.)"""
     facts = []
-    for factory in (lambda conn: _Takes(), lambda conn: None):
+    for factory in (lambda conn: IGNORED, lambda conn: None):  # (IGNORED takes every byte: the fast path runs)
         tcp = TcpReassembler(factory, server_ports={9292})
         watch = TcpStalls(tcp, capture=0, make=TcpFacts)
         nxt, last, ts, frame = [start, 5000], [None, None], 1.0, 1
