@@ -33,6 +33,9 @@ pymysql = pytest.importorskip("pymysql")
 LOG_TO_COMMAND = {"Query": "COM_QUERY", "Ping": "COM_PING", "Quit": "COM_QUIT", "Init DB": "COM_INIT_DB"}
 NEVER_REACHED = {"SELECT 'after the timeout'", "SELECT 'after the kill'"}
 TIMEOUT = 1.5  # haproxy's timeout client / timeout server
+# a statement the proxy cuts off in flight at TIMEOUT; it sleeps far longer, so that a proxy the shared VM
+# starves of CPU for a second still cuts it (CI once saw SLEEP(3.0) answered through the proxy)
+IN_FLIGHT = f"SELECT SLEEP({TIMEOUT * 6})"
 
 
 class Scenario:
@@ -87,7 +90,7 @@ def _run_clients(db, vip, sc: Scenario) -> None:
     slow = pymysql.connect(**vip.connect_args(0, autocommit=False))
     sc.threads["slow"] = slow.thread_id()
     with pytest.raises(pymysql.err.OperationalError):
-        slow.cursor().execute(f"SELECT SLEEP({TIMEOUT * 2})")
+        slow.cursor().execute(IN_FLIGHT)
     # the server ends the back connection (as a Galera node going away does)
     killed = pymysql.connect(**vip.connect_args(1, autocommit=False))
     sc.threads["killed"] = killed.thread_id()
@@ -229,12 +232,12 @@ def test_closes_name_the_side_that_closed_and_the_statement_in_flight(vip):
     # the conversations the client ended with COM_QUIT make none
     assert sorted((f["code"], q) for q, f in found.items()) == [
         ("mysql-back-closed", "SELECT 'after the kill'"), ("mysql-proxy-closed", "SELECT 'after the timeout'"),
-        ("mysql-proxy-closed", f"SELECT SLEEP({TIMEOUT * 2})")]
+        ("mysql-proxy-closed", IN_FLIGHT)]
     idle = found["SELECT 'after the timeout'"]["message"]
     assert idle.startswith("the proxy 127.0.0.2:") and "was not relayed" in idle
     idle_s = float(re.search(r"closed ([\d.]+) s after the last reply", idle).group(1))
     assert idle_s == pytest.approx(TIMEOUT, abs=0.4)
-    slow = found[f"SELECT SLEEP({TIMEOUT * 2})"]["message"]
+    slow = found[IN_FLIGHT]["message"]
     assert "statement in flight" in slow
     in_flight_s = float(re.search(r"closed ([\d.]+) s after it was sent", slow).group(1))
     assert in_flight_s == pytest.approx(TIMEOUT, abs=0.4)
