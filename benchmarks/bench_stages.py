@@ -28,7 +28,7 @@ import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parents[1]
 STAGES = ("read", "reassemble", "tally", "decode")
-PORTS = {9292, 3306, 5000, 13292, 13000}
+PORTS = {9292, 3306, 5000, 13292, 13000}  # (the defaults; which side is the server: no decoding here)
 
 
 def _segments(path: str) -> list:
@@ -39,8 +39,9 @@ def _segments(path: str) -> list:
     from glancetrace.capture.link import LinkDecoder
     decode = LinkDecoder().decode
     out = []
-    for frame, ts, iface, data, _origlen in CaptureReader(path).packets():
-        seg = decode(1, data)
+    reader = CaptureReader(path)
+    for frame, ts, iface, data, _origlen in reader.packets():
+        seg = decode(reader.info.interfaces[iface].linktype, data)
         if seg is not None:
             out.append((seg, ts, frame))
     return out

@@ -3,10 +3,16 @@ pauses kept flat, capture gaps marked — on hand-made series and on a real uplo
 
 from __future__ import annotations
 
+import hashlib
+
 import dpkt
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from glancetrace.pipeline import decode
-from glancetrace.protocols.http.events import HttpTransaction
+from glancetrace.protocols.http.body import BodySink
+from glancetrace.protocols.http.digests import InlineHashing
+from glancetrace.protocols.http.events import BodyInfo, HttpTransaction
 from glancetrace.protocols.http.progress import MAX_GAPS, MAX_POINTS, Progress
 from tests.conftest import FIXTURES
 
@@ -97,3 +103,29 @@ def test_a_lost_segment_inside_an_upload_is_a_marked_gap(tmp_path):
     assert _monotone(body.progress)
     t, offset, _ = body.gaps[0]
     assert 0 < offset < body.size and body.progress[0][0] <= t <= body.progress[-1][0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from((0.0, 1e-5, 0.001, 0.001, 0.3, 5.0, -0.2)),
+                          st.sampled_from((1, 1400, 1400, 1400, 400_000)), st.booleans()),
+                min_size=MAX_POINTS * 2, max_size=MAX_POINTS * 3))  # (past MAX_POINTS: points are then skipped)
+def test_a_body_sink_records_the_progress_and_digests_a_progress_and_hashlib_do(steps):
+    """BodySink tests Progress.add's first case itself (a call per segment less) and gathers its own digest
+    batches: the same segments (late ones, pauses, gaps, batches across BATCH) give the series a Progress
+    gives and the digests hashlib gives."""
+    sink = BodySink(BodyInfo(), 0, InlineHashing())
+    ref, whole, ts, total = Progress(), hashlib.sha256(), 100.0, 0
+    for dt, n, gap in steps:
+        ts += dt
+        if gap:
+            sink.lost(n, ts)
+            ref.gap(ts, total, n)
+        else:
+            data = bytes([n % 251]) * n
+            sink.feed(memoryview(data), ts)
+            whole.update(data)
+        total += n
+        ref.add(ts, total)
+    info = sink.finish()
+    assert info.size == total and info.progress == ref.series() and info.gaps == ref.gaps
+    assert info.sha256 == whole.hexdigest()  # (lost bytes are hashed by neither)
